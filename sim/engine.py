@@ -1,0 +1,407 @@
+"""The simulation engine: one SimPy Environment and the control processes that drive the network.
+
+Control events are SimPy processes: PM and usage ticks, injected and random faults and their
+repairs, and the business events handed to the twin. Between two control events the
+:class:`~sim.traffic.TrafficKernel` advances all bulk traffic at once. The engine only emits
+feed records (:mod:`twin.feed`) and answers southbound commands; it never sees the twin.
+
+Random streams are children of one ``SeedSequence`` per run, one per concern, so that adding an
+event changes no other draw: placement, products, traffic, faults, admissions, and one stream
+per surge keyed by the surge's position in the event list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.faults import Outage, draw_outages
+from sim.network import AGGREGATION, CORE, ROLES, TOWER, Topology, build_topology, compute_routes
+from sim.scenario import (
+    FailEvent,
+    OrderEvent,
+    PriceChangeEvent,
+    Problem,
+    Scenario,
+    ScenarioError,
+    SurgeEvent,
+)
+from sim.traffic import SubscriberBase, Surge, TrafficKernel, TrafficParams
+from twin.feed import (
+    Admission,
+    BusinessEvent,
+    CellPmBatch,
+    FeedSink,
+    Inventory,
+    LinkPmBatch,
+    ResourceStateChange,
+    RunEnded,
+    RunStarted,
+    UsageBatch,
+)
+
+__all__ = ["Simulation", "place_subscribers", "streams"]
+
+STREAMS = ("placement", "products", "traffic", "faults", "admissions", "topology")
+SURGE_KEY = 100
+
+
+def streams(seed: int) -> dict[str, np.random.Generator]:
+    """Return one independent generator per concern, all from one ``SeedSequence``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in
+            zip(STREAMS, children, strict=True)}
+
+
+def surge_rng(seed: int, event_index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SURGE_KEY, event_index)))
+
+
+def place_subscribers(scenario: Scenario, topo: Topology, placement_rng: np.random.Generator,
+                      products_rng: np.random.Generator, file: str = "<scenario>",
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Return each subscriber's cell and product index, and the product names.
+
+    ``uniform`` gives every tower the same expected share, ``by_capacity`` shares in proportion
+    to a tower's voice channels, and a map gives each named tower its share. Within a tower a
+    subscriber is homed on one of its cells at random.
+    """
+    subs = scenario.subscribers
+    placement = subs.placement
+    n_towers = topo.n_towers
+    tower_index = {topo.node_ids[node]: t for t, node in enumerate(topo.tower_node)}
+    if isinstance(placement, dict):
+        unknown = [name for name in placement if name not in tower_index]
+        if unknown:
+            raise ScenarioError([Problem(file, f"subscribers.placement.{name}",
+                                         f"unknown tower '{name}'") for name in unknown])
+        share = np.zeros(n_towers)
+        for name, value in placement.items():
+            share[tower_index[name]] = value
+    elif placement == "by_capacity":
+        share = np.bincount(topo.cell_tower, weights=topo.cell_voice_channels.astype(float),
+                            minlength=n_towers)
+    else:
+        share = np.ones(n_towers)
+    share = share / share.sum()
+    tower = placement_rng.choice(n_towers, size=subs.count, p=share)
+    cells_per_tower = np.bincount(topo.cell_tower, minlength=n_towers)
+    first_cell = np.concatenate([[0], np.cumsum(cells_per_tower)[:-1]])
+    cell = first_cell[tower] + (placement_rng.random(subs.count) * cells_per_tower[tower]).astype(
+        np.int64)
+    names = list(subs.products) or [""]
+    if subs.products:
+        shares = np.array([subs.products[n] for n in names])
+        product = products_rng.choice(len(names), size=subs.count, p=shares / shares.sum())
+    else:
+        product = np.zeros(subs.count, dtype=np.int64)
+    return cell.astype(np.int64), product.astype(np.int64), names
+
+
+def _seconds_into_day(scenario: Scenario) -> float:
+    start = scenario.start
+    return float(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+
+
+class Simulation:
+    """One run of a scenario: builds the network, then :meth:`run` emits the feed to ``sink``.
+
+    It also answers the twin's southbound commands (:meth:`admit_subscription`).
+    """
+
+    def __init__(self, scenario: Scenario, sink: FeedSink, *, base_dir: Path | str = ".",
+                 seed: int | None = None, file: str = "<scenario>",
+                 progress: Callable[[float], None] | None = None):
+        self.scenario = scenario
+        self.sink = sink
+        self.seed = scenario.seed if seed is None else seed
+        self.file = file
+        self.progress = progress
+        self.rng = streams(self.seed)
+        self.topo = build_topology(scenario, base_dir, self.rng["topology"], file)
+        self._check_event_targets()
+        cell, product, self.product_names = place_subscribers(
+            scenario, self.topo, self.rng["placement"], self.rng["products"], file)
+        self.subscribers = SubscriberBase(cell, product, self.topo.n_cells)
+        t = scenario.traffic
+        params = TrafficParams(
+            busy_hour_calls=t.voice.busy_hour_calls, mean_call_s=t.voice.mean_duration,
+            busy_hour_sessions=t.data.busy_hour_sessions, mean_session_mb=t.data.mean_volume_mb,
+            daily_profile=tuple(t.daily_profile), growth_per_year=t.growth_per_year,
+            start_of_day_s=_seconds_into_day(scenario))
+        self.kernel = TrafficKernel(
+            params, self.topo.cell_voice_channels, self.topo.cell_data_mbps, self.topo.cell_tower,
+            self.topo.link_capacity_mbps, self.subscribers, self.rng["traffic"],
+            scenario.pm_interval)
+        self.env = simpy.Environment()
+        self.node_down = np.zeros(self.topo.n_nodes, dtype=np.int64)  # active faults per node
+        self.link_down = np.zeros(self.topo.n_links, dtype=np.int64)
+        self._fault_seq = 0
+        self._routes = compute_routes(self.topo, self.node_down == 0, self.link_down == 0)
+        self.kernel.set_routes(self._routes.tower_links, self.link_down == 0)
+        self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)
+
+    # --- validation that needs the built network -------------------------------------------
+
+    def _check_event_targets(self) -> None:
+        topo = self.topo
+        cells = set(topo.cell_ids)
+        towers = {topo.node_ids[i] for i in topo.tower_node}
+        problems = []
+        for index, event in enumerate(self.scenario.events):
+            where = f"events[{index}]"
+            if isinstance(event, FailEvent):
+                if event.target not in topo.node_index and event.target not in topo.link_index:
+                    problems.append(Problem(self.file, f"{where}.target",
+                                            f"unknown node or link '{event.target}'"))
+            elif isinstance(event, SurgeEvent):
+                for k, target in enumerate(event.targets):
+                    if target not in towers and target not in cells:
+                        problems.append(Problem(self.file, f"{where}.targets[{k}]",
+                                                f"unknown tower or cell '{target}'"))
+            elif isinstance(event, OrderEvent) and event.tower not in towers:
+                problems.append(Problem(self.file, f"{where}.tower",
+                                        f"unknown tower '{event.tower}'"))
+        if problems:
+            raise ScenarioError(problems)
+
+    # --- southbound ------------------------------------------------------------------------------
+
+    def admit_subscription(self, tower: str, product: str) -> Admission:
+        """Admit one subscription on a tower, or refuse it with the reason.
+
+        Refused when the tower is unknown, down, isolated from the core, or at its
+        ``max_subscribers``. An admitted subscriber starts making traffic from the next
+        traffic segment on.
+        """
+        topo = self.topo
+        node = topo.node_index.get(tower)
+        if node is None or topo.node_role[node] != TOWER:
+            return Admission(False, tower, f"unknown tower '{tower}'")
+        t = int(topo.tower_of_node()[node])
+        if self.node_down[node]:
+            return Admission(False, tower, "tower is down")
+        if self._routes.isolated[t]:
+            return Admission(False, tower, "tower has no path to a core")
+        limit = int(topo.tower_max_subscribers[t])
+        homed = int(np.isin(self.subscribers.cell, np.flatnonzero(topo.cell_tower == t)).sum())
+        if limit and homed >= limit:
+            return Admission(False, tower, f"tower is full ({limit} subscribers)")
+        try:
+            product_index = self.product_names.index(product)
+        except ValueError:
+            self.product_names.append(product)
+            product_index = len(self.product_names) - 1
+        cells = np.flatnonzero(topo.cell_tower == t)
+        cell = int(cells[self.rng["admissions"].integers(len(cells))])
+        self.kernel.advance(self.env.now)
+        index = self.kernel.add_subscriber(cell, product_index)
+        return Admission(True, tower, subscriber=index)
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Simulate the whole scenario, publishing the feed to the sink."""
+        sc = self.scenario
+        self._publish_start()
+        env = self.env
+        env.process(self._pm_ticks())
+        env.process(self._usage_ticks())
+        for outage in self._random_outages():
+            env.process(self._random_fault(outage))
+        for index, event in enumerate(sc.events):
+            if isinstance(event, FailEvent):
+                env.process(self._injected_fault(event))
+            elif isinstance(event, SurgeEvent):
+                self.kernel.add_surge(self._surge(index, event))
+            elif isinstance(event, (OrderEvent, PriceChangeEvent)):
+                env.process(self._business(index, event))
+        env.run(until=sc.duration)
+        self.kernel.advance(sc.duration)
+        if self.kernel.now > self._pm_start:
+            self._close_pm()
+        if self.kernel.now > self._usage_start:
+            self._close_usage()
+        self.sink.publish(RunEnded(sc.duration))
+
+    def _publish_start(self) -> None:
+        sc, topo = self.scenario, self.topo
+        self.sink.publish(RunStarted(
+            scenario=sc.name, seed=self.seed, start=sc.start, duration_s=sc.duration,
+            pm_interval_s=sc.pm_interval, usage_interval_s=sc.usage_interval,
+            currency=sc.catalog.currency if sc.catalog else None))
+        towers = topo.tower_ids()
+        self.sink.publish(Inventory(
+            node_ids=tuple(topo.node_ids),
+            node_roles=tuple(ROLES[r] for r in topo.node_role),
+            node_lat=topo.node_lat, node_lon=topo.node_lon,
+            link_ids=tuple(topo.link_ids),
+            link_a=tuple(topo.node_ids[i] for i in topo.link_a),
+            link_b=tuple(topo.node_ids[i] for i in topo.link_b),
+            link_capacity_mbps=topo.link_capacity_mbps, link_latency_ms=topo.link_latency_ms,
+            cell_ids=tuple(topo.cell_ids),
+            cell_tower=tuple(towers[t] for t in topo.cell_tower),
+            cell_voice_channels=topo.cell_voice_channels, cell_data_mbps=topo.cell_data_mbps,
+            subscribers=self.subscribers.count,
+            subscriber_tower=topo.cell_tower[self.subscribers.cell],
+            subscriber_product=tuple(self.product_names)))
+        self._pm_start = 0.0
+        self._usage_start = 0.0
+
+    def _pm_ticks(self) -> Generator[simpy.Event, Any, None]:
+        step = self.scenario.pm_interval
+        while self.env.now + step < self.scenario.duration:
+            yield self.env.timeout(step)
+            self.kernel.advance(self.env.now)
+            self._close_pm()
+            if self.progress is not None:
+                self.progress(self.env.now)
+
+    def _close_pm(self) -> None:
+        c = self.kernel.close_interval()
+        start, end = self._pm_start, self.kernel.now
+        span = end - start
+        capacity_mb = self.topo.cell_data_mbps * span / 8.0
+        link_capacity_mb = self.topo.link_capacity_mbps * span / 8.0
+        self.sink.publish(CellPmBatch(
+            start_s=start, end_s=end, voice_offered=c.voice_offered,
+            voice_carried=c.voice_carried, voice_blocked=c.voice_blocked,
+            voice_failed=c.voice_failed, voice_dropped=c.voice_dropped,
+            offered_erlangs=c.offered_es / span, carried_erlangs=c.carried_es / span,
+            data_sessions=c.data_sessions, data_demand_mb=c.data_demand_mb,
+            data_served_mb=c.data_served_mb, utilization=c.data_served_mb / capacity_mb,
+            seconds_in_service=c.seconds_in_service))
+        self.sink.publish(LinkPmBatch(
+            start_s=start, end_s=end, demand_mb=c.link_demand_mb, carried_mb=c.link_carried_mb,
+            utilization=c.link_carried_mb / link_capacity_mb,
+            seconds_in_service=c.link_seconds_in_service))
+        self._pm_start = end
+
+    def _usage_ticks(self) -> Generator[simpy.Event, Any, None]:
+        step = self.scenario.usage_interval
+        while self.env.now + step < self.scenario.duration:
+            yield self.env.timeout(step)
+            self.kernel.advance(self.env.now)
+            self._close_usage()
+
+    def _close_usage(self) -> None:
+        voice, data = self.kernel.close_usage()
+        used = np.flatnonzero((voice > 0) | (data > 0))
+        self.sink.publish(UsageBatch(self._usage_start, self.kernel.now, used, voice[used],
+                                     data[used]))
+        self._usage_start = self.kernel.now
+
+    # --- faults ----------------------------------------------------------------------------------
+
+    def _random_outages(self) -> list[Outage]:
+        random = self.scenario.faults.random
+        topo = self.topo
+        rng = self.rng["faults"]
+        outages: list[Outage] = []
+        for role, reliability in ((TOWER, random.tower), (AGGREGATION, random.aggregation),
+                                  (CORE, random.core)):
+            if reliability is not None:
+                nodes = np.flatnonzero(topo.node_role == role)
+                outages += draw_outages(nodes, reliability.mtbf, reliability.mttr,
+                                        self.scenario.duration, rng, "node")
+        if random.link is not None:
+            outages += draw_outages(np.arange(topo.n_links), random.link.mtbf, random.link.mttr,
+                                    self.scenario.duration, rng, "link")
+        return sorted(outages)
+
+    def _random_fault(self, outage: Outage) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(outage.start_s)
+        fault = self._fail(outage.kind, outage.resource, "random")
+        yield self.env.timeout(outage.end_s - outage.start_s)
+        self._repair(outage.kind, outage.resource, "random", fault)
+
+    def _injected_fault(self, event: FailEvent) -> Generator[simpy.Event, Any, None]:
+        topo = self.topo
+        kind, index = (("node", topo.node_index[event.target]) if event.target in topo.node_index
+                       else ("link", topo.link_index[event.target]))
+        yield self.env.timeout(event.at)
+        fault = self._fail(kind, index, "injected")
+        if event.repair_after is not None:
+            yield self.env.timeout(event.repair_after)
+            self._repair(kind, index, "injected", fault)
+
+    def _resource(self, kind: str, index: int) -> tuple[str, str]:
+        topo = self.topo
+        if kind == "link":
+            return topo.link_ids[index], "link"
+        return topo.node_ids[index], ROLES[topo.node_role[index]]
+
+    def _fail(self, kind: str, index: int, cause: str) -> int:
+        self.kernel.advance(self.env.now)
+        self._fault_seq += 1
+        counts = self.link_down if kind == "link" else self.node_down
+        counts[index] += 1
+        name, resource_kind = self._resource(kind, index)
+        self.sink.publish(ResourceStateChange(self.env.now, name, resource_kind,  # type: ignore[arg-type]
+                                              "disabled", cause, self._fault_seq))
+        if counts[index] == 1:
+            self._reroute()
+        return self._fault_seq
+
+    def _repair(self, kind: str, index: int, cause: str, fault: int) -> None:
+        self.kernel.advance(self.env.now)
+        counts = self.link_down if kind == "link" else self.node_down
+        counts[index] -= 1
+        name, resource_kind = self._resource(kind, index)
+        self.sink.publish(ResourceStateChange(self.env.now, name, resource_kind,  # type: ignore[arg-type]
+                                              "enabled", cause, fault))
+        if counts[index] == 0:
+            self._reroute()
+
+    def _reroute(self) -> None:
+        """Recompute routes after a change of state, and take cells in or out of service."""
+        topo = self.topo
+        node_up, link_up = self.node_down == 0, self.link_down == 0
+        self._routes = compute_routes(topo, node_up, link_up)
+        self.kernel.set_routes(self._routes.tower_links, link_up)
+        tower_up = node_up[topo.tower_node]
+        in_service = ~self._routes.isolated[topo.cell_tower]
+        before = self.kernel.in_service
+        self.kernel.set_in_service(in_service)
+        for cell in np.flatnonzero(before != in_service).tolist():
+            if in_service[cell]:
+                state, cause = "enabled", str(self._cell_cause[cell])
+            else:
+                state = "disabled"
+                cause = "node" if not tower_up[topo.cell_tower[cell]] else "isolation"
+                self._cell_cause[cell] = cause
+            self.sink.publish(ResourceStateChange(self.env.now, topo.cell_ids[cell], "cell",
+                                                  state, cause))  # type: ignore[arg-type]
+
+    # --- surges and business events -----------------------------------------------------------
+
+    def _surge(self, index: int, event: SurgeEvent) -> Surge:
+        topo = self.topo
+        towers = set(topo.tower_ids())
+        cells: set[int] = set()
+        tower_of_node = topo.tower_of_node()
+        for target in event.targets:
+            if target in towers:
+                t = tower_of_node[topo.node_index[target]]
+                cells.update(np.flatnonzero(topo.cell_tower == t).tolist())
+            else:
+                cells.add(topo.cell_ids.index(target))
+        return Surge(np.array(sorted(cells), dtype=np.int64), event.factor, event.at,
+                     min(event.at + event.duration, self.scenario.duration),
+                     surge_rng(self.seed, index))
+
+    def _business(self, index: int, event: OrderEvent | PriceChangeEvent,
+                  ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(event.at)
+        self.kernel.advance(self.env.now)
+        if isinstance(event, OrderEvent):
+            record = BusinessEvent(self.env.now, "order", event.product, count=event.count,
+                                   tower=event.tower, event_index=index)
+        else:
+            record = BusinessEvent(self.env.now, "price_change", event.product,
+                                   monthly_fee=event.monthly_fee, event_index=index)
+        self.sink.publish(record)

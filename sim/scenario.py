@@ -1,0 +1,564 @@
+"""The scenario format: its schema, loading from YAML, and the errors a person can act on.
+
+A scenario is validated once, here, at the boundary. Everything past this module may trust it.
+Problems are reported as :class:`Problem` lines, ``file: key.path: what is wrong``, all of them at
+once, so that a user fixes a file in one pass. The schema is pydantic; ``telcotwin schema``
+exports it as JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from sim.units import format_duration, parse_duration, parse_money, parse_utc
+
+__all__ = [
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "json_schema",
+    "load_scenario",
+    "parse_scenario",
+]
+
+# --- scalar types -------------------------------------------------------------------------
+
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?$",
+            "description": "a duration: '90s', '15m', '2h30m', '2d'",
+        }
+    ),
+]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "money"}),
+]
+UtcTime = Annotated[
+    datetime,
+    BeforeValidator(parse_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}),
+]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
+LatLon = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+class CellDefaults(_Strict):
+    """Capacity given to every tower's cells unless the tower says otherwise."""
+
+    cells: int = Field(3, ge=1, le=64, description="cells (sectors) per tower")
+    voice_channels: int = Field(30, ge=1, le=10_000, description="simultaneous calls per cell")
+    data_mbps: float = Field(150.0, gt=0, description="shared downlink capacity per cell")
+    max_subscribers: int | None = Field(
+        None, ge=1, description="subscriptions a tower admits (southbound admission control)"
+    )
+
+
+class Node(_Strict):
+    id: Identifier
+    role: Literal["core", "aggregation", "tower"]
+    position: LatLon | None = Field(None, description="[latitude, longitude] in degrees")
+    cells: int | None = Field(None, ge=1, le=64)
+    voice_channels: int | None = Field(None, ge=1, le=10_000)
+    data_mbps: float | None = Field(None, gt=0)
+    max_subscribers: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _capacity_only_on_towers(self) -> Node:
+        if self.role != "tower":
+            given = [k for k in ("cells", "voice_channels", "data_mbps", "max_subscribers")
+                     if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"only towers have cells; a {self.role} node cannot set {given[0]}")
+        return self
+
+
+class Link(_Strict):
+    id: Identifier
+    a: Identifier
+    b: Identifier
+    capacity_mbps: float = Field(gt=0)
+    latency_ms: float = Field(1.0, ge=0)
+
+
+class Region(_Strict):
+    center: LatLon
+    radius_km: float = Field(gt=0, le=2000)
+
+
+class Generate(_Strict):
+    """A synthetic network: towers attached to the nearest aggregation site, each aggregation
+    site dual-homed to the core sites."""
+
+    towers: int = Field(ge=1, le=200_000)
+    aggregation: int = Field(ge=1, le=10_000)
+    cores: int = Field(2, ge=1, le=100)
+    region: Region
+    tower_link_mbps: float = Field(1000.0, gt=0)
+    aggregation_link_mbps: float = Field(10_000.0, gt=0)
+    prefix: str = Field("g", pattern=r"^[A-Za-z0-9_.-]*$")
+
+
+class TopologyZoo(_Strict):
+    """A real transport network from the Internet Topology Zoo (GraphML)."""
+
+    graphml: str = Field(description="path, relative to the scenario file")
+    cores: list[str] = Field(
+        default_factory=list, description="node labels or ids to use as core; default: highest degree"
+    )
+    capacity_mbps: float = Field(10_000.0, gt=0, description="for links without LinkSpeed")
+    latency_ms_per_km: float = Field(0.005, gt=0, description="propagation delay of fibre")
+    default_latency_ms: float = Field(1.0, ge=0, description="for links between nodes without coordinates")
+
+
+class OpenCellId(_Strict):
+    """Towers from an OpenCellID CSV export, attached to the nearest transport node."""
+
+    csv: str = Field(description="path, relative to the scenario file")
+    radio: list[Literal["GSM", "UMTS", "LTE", "NR", "CDMA"]] = Field(default_factory=list)
+    mcc: int | None = None
+    net: int | None = None
+    limit: int | None = Field(None, ge=1, description="keep the first N towers of the file")
+    tower_link_mbps: float = Field(1000.0, gt=0)
+
+
+class TowersNearTransport(_Strict):
+    """Synthetic towers scattered around the imported transport nodes."""
+
+    count: int = Field(ge=1, le=200_000)
+    radius_km: float = Field(20.0, gt=0)
+    tower_link_mbps: float = Field(1000.0, gt=0)
+
+
+class Network(_Strict):
+    defaults: CellDefaults = CellDefaults()  # type: ignore[call-arg]
+    nodes: list[Node] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+    generate: Generate | None = None
+    topology_zoo: TopologyZoo | None = None
+    opencellid: OpenCellId | None = None
+    towers_near_transport: TowersNearTransport | None = None
+
+
+# --- subscribers and traffic ------------------------------------------------------------------
+
+
+class Subscribers(_Strict):
+    count: int = Field(ge=0, le=100_000_000)
+    placement: Literal["uniform", "by_capacity"] | dict[Identifier, Share] = Field(
+        "uniform", description="'uniform', 'by_capacity', or a map tower id -> share (sums to 1)"
+    )
+    products: dict[Identifier, Share] = Field(
+        default_factory=dict, description="product id -> share of subscribers (sums to 1)"
+    )
+
+    @field_validator("placement", "products")
+    @classmethod
+    def _shares_sum_to_one(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value and not math.isclose(sum(value.values()), 1.0,
+                                                                  abs_tol=1e-6):
+            raise ValueError(f"shares must sum to 1, they sum to {sum(value.values()):.6g}")
+        return value
+
+
+class Voice(_Strict):
+    busy_hour_calls: float = Field(ge=0, le=1000, description="calls per subscriber in the busy hour")
+    mean_duration: Seconds = Field(description="mean call holding time")
+
+    @field_validator("mean_duration")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+class Data(_Strict):
+    busy_hour_sessions: float = Field(ge=0, le=10_000)
+    mean_volume_mb: float = Field(gt=0)
+
+
+class Traffic(_Strict):
+    daily_profile: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: [1.0] * 24, description="relative load for hours 0..23 (UTC)"
+    )
+    voice: Voice
+    data: Data
+    growth_per_year: float = Field(0.0, ge=-0.99, le=100)
+
+    @field_validator("daily_profile")
+    @classmethod
+    def _twenty_four_hours(cls, value: list[float]) -> list[float]:
+        if len(value) != 24:
+            raise ValueError(f"needs 24 values, one per hour, got {len(value)}")
+        if max(value) <= 0:
+            raise ValueError("at least one hour must carry traffic")
+        return value
+
+
+# --- catalog (read by the BSS side) ------------------------------------------------------------
+
+
+class Includes(_Strict):
+    voice_minutes: int = Field(0, ge=0)
+    data_gb: float = Field(0, ge=0)
+
+
+class Overage(_Strict):
+    voice_minute: Money = Decimal("0")
+    data_gb: Money = Decimal("0")
+
+
+class ProductSla(_Strict):
+    availability: Share
+    credit_percent: float = Field(ge=0, le=100)
+
+
+class Product(_Strict):
+    id: Identifier
+    name: str
+    monthly_fee: Money
+    includes: Includes = Includes()
+    overage: Overage = Overage()
+    sla: ProductSla | None = None
+
+
+class Catalog(_Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    products: list[Product]
+
+
+# --- faults and events ---------------------------------------------------------------------------
+
+
+class Reliability(_Strict):
+    mtbf: Seconds = Field(description="mean time between failures")
+    mttr: Seconds = Field(description="mean time to repair")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Reliability:
+        if self.mtbf <= 0 or self.mttr <= 0:
+            raise ValueError("mtbf and mttr must be longer than 0s")
+        return self
+
+
+class RandomFaults(_Strict):
+    tower: Reliability | None = None
+    aggregation: Reliability | None = None
+    core: Reliability | None = None
+    link: Reliability | None = None
+
+
+class Faults(_Strict):
+    random: RandomFaults = RandomFaults()
+
+
+class _Event(_Strict):
+    at: Seconds
+
+
+class FailEvent(_Event):
+    action: Literal["fail"]
+    target: Identifier
+    repair_after: Seconds | None = Field(None, description="omit to leave it down")
+
+
+class SurgeEvent(_Event):
+    action: Literal["surge"]
+    targets: list[Identifier] = Field(min_length=1, description="tower or cell ids")
+    factor: float = Field(gt=0, le=1000)
+    duration: Seconds
+
+
+class OrderEvent(_Event):
+    action: Literal["order"]
+    product: Identifier
+    count: int = Field(1, ge=1, le=10_000_000)
+    tower: Identifier
+
+
+class PriceChangeEvent(_Event):
+    action: Literal["price_change"]
+    product: Identifier
+    monthly_fee: Money
+
+
+Event = Annotated[
+    FailEvent | SurgeEvent | OrderEvent | PriceChangeEvent, Field(discriminator="action")
+]
+
+
+class Thresholds(_Strict):
+    cell_utilization: Share = 0.85
+    voice_blocking: Share = 0.02
+    link_utilization: Share = 0.80
+
+
+class TwinConfig(_Strict):
+    gos_target: Share = 0.02
+    thresholds: Thresholds = Thresholds()
+
+
+class Scenario(_Strict):
+    """A whole scenario file, validated."""
+
+    name: Identifier
+    description: str = ""
+    seed: int = Field(0, ge=0, lt=2**63)
+    start: UtcTime
+    duration: Seconds
+    pm_interval: Seconds = 900.0
+    usage_interval: Seconds = Field(86400.0, description="how often usage records are cut")
+    network: Network
+    subscribers: Subscribers
+    traffic: Traffic
+    catalog: Catalog | None = None
+    faults: Faults = Faults()
+    events: list[Event] = Field(default_factory=list)
+    twin: TwinConfig = TwinConfig()
+
+    @field_validator("duration")
+    @classmethod
+    def _duration_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        if value > 5 * 365 * 86400:
+            raise ValueError("runs are limited to 5 years")
+        return value
+
+    @field_validator("pm_interval")
+    @classmethod
+    def _pm_divides_hour(cls, value: float) -> float:
+        if value <= 0 or value != int(value) or 3600 % int(value):
+            raise ValueError("must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole")
+        return value
+
+    @field_validator("usage_interval")
+    @classmethod
+    def _usage_positive(cls, value: float) -> float:
+        if value < 60:
+            raise ValueError("must be at least 1m")
+        return value
+
+
+# --- problems and loading ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where, and what."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be run; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def dotted(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """Return a key path such as ``network.links[3].b`` from a location tuple."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        # Discriminated unions add the tag to the location (events[2].fail.at): drop it.
+        if len(loc) >= 3 and loc[0] == "events" and isinstance(loc[2], str) and loc[2] in (
+            "fail", "surge", "order", "price_change"):
+            del loc[2]
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif item["type"] == "union_tag_invalid":
+            message = f"unknown action; use one of {item['ctx']['expected_tags']}"
+        elif item["type"] == "union_tag_not_found":
+            message = "needs an 'action' (fail, surge, order or price_change)"
+        problems.append(Problem(file, dotted(loc), message))
+    return problems
+
+
+def _check_references(file: str, scenario: Scenario) -> list[Problem]:
+    """Problems pydantic cannot see: duplicate ids and references to unknown things."""
+    problems: list[Problem] = []
+    net = scenario.network
+    for kind, items in (("nodes", net.nodes), ("links", net.links)):
+        seen = Counter(item.id for item in items)
+        for index, item in enumerate(items):
+            if seen[item.id] > 1:
+                problems.append(Problem(file, f"network.{kind}[{index}].id",
+                                        f"duplicate id '{item.id}'"))
+                seen[item.id] = 1  # report each duplicate once
+    node_ids = {n.id for n in net.nodes}
+    link_ids = {link.id for link in net.links}
+    for dupe in sorted(node_ids & link_ids):
+        problems.append(Problem(file, "network.links", f"id '{dupe}' names both a node and a link"))
+    has_imports = bool(net.generate or net.topology_zoo)
+    for index, link in enumerate(net.links):
+        for end in ("a", "b"):
+            ref = getattr(link, end)
+            if ref not in node_ids and not has_imports:
+                problems.append(Problem(file, f"network.links[{index}].{end}",
+                                        f"unknown node '{ref}'"))
+        if link.a == link.b:
+            problems.append(Problem(file, f"network.links[{index}]",
+                                    f"link joins '{link.a}' to itself"))
+    if scenario.catalog is not None:
+        product_ids = Counter(p.id for p in scenario.catalog.products)
+        for index, product in enumerate(scenario.catalog.products):
+            if product_ids[product.id] > 1:
+                problems.append(Problem(file, f"catalog.products[{index}].id",
+                                        f"duplicate id '{product.id}'"))
+                product_ids[product.id] = 1
+        known_products: set[str] | None = set(product_ids)
+    else:
+        known_products = None
+    if known_products is not None:
+        for name in scenario.subscribers.products:
+            if name not in known_products:
+                problems.append(Problem(file, f"subscribers.products.{name}",
+                                        f"unknown product '{name}'"))
+    for index, event in enumerate(scenario.events):
+        where = f"events[{index}]"
+        if event.at > scenario.duration:
+            problems.append(Problem(file, f"{where}.at",
+                                    f"{format_duration(event.at)} is past the end of the run "
+                                    f"({format_duration(scenario.duration)})"))
+        if isinstance(event, (OrderEvent, PriceChangeEvent)) and known_products is not None \
+                and event.product not in known_products:
+            problems.append(Problem(file, f"{where}.product", f"unknown product '{event.product}'"))
+    return problems
+
+
+def parse_scenario(raw: Any, file: str = "<scenario>") -> Scenario:
+    """Return a validated :class:`Scenario` from parsed YAML, or raise :class:`ScenarioError`."""
+    if not isinstance(raw, dict):
+        raise ScenarioError([Problem(file, "", "a scenario is a YAML mapping of keys to values")])
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise ScenarioError(_pydantic_problems(file, error, raw)) from None
+    problems = _check_references(file, scenario)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def read_yaml(path: Path) -> Any:
+    """Return the parsed YAML of a file, or raise :class:`ScenarioError` naming line and column."""
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(path), "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError([Problem(str(path), "", f"cannot read: {error}")]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError([Problem(name, where, f"YAML syntax error: {error.problem}")]) from None
+    except yaml.YAMLError as error:
+        raise ScenarioError([Problem(name, "", f"YAML syntax error: {error}")]) from None
+
+
+def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
+    """Apply ``dotted.key=value`` overrides (values read as YAML) to a parsed scenario."""
+    problems = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            problems.append(Problem(file, "--set", f"'{item}' is not key=value"))
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        parts: list[str | int] = []
+        for piece in key.replace("]", "").replace("[", ".").split("."):
+            if piece:
+                parts.append(int(piece) if piece.isdigit() else piece)
+        target = raw
+        try:
+            for part in parts[:-1]:
+                target = target[part]
+            last = parts[-1]
+            if isinstance(target, list) and isinstance(last, int) and last >= len(target):
+                raise IndexError(last)
+            target[last] = value
+        except (KeyError, IndexError, TypeError):
+            problems.append(Problem(file, key, "--set names a key path that is not in the scenario"))
+    if problems:
+        raise ScenarioError(problems)
+    return raw
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Return the validated scenario in a YAML file, or raise :class:`ScenarioError`."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides, path.name)
+    return parse_scenario(raw, path.name)
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the scenario format as a JSON Schema document."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Telcotwin scenario"
+    return schema

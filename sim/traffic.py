@@ -1,0 +1,439 @@
+"""Bulk traffic: voice as an Erlang loss system per cell, data as shared cell and link capacity.
+
+The kernel advances every cell at once between control events; no call is a SimPy process.
+
+*Arrivals* are drawn once per fixed segment of time (the PM interval cut at hour boundaries,
+so the daily profile is constant inside it), for all cells together, from the traffic stream.
+Control events (faults, surges) only split the processing of a segment, never its drawing, so
+adding an event does not change the traffic draws. Surges add extra arrivals drawn from their
+own stream (``surge_rng(k)``), so a surge changes no other draw either. Subscribers are
+chosen per call, uniformly among those homed on the cell.
+
+*Voice* is exact for a loss system: each cell keeps the end times of the calls on its channels
+(a row of ``slot_end``); an arrival is carried if the earliest-ending channel is free at its
+time, else blocked and cleared. Cells are processed in lockstep: step *j* handles the *j*-th
+arrival of every cell that has one, with the cells ordered by arrival count so that the active
+ones are always a leading slice of the arrays. The work is ``calls x channels`` element
+operations in numpy, plus one Python step per arrival of the busiest cell.
+
+*Data* is a flow-level (fluid) model of processor sharing within each piece of a segment: a
+cell serves ``min(demand, capacity)``, every active session getting the same share; then each
+link with more demand than capacity scales the towers routed over it down in proportion, a
+tower taking the factor of its tightest link. Unserved demand is counted, not queued.
+
+Accounting is exact across interval boundaries: a carried call is credited in full when it is
+admitted, and at each PM or usage boundary the part of every call still in progress is moved to
+the next interval; a dropped call gives back what it did not get to speak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["IntervalCounters", "SubscriberBase", "Surge", "TrafficKernel", "TrafficParams"]
+
+YEAR_S = 365.25 * 86400.0
+
+
+@dataclass(frozen=True)
+class TrafficParams:
+    busy_hour_calls: float  # per subscriber in the busy hour, at profile 1.0
+    mean_call_s: float
+    busy_hour_sessions: float
+    mean_session_mb: float
+    daily_profile: tuple[float, ...]  # 24 values, hours of the UTC day
+    growth_per_year: float
+    start_of_day_s: float  # seconds past UTC midnight at t = 0
+
+
+@dataclass(frozen=True)
+class Surge:
+    cells: np.ndarray  # cell indices
+    factor: float
+    start_s: float
+    end_s: float
+    rng: np.random.Generator  # its own stream, so that a surge changes no other draw
+
+
+class SubscriberBase:
+    """Where subscribers are homed: a cell (of their tower) and a product, growable."""
+
+    def __init__(self, cell: np.ndarray, product: np.ndarray, n_cells: int):
+        self.n_cells = n_cells
+        self._cell = np.asarray(cell, dtype=np.int64)
+        self._product = np.asarray(product, dtype=np.int64)
+        self._count = len(self._cell)
+        self._index()
+
+    def _index(self) -> None:
+        cell = self._cell[: self._count]
+        self.by_cell = np.argsort(cell, kind="stable")
+        self.cell_count = np.bincount(cell, minlength=self.n_cells)
+        self.cell_first = np.concatenate([[0], np.cumsum(self.cell_count)[:-1]])
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def cell(self) -> np.ndarray:
+        return self._cell[: self._count]
+
+    @property
+    def product(self) -> np.ndarray:
+        return self._product[: self._count]
+
+    def add(self, cell: int, product: int) -> int:
+        """Home one more subscriber on a cell; return its index."""
+        if self._count == len(self._cell):
+            grow = max(16, len(self._cell) // 2)
+            self._cell = np.concatenate([self._cell, np.zeros(grow, np.int64)])
+            self._product = np.concatenate([self._product, np.zeros(grow, np.int64)])
+        self._cell[self._count] = cell
+        self._product[self._count] = product
+        self._count += 1
+        self._index()
+        return self._count - 1
+
+    def pick(self, cells: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """Return one subscriber per entry of ``cells``, chosen by ``uniform`` in [0, 1)."""
+        offset = (uniform * self.cell_count[cells]).astype(np.int64)
+        return np.asarray(self.by_cell[self.cell_first[cells] + offset])
+
+
+@dataclass
+class IntervalCounters:
+    """Per-cell and per-link counters accumulated over one PM interval."""
+
+    voice_offered: np.ndarray
+    voice_carried: np.ndarray
+    voice_blocked: np.ndarray
+    voice_failed: np.ndarray
+    voice_dropped: np.ndarray
+    offered_es: np.ndarray  # erlang-seconds
+    carried_es: np.ndarray
+    data_sessions: np.ndarray
+    data_demand_mb: np.ndarray
+    data_served_mb: np.ndarray
+    seconds_in_service: np.ndarray
+    link_demand_mb: np.ndarray
+    link_carried_mb: np.ndarray
+    link_seconds_in_service: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_cells: int, n_links: int) -> IntervalCounters:
+        i, f = np.int64, np.float64
+        return cls(*(np.zeros(n_cells, i) for _ in range(5)),
+                   *(np.zeros(n_cells, f) for _ in range(2)),
+                   np.zeros(n_cells, i),
+                   *(np.zeros(n_cells, f) for _ in range(3)),
+                   *(np.zeros(n_links, f) for _ in range(3)))
+
+
+class TrafficKernel:
+    """Advances all cells' voice and data traffic between control events."""
+
+    def __init__(self, params: TrafficParams, voice_channels: np.ndarray, data_mbps: np.ndarray,
+                 cell_tower: np.ndarray, link_capacity_mbps: np.ndarray,
+                 subscribers: SubscriberBase, rng: np.random.Generator, segment_s: float):
+        self.params = params
+        self.n_cells = len(voice_channels)
+        self.n_links = len(link_capacity_mbps)
+        self.cell_tower = np.asarray(cell_tower)
+        self.n_towers = int(self.cell_tower.max()) + 1 if self.n_cells else 0
+        self.data_mbps = np.asarray(data_mbps, dtype=float)
+        self.link_capacity_mbps = np.asarray(link_capacity_mbps, dtype=float)
+        self.subscribers = subscribers
+        self.rng = rng
+        self.segment_s = segment_s
+        self.now = 0.0
+        max_channels = int(voice_channels.max()) if self.n_cells else 1
+        slots = np.arange(max_channels)[None, :]
+        # Slots past a cell's channel count never end: they are never free.
+        self.slot_end = np.where(slots < voice_channels[:, None], 0.0, np.inf)
+        self.slot_sub = np.full((self.n_cells, max_channels), -1, dtype=np.int64)
+        self._rows = np.arange(self.n_cells)
+        self.in_service = np.ones(self.n_cells, dtype=bool)
+        self.link_in_service = np.ones(self.n_links, dtype=bool)
+        self.tower_links = np.full((self.n_towers, 1), -1, dtype=np.int64)
+        self.surges: list[Surge] = []
+        self.counters = IntervalCounters.zeros(self.n_cells, self.n_links)
+        self.usage_voice_s = np.zeros(subscribers.count)
+        self.usage_data_mb = np.zeros(subscribers.count)
+        self._segment_end = 0.0
+        self._voice: _Arrivals | None = None
+        self._data: _Arrivals | None = None
+
+    # --- state set by the engine ------------------------------------------------------------
+
+    def set_routes(self, tower_links: np.ndarray, link_in_service: np.ndarray) -> None:
+        self.tower_links = tower_links
+        self.link_in_service = link_in_service
+
+    def set_in_service(self, in_service: np.ndarray) -> np.ndarray:
+        """Set which cells are in service now; drop the calls on cells that leave service.
+
+        Returns the number of calls dropped per cell.
+        """
+        leaving = self.in_service & ~in_service
+        dropped = np.zeros(self.n_cells, dtype=np.int64)
+        if leaving.any():
+            rows = np.flatnonzero(leaving)
+            end, sub = self.slot_end[rows], self.slot_sub[rows]
+            active = (sub >= 0) & (end > self.now)
+            unspoken = np.where(active, end - self.now, 0.0)
+            dropped[rows] = active.sum(axis=1)
+            self.counters.voice_dropped[rows] += dropped[rows]
+            self.counters.carried_es[rows] -= unspoken.sum(axis=1)
+            np.subtract.at(self.usage_voice_s, sub[active], unspoken[active])
+            self.slot_end[rows] = np.where(active, self.now, end)
+            self.slot_sub[rows] = np.where(active, -1, sub)
+        self.in_service = in_service.copy()
+        return dropped
+
+    def add_surge(self, surge: Surge) -> None:
+        self.surges.append(surge)
+
+    def add_subscriber(self, cell: int, product: int) -> int:
+        index = self.subscribers.add(cell, product)
+        for name in ("usage_voice_s", "usage_data_mb"):
+            arr = getattr(self, name)
+            if len(arr) < self.subscribers.count:
+                setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
+        return index
+
+    # --- rates ----------------------------------------------------------------------------------
+
+    def _load_factor(self, t0: float, t1: float) -> float:
+        """Profile times growth for a segment inside one hour of the day."""
+        p = self.params
+        hour = int(((p.start_of_day_s + t0) % 86400.0) // 3600.0)
+        growth = (1.0 + p.growth_per_year) ** (0.5 * (t0 + t1) / YEAR_S)
+        return p.daily_profile[hour] * growth
+
+    def _segment_bounds(self, t: float) -> float:
+        """End of the fixed segment that starts at ``t``: the next hour or PM boundary."""
+        into_hour = (self.params.start_of_day_s + t) % 3600.0
+        to_hour = 3600.0 - into_hour
+        to_segment = self.segment_s - (t % self.segment_s)
+        return t + min(to_hour, to_segment)
+
+    def _draw_segment(self, t0: float, t1: float) -> None:
+        dt = t1 - t0
+        per_cell = self.subscribers.cell_count.astype(float) * self._load_factor(t0, t1) / 3600.0
+        p = self.params
+        surges = [(s, max(t0, s.start_s), min(t1, s.end_s)) for s in self.surges]
+        surges = [(s, lo, hi) for s, lo, hi in surges if hi > lo and s.factor != 1.0]
+        for kind, rate, mean_size in (("voice", per_cell * p.busy_hour_calls, p.mean_call_s),
+                                      ("data", per_cell * p.busy_hour_sessions,
+                                       p.mean_session_mb)):
+            arrivals = _Arrivals.draw(self.rng, rate * dt, t0, t1, self.subscribers, mean_size)
+            for surge, lo, hi in surges:
+                arrivals = arrivals.surged(surge, rate, lo, hi, self.subscribers, mean_size)
+            if kind == "voice":
+                self._voice = arrivals
+            else:
+                self._data = arrivals
+        self._segment_end = t1
+
+    # --- advancing ------------------------------------------------------------------------------
+
+    def advance(self, t1: float) -> None:
+        """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are."""
+        while self.now < t1:
+            if self.now >= self._segment_end or self._voice is None:
+                self._draw_segment(self.now, self._segment_bounds(self.now))
+            stop = min(t1, self._segment_end)
+            self._voice_piece(self.now, stop)
+            self._data_piece(self.now, stop)
+            dt = stop - self.now
+            self.counters.seconds_in_service += dt * self.in_service
+            self.counters.link_seconds_in_service += dt * self.link_in_service
+            self.now = stop
+
+    def _voice_piece(self, t0: float, t1: float) -> None:
+        arrivals = self._voice
+        assert arrivals is not None
+        pick = arrivals.between(t0, t1)
+        if pick is None:
+            return
+        cell, time, duration, sub = (arrivals.cell[pick], arrivals.time[pick],
+                                     arrivals.size[pick], arrivals.sub[pick])
+        c = self.counters
+        n = np.bincount(cell, minlength=self.n_cells)
+        c.voice_offered += n
+        c.offered_es += np.bincount(cell, weights=duration, minlength=self.n_cells)
+        serving = self.in_service[cell]
+        c.voice_failed += np.bincount(cell[~serving], minlength=self.n_cells)
+        if not serving.any():
+            return
+        cell, time, duration, sub = cell[serving], time[serving], duration[serving], sub[serving]
+        n = np.bincount(cell, minlength=self.n_cells)
+        carried = _erlang_loss_lockstep(self.slot_end, self.slot_sub, n, time, duration, sub)
+        c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
+        c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
+        c.carried_es += np.bincount(cell[carried], weights=duration[carried],
+                                    minlength=self.n_cells)
+        self.usage_voice_s[: self.subscribers.count] += np.bincount(
+            sub[carried], weights=duration[carried], minlength=self.subscribers.count)
+
+    def _data_piece(self, t0: float, t1: float) -> None:
+        arrivals = self._data
+        assert arrivals is not None
+        dt = t1 - t0
+        pick = arrivals.between(t0, t1)
+        c = self.counters
+        if pick is None:
+            return
+        cell, volume, sub = arrivals.cell[pick], arrivals.size[pick], arrivals.sub[pick]
+        demand = np.bincount(cell, weights=volume, minlength=self.n_cells)
+        c.data_sessions += np.bincount(cell, minlength=self.n_cells)
+        c.data_demand_mb += demand
+        capacity = self.data_mbps * dt / 8.0 * self.in_service
+        cell_share = np.divide(capacity, demand, out=np.ones(self.n_cells), where=demand > 0)
+        np.minimum(cell_share, 1.0, out=cell_share)
+        tower_mb = np.bincount(self.cell_tower, weights=demand * cell_share,
+                               minlength=self.n_towers)
+        routes = self.tower_links
+        on_route = routes >= 0
+        link_demand = np.bincount(routes[on_route], weights=np.broadcast_to(
+            tower_mb[:, None], routes.shape)[on_route], minlength=self.n_links)
+        link_capacity = self.link_capacity_mbps * dt / 8.0 * self.link_in_service
+        link_share = np.divide(link_capacity, link_demand, out=np.ones(self.n_links),
+                               where=link_demand > 0)
+        np.minimum(link_share, 1.0, out=link_share)
+        tower_share = np.where(on_route, link_share[np.maximum(routes, 0)], 1.0).min(axis=1)
+        share = cell_share * tower_share[self.cell_tower]
+        c.data_served_mb += demand * share
+        c.link_demand_mb += link_demand
+        c.link_carried_mb += np.bincount(routes[on_route], weights=np.broadcast_to(
+            (tower_mb * tower_share)[:, None], routes.shape)[on_route], minlength=self.n_links)
+        self.usage_data_mb[: self.subscribers.count] += np.bincount(
+            sub, weights=volume * share[cell], minlength=self.subscribers.count)
+
+    # --- closing intervals ------------------------------------------------------------------
+
+    def _in_progress(self) -> tuple[np.ndarray, np.ndarray]:
+        active = (self.slot_sub >= 0) & (self.slot_end > self.now)
+        return active, np.where(active, self.slot_end - self.now, 0.0)
+
+    def close_interval(self) -> IntervalCounters:
+        """Return the counters of the PM interval ending now and start the next one.
+
+        The unspoken part of every call in progress is moved to the next interval.
+        """
+        _, remaining = self._in_progress()
+        carry = remaining.sum(axis=1)
+        done = self.counters
+        done.carried_es -= carry
+        self.counters = IntervalCounters.zeros(self.n_cells, self.n_links)
+        self.counters.carried_es += carry
+        return done
+
+    def close_usage(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return per-subscriber voice seconds and data MB of the usage period ending now."""
+        active, remaining = self._in_progress()
+        count = self.subscribers.count
+        carry = np.bincount(self.slot_sub[active], weights=remaining[active], minlength=count)
+        voice = self.usage_voice_s[:count] - carry
+        data = self.usage_data_mb[:count].copy()
+        self.usage_voice_s[:] = 0.0
+        self.usage_voice_s[:count] = carry
+        self.usage_data_mb[:] = 0.0
+        return voice, data
+
+
+@dataclass
+class _Arrivals:
+    """One segment's arrivals, cell-major and in time order within each cell."""
+
+    cell: np.ndarray
+    time: np.ndarray
+    size: np.ndarray  # call seconds or session MB
+    sub: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, mean: np.ndarray, t0: float, t1: float,
+             subscribers: SubscriberBase, mean_size: float,
+             cells: np.ndarray | None = None) -> _Arrivals:
+        """Draw Poisson arrivals with ``mean`` per cell (of ``cells``, or all) over [t0, t1)."""
+        counts = rng.poisson(mean)
+        index = np.arange(len(mean)) if cells is None else cells
+        cell = np.repeat(index, counts)
+        # cell + fraction sorts cell-major and by time within a cell in one pass
+        key = np.sort(cell + rng.random(len(cell)))
+        time = t0 + (key - cell) * (t1 - t0)
+        size = rng.exponential(mean_size, len(cell))
+        sub = subscribers.pick(cell, rng.random(len(cell)))
+        return cls(cell, time, size, sub)
+
+    def surged(self, surge: Surge, rate: np.ndarray, lo: float, hi: float,
+               subscribers: SubscriberBase, mean_size: float) -> _Arrivals:
+        """Apply a surge over [lo, hi): extra arrivals above 1, thinning below, drawn from the
+        surge's own stream. Overlapping surges add their extra traffic."""
+        if surge.factor > 1.0:
+            extra = _Arrivals.draw(surge.rng, rate[surge.cells] * (surge.factor - 1.0) * (hi - lo),
+                                   lo, hi, subscribers, mean_size, cells=surge.cells)
+            cell = np.concatenate([self.cell, extra.cell])
+            time = np.concatenate([self.time, extra.time])
+            order = np.lexsort((time, cell))
+            return _Arrivals(cell[order], time[order],
+                             np.concatenate([self.size, extra.size])[order],
+                             np.concatenate([self.sub, extra.sub])[order])
+        targeted = np.zeros(len(rate), dtype=bool)
+        targeted[surge.cells] = True
+        inside = targeted[self.cell] & (self.time >= lo) & (self.time < hi)
+        keep = ~inside
+        keep[inside] = surge.rng.random(int(inside.sum())) < surge.factor
+        return _Arrivals(self.cell[keep], self.time[keep], self.size[keep], self.sub[keep])
+
+    def between(self, t0: float, t1: float) -> np.ndarray | None:
+        """Indices of the arrivals in [t0, t1), keeping the cell-major order; None if none."""
+        if len(self.time) == 0:
+            return None
+        mask = (self.time >= t0) & (self.time < t1)
+        if mask.all():
+            return np.arange(len(self.time))
+        index = np.flatnonzero(mask)
+        return index if len(index) else None
+
+
+def _erlang_loss_lockstep(slot_end: np.ndarray, slot_sub: np.ndarray, n: np.ndarray,
+                          time: np.ndarray, duration: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    """Offer arrivals to every cell's channels; return which were carried.
+
+    ``time``, ``duration`` and ``sub`` are cell-major and time-ordered within each cell, ``n``
+    the number of arrivals per cell. ``slot_end`` and ``slot_sub`` are updated in place.
+    """
+    carried = np.zeros(len(time), dtype=bool)
+    busy = np.flatnonzero(n)
+    if len(busy) == 0:
+        return carried
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    order = busy[np.argsort(-n[busy], kind="stable")]
+    counts = n[order]
+    row_first = first[order]
+    end = slot_end[order]
+    owner = slot_sub[order]
+    # active[j]: how many of the ordered cells have a j-th arrival
+    active = np.searchsorted(-counts, -np.arange(counts[0]), side="left")
+    rows = np.arange(len(order))
+    for j in range(int(counts[0])):
+        k = int(active[j])
+        call = row_first[:k] + j
+        t = time[call]
+        window = end[:k]
+        slot = window.argmin(axis=1)
+        free = window[rows[:k], slot] <= t
+        if free.all():
+            r, s, c = rows[:k], slot, call
+        else:
+            r, s, c = rows[:k][free], slot[free], call[free]
+        end[r, s] = time[c] + duration[c]
+        owner[r, s] = sub[c]
+        carried[c] = True
+    slot_end[order] = end
+    slot_sub[order] = owner
+    return carried

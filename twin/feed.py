@@ -1,0 +1,198 @@
+"""The feed: every record the network sends the twin, and the commands the twin may send back.
+
+This module is the seam between the simulator and the twin, and the twin's only input. It is
+what a real network's exports (inventory, fault notifications, 3GPP PM files, CDRs) would be
+mapped into, so nothing here refers to simulator objects. Northbound records are frozen
+dataclasses; the high-volume kinds (PM samples, usage) are columnar batches of numpy arrays,
+one array per counter, aligned with an id list sent once in the :class:`Inventory`.
+
+Times are seconds since the run's ``start`` (``time_s``), which the :class:`RunStarted` record
+gives as an absolute UTC time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "Admission",
+    "BusinessEvent",
+    "CellPmBatch",
+    "FeedRecord",
+    "FeedSink",
+    "Inventory",
+    "LinkPmBatch",
+    "NetworkCommands",
+    "RecordingSink",
+    "ResourceStateChange",
+    "RunEnded",
+    "RunStarted",
+    "UsageBatch",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    scenario: str
+    seed: int
+    start: datetime
+    duration_s: float
+    pm_interval_s: float
+    usage_interval_s: float
+    currency: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class Inventory:
+    """The network's resources as the inventory system would export them, sent once at start.
+
+    Cell and link PM batches are aligned with ``cell_ids`` and ``link_ids``.
+    """
+
+    node_ids: tuple[str, ...]
+    node_roles: tuple[str, ...]
+    node_lat: np.ndarray
+    node_lon: np.ndarray
+    link_ids: tuple[str, ...]
+    link_a: tuple[str, ...]
+    link_b: tuple[str, ...]
+    link_capacity_mbps: np.ndarray
+    link_latency_ms: np.ndarray
+    cell_ids: tuple[str, ...]
+    cell_tower: tuple[str, ...]
+    cell_voice_channels: np.ndarray
+    cell_data_mbps: np.ndarray
+    subscribers: int
+    subscriber_tower: np.ndarray  # tower index (into towers in node order) per subscriber
+    subscriber_product: tuple[str, ...]  # product per subscriber ('' if the scenario has none)
+
+
+@dataclass(frozen=True)
+class ResourceStateChange:
+    """A node, link or cell going out of service or back (X.731 operational state).
+
+    ``fault_id`` pairs the disabling and enabling records of one outage of a node or link;
+    ``cause`` is ``injected`` or ``random`` for faults, ``isolation`` for a cell whose tower has
+    no path to a core, ``node`` for a cell whose own tower is down.
+    """
+
+    time_s: float
+    resource: str
+    kind: Literal["core", "aggregation", "tower", "link", "cell"]
+    operational_state: Literal["enabled", "disabled"]
+    cause: str
+    fault_id: int = -1
+
+
+@dataclass(frozen=True, eq=False)
+class CellPmBatch:
+    """3GPP-style cell counters for one PM interval, one array element per cell.
+
+    Voice counts are call attempts: ``offered = carried + blocked + failed``, where ``blocked``
+    found every channel busy and ``failed`` found the cell out of service. ``dropped`` counts
+    carried calls cut when the cell went out of service. Erlangs are the interval's mean.
+    """
+
+    start_s: float
+    end_s: float
+    voice_offered: np.ndarray
+    voice_carried: np.ndarray
+    voice_blocked: np.ndarray
+    voice_failed: np.ndarray
+    voice_dropped: np.ndarray
+    offered_erlangs: np.ndarray
+    carried_erlangs: np.ndarray
+    data_sessions: np.ndarray
+    data_demand_mb: np.ndarray
+    data_served_mb: np.ndarray
+    utilization: np.ndarray  # served / capacity over the interval
+    seconds_in_service: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class LinkPmBatch:
+    start_s: float
+    end_s: float
+    demand_mb: np.ndarray
+    carried_mb: np.ndarray
+    utilization: np.ndarray
+    seconds_in_service: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class UsageBatch:
+    """Usage per subscriber over one usage period (TMF635 usage, status ``received``).
+
+    Only subscribers with some usage appear. A call's seconds fall in the period they were
+    spoken in, so a call across midnight is split between two periods.
+    """
+
+    start_s: float
+    end_s: float
+    subscriber: np.ndarray  # int64 subscriber index
+    voice_seconds: np.ndarray
+    data_mb: np.ndarray
+
+
+@dataclass(frozen=True)
+class BusinessEvent:
+    """A business-side event from the scenario (``order``, ``price_change``), for the BSS."""
+
+    time_s: float
+    action: str
+    product: str
+    count: int = 0
+    tower: str = ""
+    monthly_fee: Decimal | None = None
+    event_index: int = -1
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    time_s: float
+
+
+FeedRecord = (RunStarted | Inventory | ResourceStateChange | CellPmBatch | LinkPmBatch
+              | UsageBatch | BusinessEvent | RunEnded)
+
+
+class FeedSink(Protocol):
+    """Anything that takes feed records: the twin's bus, a store, a test's list."""
+
+    def publish(self, record: FeedRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The network's answer to a request to admit a subscription on a tower."""
+
+    accepted: bool
+    tower: str
+    reason: str = ""
+    subscriber: int = -1  # the new subscriber's index when accepted
+
+
+class NetworkCommands(Protocol):
+    """Southbound commands the twin may send the network."""
+
+    def admit_subscription(self, tower: str, product: str) -> Admission: ...
+
+
+@dataclass
+class RecordingSink:
+    """A sink that keeps every record, for tests and notebooks."""
+
+    records: list[FeedRecord] = field(default_factory=list)
+
+    def publish(self, record: FeedRecord) -> None:
+        self.records.append(record)
+
+    def of_type(self, kind: type[T]) -> list[T]:
+        return [r for r in self.records if isinstance(r, kind)]
