@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -53,17 +53,22 @@ SURGE_KEY = 100
 def streams(seed: int) -> dict[str, np.random.Generator]:
     """Return one independent generator per concern, all from one ``SeedSequence``."""
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
-    return {name: np.random.default_rng(child) for name, child in
-            zip(STREAMS, children, strict=True)}
+    return {
+        name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)
+    }
 
 
 def surge_rng(seed: int, event_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SURGE_KEY, event_index)))
 
 
-def place_subscribers(scenario: Scenario, topo: Topology, placement_rng: np.random.Generator,
-                      products_rng: np.random.Generator, file: str = "<scenario>",
-                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def place_subscribers(
+    scenario: Scenario,
+    topo: Topology,
+    placement_rng: np.random.Generator,
+    products_rng: np.random.Generator,
+    file: str = "<scenario>",
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return each subscriber's cell and product index, and the product names.
 
     ``uniform`` gives every tower the same expected share, ``by_capacity`` shares in proportion
@@ -77,14 +82,19 @@ def place_subscribers(scenario: Scenario, topo: Topology, placement_rng: np.rand
     if isinstance(placement, dict):
         unknown = [name for name in placement if name not in tower_index]
         if unknown:
-            raise ScenarioError([Problem(file, f"subscribers.placement.{name}",
-                                         f"unknown tower '{name}'") for name in unknown])
-        share = np.zeros(n_towers)
+            raise ScenarioError(
+                [
+                    Problem(file, f"subscribers.placement.{name}", f"unknown tower '{name}'")
+                    for name in unknown
+                ]
+            )
+        share: np.ndarray = np.zeros(n_towers)
         for name, value in placement.items():
             share[tower_index[name]] = value
     elif placement == "by_capacity":
-        share = np.bincount(topo.cell_tower, weights=topo.cell_voice_channels.astype(float),
-                            minlength=n_towers)
+        share = np.bincount(
+            topo.cell_tower, weights=topo.cell_voice_channels.astype(float), minlength=n_towers
+        )
     else:
         share = np.ones(n_towers)
     share = share / share.sum()
@@ -92,7 +102,8 @@ def place_subscribers(scenario: Scenario, topo: Topology, placement_rng: np.rand
     cells_per_tower = np.bincount(topo.cell_tower, minlength=n_towers)
     first_cell = np.concatenate([[0], np.cumsum(cells_per_tower)[:-1]])
     cell = first_cell[tower] + (placement_rng.random(subs.count) * cells_per_tower[tower]).astype(
-        np.int64)
+        np.int64
+    )
     names = list(subs.products) or [""]
     if subs.products:
         shares = np.array([subs.products[n] for n in names])
@@ -113,9 +124,16 @@ class Simulation:
     It also answers the twin's southbound commands (:meth:`admit_subscription`).
     """
 
-    def __init__(self, scenario: Scenario, sink: FeedSink, *, base_dir: Path | str = ".",
-                 seed: int | None = None, file: str = "<scenario>",
-                 progress: Callable[[float], None] | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        sink: FeedSink,
+        *,
+        base_dir: Path | str = ".",
+        seed: int | None = None,
+        file: str = "<scenario>",
+        progress: Callable[[float], None] | None = None,
+    ):
         self.scenario = scenario
         self.sink = sink
         self.seed = scenario.seed if seed is None else seed
@@ -125,18 +143,29 @@ class Simulation:
         self.topo = build_topology(scenario, base_dir, self.rng["topology"], file)
         self._check_event_targets()
         cell, product, self.product_names = place_subscribers(
-            scenario, self.topo, self.rng["placement"], self.rng["products"], file)
+            scenario, self.topo, self.rng["placement"], self.rng["products"], file
+        )
         self.subscribers = SubscriberBase(cell, product, self.topo.n_cells)
         t = scenario.traffic
         params = TrafficParams(
-            busy_hour_calls=t.voice.busy_hour_calls, mean_call_s=t.voice.mean_duration,
-            busy_hour_sessions=t.data.busy_hour_sessions, mean_session_mb=t.data.mean_volume_mb,
-            daily_profile=tuple(t.daily_profile), growth_per_year=t.growth_per_year,
-            start_of_day_s=_seconds_into_day(scenario))
+            busy_hour_calls=t.voice.busy_hour_calls,
+            mean_call_s=t.voice.mean_duration,
+            busy_hour_sessions=t.data.busy_hour_sessions,
+            mean_session_mb=t.data.mean_volume_mb,
+            daily_profile=tuple(t.daily_profile),
+            growth_per_year=t.growth_per_year,
+            start_of_day_s=_seconds_into_day(scenario),
+        )
         self.kernel = TrafficKernel(
-            params, self.topo.cell_voice_channels, self.topo.cell_data_mbps, self.topo.cell_tower,
-            self.topo.link_capacity_mbps, self.subscribers, self.rng["traffic"],
-            scenario.pm_interval)
+            params,
+            self.topo.cell_voice_channels,
+            self.topo.cell_data_mbps,
+            self.topo.cell_tower,
+            self.topo.link_capacity_mbps,
+            self.subscribers,
+            self.rng["traffic"],
+            scenario.pm_interval,
+        )
         self.env = simpy.Environment()
         self.node_down = np.zeros(self.topo.n_nodes, dtype=np.int64)  # active faults per node
         self.link_down = np.zeros(self.topo.n_links, dtype=np.int64)
@@ -156,16 +185,25 @@ class Simulation:
             where = f"events[{index}]"
             if isinstance(event, FailEvent):
                 if event.target not in topo.node_index and event.target not in topo.link_index:
-                    problems.append(Problem(self.file, f"{where}.target",
-                                            f"unknown node or link '{event.target}'"))
+                    problems.append(
+                        Problem(
+                            self.file, f"{where}.target", f"unknown node or link '{event.target}'"
+                        )
+                    )
             elif isinstance(event, SurgeEvent):
                 for k, target in enumerate(event.targets):
                     if target not in towers and target not in cells:
-                        problems.append(Problem(self.file, f"{where}.targets[{k}]",
-                                                f"unknown tower or cell '{target}'"))
+                        problems.append(
+                            Problem(
+                                self.file,
+                                f"{where}.targets[{k}]",
+                                f"unknown tower or cell '{target}'",
+                            )
+                        )
             elif isinstance(event, OrderEvent) and event.tower not in towers:
-                problems.append(Problem(self.file, f"{where}.tower",
-                                        f"unknown tower '{event.tower}'"))
+                problems.append(
+                    Problem(self.file, f"{where}.tower", f"unknown tower '{event.tower}'")
+                )
         if problems:
             raise ScenarioError(problems)
 
@@ -230,25 +268,39 @@ class Simulation:
 
     def _publish_start(self) -> None:
         sc, topo = self.scenario, self.topo
-        self.sink.publish(RunStarted(
-            scenario=sc.name, seed=self.seed, start=sc.start, duration_s=sc.duration,
-            pm_interval_s=sc.pm_interval, usage_interval_s=sc.usage_interval,
-            currency=sc.catalog.currency if sc.catalog else None))
+        self.sink.publish(
+            RunStarted(
+                scenario=sc.name,
+                seed=self.seed,
+                start=sc.start,
+                duration_s=sc.duration,
+                pm_interval_s=sc.pm_interval,
+                usage_interval_s=sc.usage_interval,
+                currency=sc.catalog.currency if sc.catalog else None,
+            )
+        )
         towers = topo.tower_ids()
-        self.sink.publish(Inventory(
-            node_ids=tuple(topo.node_ids),
-            node_roles=tuple(ROLES[r] for r in topo.node_role),
-            node_lat=topo.node_lat, node_lon=topo.node_lon,
-            link_ids=tuple(topo.link_ids),
-            link_a=tuple(topo.node_ids[i] for i in topo.link_a),
-            link_b=tuple(topo.node_ids[i] for i in topo.link_b),
-            link_capacity_mbps=topo.link_capacity_mbps, link_latency_ms=topo.link_latency_ms,
-            cell_ids=tuple(topo.cell_ids),
-            cell_tower=tuple(towers[t] for t in topo.cell_tower),
-            cell_voice_channels=topo.cell_voice_channels, cell_data_mbps=topo.cell_data_mbps,
-            subscribers=self.subscribers.count,
-            subscriber_tower=topo.cell_tower[self.subscribers.cell],
-            subscriber_product=tuple(self.product_names)))
+        self.sink.publish(
+            Inventory(
+                node_ids=tuple(topo.node_ids),
+                node_roles=tuple(ROLES[r] for r in topo.node_role),
+                node_lat=topo.node_lat,
+                node_lon=topo.node_lon,
+                link_ids=tuple(topo.link_ids),
+                link_a=tuple(topo.node_ids[i] for i in topo.link_a),
+                link_b=tuple(topo.node_ids[i] for i in topo.link_b),
+                link_capacity_mbps=topo.link_capacity_mbps,
+                link_latency_ms=topo.link_latency_ms,
+                cell_ids=tuple(topo.cell_ids),
+                cell_tower=tuple(towers[t] for t in topo.cell_tower),
+                cell_voice_channels=topo.cell_voice_channels,
+                cell_data_mbps=topo.cell_data_mbps,
+                subscribers=self.subscribers.count,
+                subscriber_tower=topo.cell_tower[self.subscribers.cell],
+                product_names=tuple(self.product_names),
+                subscriber_product=self.subscribers.product.copy(),
+            )
+        )
         self._pm_start = 0.0
         self._usage_start = 0.0
 
@@ -267,18 +319,34 @@ class Simulation:
         span = end - start
         capacity_mb = self.topo.cell_data_mbps * span / 8.0
         link_capacity_mb = self.topo.link_capacity_mbps * span / 8.0
-        self.sink.publish(CellPmBatch(
-            start_s=start, end_s=end, voice_offered=c.voice_offered,
-            voice_carried=c.voice_carried, voice_blocked=c.voice_blocked,
-            voice_failed=c.voice_failed, voice_dropped=c.voice_dropped,
-            offered_erlangs=c.offered_es / span, carried_erlangs=c.carried_es / span,
-            data_sessions=c.data_sessions, data_demand_mb=c.data_demand_mb,
-            data_served_mb=c.data_served_mb, utilization=c.data_served_mb / capacity_mb,
-            seconds_in_service=c.seconds_in_service))
-        self.sink.publish(LinkPmBatch(
-            start_s=start, end_s=end, demand_mb=c.link_demand_mb, carried_mb=c.link_carried_mb,
-            utilization=c.link_carried_mb / link_capacity_mb,
-            seconds_in_service=c.link_seconds_in_service))
+        self.sink.publish(
+            CellPmBatch(
+                start_s=start,
+                end_s=end,
+                voice_offered=c.voice_offered,
+                voice_carried=c.voice_carried,
+                voice_blocked=c.voice_blocked,
+                voice_failed=c.voice_failed,
+                voice_dropped=c.voice_dropped,
+                offered_erlangs=c.offered_es / span,
+                carried_erlangs=c.carried_es / span,
+                data_sessions=c.data_sessions,
+                data_demand_mb=c.data_demand_mb,
+                data_served_mb=c.data_served_mb,
+                utilization=c.data_served_mb / capacity_mb,
+                seconds_in_service=c.seconds_in_service,
+            )
+        )
+        self.sink.publish(
+            LinkPmBatch(
+                start_s=start,
+                end_s=end,
+                demand_mb=c.link_demand_mb,
+                carried_mb=c.link_carried_mb,
+                utilization=c.link_carried_mb / link_capacity_mb,
+                seconds_in_service=c.link_seconds_in_service,
+            )
+        )
         self._pm_start = end
 
     def _usage_ticks(self) -> Generator[simpy.Event, Any, None]:
@@ -291,8 +359,9 @@ class Simulation:
     def _close_usage(self) -> None:
         voice, data = self.kernel.close_usage()
         used = np.flatnonzero((voice > 0) | (data > 0))
-        self.sink.publish(UsageBatch(self._usage_start, self.kernel.now, used, voice[used],
-                                     data[used]))
+        self.sink.publish(
+            UsageBatch(self._usage_start, self.kernel.now, used, voice[used], data[used])
+        )
         self._usage_start = self.kernel.now
 
     # --- faults ----------------------------------------------------------------------------------
@@ -302,15 +371,25 @@ class Simulation:
         topo = self.topo
         rng = self.rng["faults"]
         outages: list[Outage] = []
-        for role, reliability in ((TOWER, random.tower), (AGGREGATION, random.aggregation),
-                                  (CORE, random.core)):
+        for role, reliability in (
+            (TOWER, random.tower),
+            (AGGREGATION, random.aggregation),
+            (CORE, random.core),
+        ):
             if reliability is not None:
                 nodes = np.flatnonzero(topo.node_role == role)
-                outages += draw_outages(nodes, reliability.mtbf, reliability.mttr,
-                                        self.scenario.duration, rng, "node")
+                outages += draw_outages(
+                    nodes, reliability.mtbf, reliability.mttr, self.scenario.duration, rng, "node"
+                )
         if random.link is not None:
-            outages += draw_outages(np.arange(topo.n_links), random.link.mtbf, random.link.mttr,
-                                    self.scenario.duration, rng, "link")
+            outages += draw_outages(
+                np.arange(topo.n_links),
+                random.link.mtbf,
+                random.link.mttr,
+                self.scenario.duration,
+                rng,
+                "link",
+            )
         return sorted(outages)
 
     def _random_fault(self, outage: Outage) -> Generator[simpy.Event, Any, None]:
@@ -321,8 +400,11 @@ class Simulation:
 
     def _injected_fault(self, event: FailEvent) -> Generator[simpy.Event, Any, None]:
         topo = self.topo
-        kind, index = (("node", topo.node_index[event.target]) if event.target in topo.node_index
-                       else ("link", topo.link_index[event.target]))
+        kind, index = (
+            ("node", topo.node_index[event.target])
+            if event.target in topo.node_index
+            else ("link", topo.link_index[event.target])
+        )
         yield self.env.timeout(event.at)
         fault = self._fail(kind, index, "injected")
         if event.repair_after is not None:
@@ -341,8 +423,16 @@ class Simulation:
         counts = self.link_down if kind == "link" else self.node_down
         counts[index] += 1
         name, resource_kind = self._resource(kind, index)
-        self.sink.publish(ResourceStateChange(self.env.now, name, resource_kind,  # type: ignore[arg-type]
-                                              "disabled", cause, self._fault_seq))
+        self.sink.publish(
+            ResourceStateChange(
+                self.env.now,
+                name,
+                resource_kind,  # type: ignore[arg-type]
+                "disabled",
+                cause,
+                self._fault_seq,
+            )
+        )
         if counts[index] == 1:
             self._reroute()
         return self._fault_seq
@@ -352,8 +442,16 @@ class Simulation:
         counts = self.link_down if kind == "link" else self.node_down
         counts[index] -= 1
         name, resource_kind = self._resource(kind, index)
-        self.sink.publish(ResourceStateChange(self.env.now, name, resource_kind,  # type: ignore[arg-type]
-                                              "enabled", cause, fault))
+        self.sink.publish(
+            ResourceStateChange(
+                self.env.now,
+                name,
+                resource_kind,  # type: ignore[arg-type]
+                "enabled",
+                cause,
+                fault,
+            )
+        )
         if counts[index] == 0:
             self._reroute()
 
@@ -368,14 +466,16 @@ class Simulation:
         before = self.kernel.in_service
         self.kernel.set_in_service(in_service)
         for cell in np.flatnonzero(before != in_service).tolist():
+            state: Literal["enabled", "disabled"]
             if in_service[cell]:
                 state, cause = "enabled", str(self._cell_cause[cell])
             else:
                 state = "disabled"
                 cause = "node" if not tower_up[topo.cell_tower[cell]] else "isolation"
                 self._cell_cause[cell] = cause
-            self.sink.publish(ResourceStateChange(self.env.now, topo.cell_ids[cell], "cell",
-                                                  state, cause))  # type: ignore[arg-type]
+            self.sink.publish(
+                ResourceStateChange(self.env.now, topo.cell_ids[cell], "cell", state, cause)
+            )
 
     # --- surges and business events -----------------------------------------------------------
 
@@ -390,18 +490,36 @@ class Simulation:
                 cells.update(np.flatnonzero(topo.cell_tower == t).tolist())
             else:
                 cells.add(topo.cell_ids.index(target))
-        return Surge(np.array(sorted(cells), dtype=np.int64), event.factor, event.at,
-                     min(event.at + event.duration, self.scenario.duration),
-                     surge_rng(self.seed, index))
+        return Surge(
+            np.array(sorted(cells), dtype=np.int64),
+            event.factor,
+            event.at,
+            min(event.at + event.duration, self.scenario.duration),
+            surge_rng(self.seed, index),
+        )
 
-    def _business(self, index: int, event: OrderEvent | PriceChangeEvent,
-                  ) -> Generator[simpy.Event, Any, None]:
+    def _business(
+        self,
+        index: int,
+        event: OrderEvent | PriceChangeEvent,
+    ) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(event.at)
         self.kernel.advance(self.env.now)
         if isinstance(event, OrderEvent):
-            record = BusinessEvent(self.env.now, "order", event.product, count=event.count,
-                                   tower=event.tower, event_index=index)
+            record = BusinessEvent(
+                self.env.now,
+                "order",
+                event.product,
+                count=event.count,
+                tower=event.tower,
+                event_index=index,
+            )
         else:
-            record = BusinessEvent(self.env.now, "price_change", event.product,
-                                   monthly_fee=event.monthly_fee, event_index=index)
+            record = BusinessEvent(
+                self.env.now,
+                "price_change",
+                event.product,
+                monthly_fee=event.monthly_fee,
+                event_index=index,
+            )
         self.sink.publish(record)

@@ -22,8 +22,14 @@ class Outage:
     kind: str  # "node" or "link"
 
 
-def draw_outages(resources: np.ndarray, mtbf_s: float, mttr_s: float, horizon_s: float,
-                 rng: np.random.Generator, kind: str) -> list[Outage]:
+def draw_outages(
+    resources: np.ndarray,
+    mtbf_s: float,
+    mttr_s: float,
+    horizon_s: float,
+    rng: np.random.Generator,
+    kind: str,
+) -> list[Outage]:
     """Return the random outages of ``resources`` that start before ``horizon_s``.
 
     Each resource starts up, stays up for an exponential time with mean ``mtbf_s``, then down
@@ -38,8 +44,10 @@ def draw_outages(resources: np.ndarray, mtbf_s: float, mttr_s: float, horizon_s:
         failing = start < horizon_s
         alive, start = alive[failing], start[failing]
         end = start + rng.exponential(mttr_s, len(alive))
-        outages.extend(Outage(float(s), float(e), int(r), kind)
-                       for r, s, e in zip(alive, start, end, strict=True))
+        outages.extend(
+            Outage(float(s), float(e), int(r), kind)
+            for r, s, e in zip(alive, start, end, strict=True)
+        )
         keep = end < horizon_s
         alive, clock = alive[keep], end[keep]
     return sorted(outages)

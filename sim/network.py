@@ -122,8 +122,12 @@ class Routes:
     latency_ms: np.ndarray  # per tower, inf when isolated
 
 
-def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float,
-                 lat2: np.ndarray | float, lon2: np.ndarray | float) -> np.ndarray:
+def haversine_km(
+    lat1: np.ndarray | float,
+    lon1: np.ndarray | float,
+    lat2: np.ndarray | float,
+    lon2: np.ndarray | float,
+) -> np.ndarray:
     """Return great-circle distances in km between points given in degrees."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
@@ -131,10 +135,18 @@ def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float,
     return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
-def generate(towers: int, aggregation: int, cores: int, center: tuple[float, float],
-             radius_km: float, rng: np.random.Generator, *, prefix: str = "g",
-             tower_link_mbps: float = 1000.0, aggregation_link_mbps: float = 10_000.0,
-             ) -> tuple[list[NodeSpec], list[LinkSpec]]:
+def generate(
+    towers: int,
+    aggregation: int,
+    cores: int,
+    center: tuple[float, float],
+    radius_km: float,
+    rng: np.random.Generator,
+    *,
+    prefix: str = "g",
+    tower_link_mbps: float = 1000.0,
+    aggregation_link_mbps: float = 10_000.0,
+) -> tuple[list[NodeSpec], list[LinkSpec]]:
     """Return a synthetic network in a disc: towers uniformly placed and attached to their
     nearest aggregation site, aggregation sites dual-homed to their two nearest cores (one when
     there is a single core), cores in a full mesh."""
@@ -153,46 +165,76 @@ def generate(towers: int, aggregation: int, cores: int, center: tuple[float, flo
     core_ids = [f"{prefix}core-{i + 1:0{width}d}" for i in range(cores)]
     agg_ids = [f"{prefix}agg-{i + 1:0{width}d}" for i in range(aggregation)]
     tow_ids = [f"{prefix}t-{i + 1:0{width}d}" for i in range(towers)]
-    nodes = [NodeSpec(i, "core", float(a), float(o)) for i, a, o in zip(core_ids, core_lat, core_lon,
-                                                                        strict=True)]
-    nodes += [NodeSpec(i, "aggregation", float(a), float(o))
-              for i, a, o in zip(agg_ids, agg_lat, agg_lon, strict=True)]
-    nodes += [NodeSpec(i, "tower", float(a), float(o))
-              for i, a, o in zip(tow_ids, tow_lat, tow_lon, strict=True)]
+    nodes = [
+        NodeSpec(i, "core", float(a), float(o))
+        for i, a, o in zip(core_ids, core_lat, core_lon, strict=True)
+    ]
+    nodes += [
+        NodeSpec(i, "aggregation", float(a), float(o))
+        for i, a, o in zip(agg_ids, agg_lat, agg_lon, strict=True)
+    ]
+    nodes += [
+        NodeSpec(i, "tower", float(a), float(o))
+        for i, a, o in zip(tow_ids, tow_lat, tow_lon, strict=True)
+    ]
     links: list[LinkSpec] = []
     for i in range(cores):
         for j in range(i + 1, cores):
             km = float(haversine_km(core_lat[i], core_lon[i], core_lat[j], core_lon[j]))
-            links.append(LinkSpec(f"{prefix}l-{core_ids[i]}-{core_ids[j]}", core_ids[i], core_ids[j],
-                                  aggregation_link_mbps * 4, 0.2 + km * 0.005))
+            links.append(
+                LinkSpec(
+                    f"{prefix}l-{core_ids[i]}-{core_ids[j]}",
+                    core_ids[i],
+                    core_ids[j],
+                    aggregation_link_mbps * 4,
+                    0.2 + km * 0.005,
+                )
+            )
     for i in range(aggregation):
-        km = haversine_km(agg_lat[i], agg_lon[i], core_lat, core_lon)
-        for j in np.argsort(km, kind="stable")[: min(2, cores)]:
-            links.append(LinkSpec(f"{prefix}l-{agg_ids[i]}-{core_ids[j]}", agg_ids[i], core_ids[j],
-                                  aggregation_link_mbps, 0.2 + float(km[j]) * 0.005))
-    nearest, km = nearest_site(tow_lat, tow_lon, agg_lat, agg_lon)
+        to_core = haversine_km(agg_lat[i], agg_lon[i], core_lat, core_lon)
+        for j in np.argsort(to_core, kind="stable")[: min(2, cores)]:
+            links.append(
+                LinkSpec(
+                    f"{prefix}l-{agg_ids[i]}-{core_ids[j]}",
+                    agg_ids[i],
+                    core_ids[j],
+                    aggregation_link_mbps,
+                    0.2 + float(to_core[j]) * 0.005,
+                )
+            )
+    nearest, to_agg = nearest_site(tow_lat, tow_lon, agg_lat, agg_lon)
     for i in range(towers):
-        links.append(LinkSpec(f"{prefix}l-{tow_ids[i]}", tow_ids[i], agg_ids[nearest[i]],
-                              tower_link_mbps, 0.1 + float(km[i]) * 0.005))
+        links.append(
+            LinkSpec(
+                f"{prefix}l-{tow_ids[i]}",
+                tow_ids[i],
+                agg_ids[nearest[i]],
+                tower_link_mbps,
+                0.1 + float(to_agg[i]) * 0.005,
+            )
+        )
     return nodes, links
 
 
-def nearest_site(lat: np.ndarray, lon: np.ndarray, site_lat: np.ndarray, site_lon: np.ndarray,
-                 chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def nearest_site(
+    lat: np.ndarray, lon: np.ndarray, site_lat: np.ndarray, site_lon: np.ndarray, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     """Return, for each point, the index of its nearest site and the distance in km."""
     index = np.empty(len(lat), dtype=np.int64)
     dist = np.empty(len(lat))
     for start in range(0, len(lat), chunk):
         stop = start + chunk
-        km = haversine_km(lat[start:stop, None], lon[start:stop, None], site_lat[None, :],
-                          site_lon[None, :])
+        km = haversine_km(
+            lat[start:stop, None], lon[start:stop, None], site_lat[None, :], site_lon[None, :]
+        )
         index[start:stop] = np.argmin(km, axis=1)
         dist[start:stop] = km[np.arange(len(km)), index[start:stop]]
     return index, dist
 
 
-def _scenario_specs(scenario: Scenario, base_dir: Path, rng: np.random.Generator,
-                    file: str) -> tuple[list[NodeSpec], list[LinkSpec]]:
+def _scenario_specs(
+    scenario: Scenario, base_dir: Path, rng: np.random.Generator, file: str
+) -> tuple[list[NodeSpec], list[LinkSpec]]:
     net = scenario.network
     nodes: list[NodeSpec] = []
     links: list[LinkSpec] = []
@@ -202,10 +244,16 @@ def _scenario_specs(scenario: Scenario, base_dir: Path, rng: np.random.Generator
         zoo = net.topology_zoo
         try:
             zoo_nodes, zoo_links = read_topology_zoo(
-                base_dir / zoo.graphml, cores=zoo.cores, capacity_mbps=zoo.capacity_mbps,
-                latency_ms_per_km=zoo.latency_ms_per_km, default_latency_ms=zoo.default_latency_ms)
+                base_dir / zoo.graphml,
+                cores=zoo.cores,
+                capacity_mbps=zoo.capacity_mbps,
+                latency_ms_per_km=zoo.latency_ms_per_km,
+                default_latency_ms=zoo.default_latency_ms,
+            )
         except ValueError as error:
-            raise ScenarioError([Problem(file, "network.topology_zoo.graphml", str(error))]) from None
+            raise ScenarioError(
+                [Problem(file, "network.topology_zoo.graphml", str(error))]
+            ) from None
         nodes += zoo_nodes
         links += zoo_links
         sites: list[NodeSpec] = []
@@ -213,8 +261,13 @@ def _scenario_specs(scenario: Scenario, base_dir: Path, rng: np.random.Generator
         if net.opencellid is not None:
             ocid = net.opencellid
             try:
-                sites = read_opencellid(base_dir / ocid.csv, radio=ocid.radio, mcc=ocid.mcc,
-                                        net=ocid.net, limit=ocid.limit)
+                sites = read_opencellid(
+                    base_dir / ocid.csv,
+                    radio=ocid.radio,
+                    mcc=ocid.mcc,
+                    net=ocid.net,
+                    limit=ocid.limit,
+                )
             except ValueError as error:
                 raise ScenarioError([Problem(file, "network.opencellid.csv", str(error))]) from None
             link_mbps = ocid.tower_link_mbps
@@ -228,30 +281,66 @@ def _scenario_specs(scenario: Scenario, base_dir: Path, rng: np.random.Generator
         nodes += tower_nodes
         links += tower_links
     elif net.opencellid is not None or net.towers_near_transport is not None:
-        raise ScenarioError([Problem(file, "network.opencellid" if net.opencellid else
-                                     "network.towers_near_transport",
-                                     "towers are attached to an imported transport network: "
-                                     "add network.topology_zoo")])
+        raise ScenarioError(
+            [
+                Problem(
+                    file,
+                    "network.opencellid" if net.opencellid else "network.towers_near_transport",
+                    "towers are attached to an imported transport network: "
+                    "add network.topology_zoo",
+                )
+            ]
+        )
     if net.generate is not None:
         g = net.generate
         gen_nodes, gen_links = generate(
-            g.towers, g.aggregation, g.cores, g.region.center, g.region.radius_km, rng,
-            prefix=g.prefix, tower_link_mbps=g.tower_link_mbps,
-            aggregation_link_mbps=g.aggregation_link_mbps)
+            g.towers,
+            g.aggregation,
+            g.cores,
+            g.region.center,
+            g.region.radius_km,
+            rng,
+            prefix=g.prefix,
+            tower_link_mbps=g.tower_link_mbps,
+            aggregation_link_mbps=g.aggregation_link_mbps,
+        )
         nodes += gen_nodes
         links += gen_links
     for i, n in enumerate(net.nodes):
         lat, lon = n.position if n.position else (float("nan"), float("nan"))
-        nodes.append(NodeSpec(n.id, n.role, lat, lon, n.cells, n.voice_channels, n.data_mbps,
-                              n.max_subscribers, where=f"network.nodes[{i}]"))
+        nodes.append(
+            NodeSpec(
+                n.id,
+                n.role,
+                lat,
+                lon,
+                n.cells,
+                n.voice_channels,
+                n.data_mbps,
+                n.max_subscribers,
+                where=f"network.nodes[{i}]",
+            )
+        )
     for i, link in enumerate(net.links):
-        links.append(LinkSpec(link.id, link.a, link.b, link.capacity_mbps, link.latency_ms,
-                              where=f"network.links[{i}]"))
+        links.append(
+            LinkSpec(
+                link.id,
+                link.a,
+                link.b,
+                link.capacity_mbps,
+                link.latency_ms,
+                where=f"network.links[{i}]",
+            )
+        )
     return nodes, links
 
 
-def build_topology(scenario: Scenario, base_dir: Path | str = ".",
-                   rng: np.random.Generator | None = None, file: str = "<scenario>") -> Topology:
+def build_topology(
+    scenario: Scenario,
+    base_dir: Path | str = ".",
+    rng: np.random.Generator | None = None,
+    file: str = "<scenario>",
+) -> Topology:
     """Return the scenario's network as a :class:`Topology`, or raise :class:`ScenarioError`
     for duplicate ids, links to unknown nodes, or towers with no path to a core."""
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -260,20 +349,24 @@ def build_topology(scenario: Scenario, base_dir: Path | str = ".",
     index: dict[str, int] = {}
     for n in nodes:
         if n.id in index:
-            problems.append(Problem(file, f"{n.where or 'network'}.id", f"duplicate node id '{n.id}'"))
+            problems.append(
+                Problem(file, f"{n.where or 'network'}.id", f"duplicate node id '{n.id}'")
+            )
         else:
             index[n.id] = len(index)
     seen_links: set[str] = set()
     for link in links:
         if link.id in seen_links:
-            problems.append(Problem(file, f"{link.where or 'network'}.id",
-                                    f"duplicate link id '{link.id}'"))
+            problems.append(
+                Problem(file, f"{link.where or 'network'}.id", f"duplicate link id '{link.id}'")
+            )
         seen_links.add(link.id)
         for end in ("a", "b"):
             ref = getattr(link, end)
             if ref not in index:
-                problems.append(Problem(file, f"{link.where or 'network.links'}.{end}",
-                                        f"unknown node '{ref}'"))
+                problems.append(
+                    Problem(file, f"{link.where or 'network.links'}.{end}", f"unknown node '{ref}'")
+                )
     if not any(n.role == "tower" for n in nodes):
         problems.append(Problem(file, "network", "the network has no towers"))
     if not any(n.role == "core" for n in nodes):
@@ -297,25 +390,34 @@ def build_topology(scenario: Scenario, base_dir: Path | str = ".",
         link_latency_ms=np.array([link.latency_ms for link in links], dtype=float),
         tower_node=np.array([node_pos[t.id] for t in towers], dtype=np.int64),
         tower_max_subscribers=np.array(
-            [t.max_subscribers or defaults.max_subscribers or 0 for t in towers], dtype=np.int64),
-        cell_ids=[f"{t.id}/{k + 1}" for t, c in zip(towers, cells_per, strict=True)
-                  for k in range(c)],
+            [t.max_subscribers or defaults.max_subscribers or 0 for t in towers], dtype=np.int64
+        ),
+        cell_ids=[
+            f"{t.id}/{k + 1}" for t, c in zip(towers, cells_per, strict=True) for k in range(c)
+        ],
         cell_tower=cell_tower,
         cell_voice_channels=np.repeat(
             [t.voice_channels or defaults.voice_channels for t in towers], cells_per
         ).astype(np.int64),
         cell_data_mbps=np.repeat(
-            [t.data_mbps or defaults.data_mbps for t in towers], cells_per).astype(float),
+            [t.data_mbps or defaults.data_mbps for t in towers], cells_per
+        ).astype(float),
     )
     routes = compute_routes(topo, np.ones(topo.n_nodes, bool), np.ones(topo.n_links, bool))
     for t in np.flatnonzero(routes.isolated):
         spec = towers[int(t)]
-        problems.append(Problem(file, spec.where or "network",
-                                f"tower '{spec.id}' has no path to a core"))
+        problems.append(
+            Problem(file, spec.where or "network", f"tower '{spec.id}' has no path to a core")
+        )
     if problems:
-        raise ScenarioError(problems[:50] + ([Problem(file, "network", f"... and "
-                                              f"{len(problems) - 50} more towers with no path")]
-                                             if len(problems) > 50 else []))
+        raise ScenarioError(
+            problems[:50]
+            + (
+                [Problem(file, "network", f"... and {len(problems) - 50} more towers with no path")]
+                if len(problems) > 50
+                else []
+            )
+        )
     return topo
 
 
@@ -344,10 +446,12 @@ def compute_routes(topo: Topology, node_up: np.ndarray, link_up: np.ndarray) -> 
     cores = np.flatnonzero((topo.node_role == CORE) & node_up)
     n_towers = topo.n_towers
     if len(cores) == 0:
-        return Routes(np.full((n_towers, 1), -1, np.int64), np.ones(n_towers, bool),
-                      np.full(n_towers, np.inf))
-    dist, pred, _ = dijkstra(graph, directed=False, indices=cores, min_only=True,
-                             return_predecessors=True)
+        return Routes(
+            np.full((n_towers, 1), -1, np.int64), np.ones(n_towers, bool), np.full(n_towers, np.inf)
+        )
+    dist, pred, _ = dijkstra(
+        graph, directed=False, indices=cores, min_only=True, return_predecessors=True
+    )
     link_of_pair = {}
     for p, q, li in zip(lo.tolist(), hi.tolist(), idx.tolist(), strict=True):
         link_of_pair[(p, q)] = li
@@ -377,10 +481,18 @@ def to_networkx(topo: Topology) -> nx.MultiGraph:
     """Return the topology as a networkx multigraph, for analysis and drawing."""
     graph = nx.MultiGraph()
     for i, node_id in enumerate(topo.node_ids):
-        graph.add_node(node_id, role=ROLES[topo.node_role[i]], lat=float(topo.node_lat[i]),
-                       lon=float(topo.node_lon[i]))
+        graph.add_node(
+            node_id,
+            role=ROLES[topo.node_role[i]],
+            lat=float(topo.node_lat[i]),
+            lon=float(topo.node_lon[i]),
+        )
     for i, link_id in enumerate(topo.link_ids):
-        graph.add_edge(topo.node_ids[topo.link_a[i]], topo.node_ids[topo.link_b[i]], key=link_id,
-                       capacity_mbps=float(topo.link_capacity_mbps[i]),
-                       latency_ms=float(topo.link_latency_ms[i]))
+        graph.add_edge(
+            topo.node_ids[topo.link_a[i]],
+            topo.node_ids[topo.link_b[i]],
+            key=link_id,
+            capacity_mbps=float(topo.link_capacity_mbps[i]),
+            latency_ms=float(topo.link_latency_ms[i]),
+        )
     return graph

@@ -101,10 +101,15 @@ class Node(_Strict):
     @model_validator(mode="after")
     def _capacity_only_on_towers(self) -> Node:
         if self.role != "tower":
-            given = [k for k in ("cells", "voice_channels", "data_mbps", "max_subscribers")
-                     if getattr(self, k) is not None]
+            given = [
+                k
+                for k in ("cells", "voice_channels", "data_mbps", "max_subscribers")
+                if getattr(self, k) is not None
+            ]
             if given:
-                raise ValueError(f"only towers have cells; a {self.role} node cannot set {given[0]}")
+                raise ValueError(
+                    f"only towers have cells; a {self.role} node cannot set {given[0]}"
+                )
         return self
 
 
@@ -139,11 +144,14 @@ class TopologyZoo(_Strict):
 
     graphml: str = Field(description="path, relative to the scenario file")
     cores: list[str] = Field(
-        default_factory=list, description="node labels or ids to use as core; default: highest degree"
+        default_factory=list,
+        description="node labels or ids to use as core; default: highest degree",
     )
     capacity_mbps: float = Field(10_000.0, gt=0, description="for links without LinkSpeed")
     latency_ms_per_km: float = Field(0.005, gt=0, description="propagation delay of fibre")
-    default_latency_ms: float = Field(1.0, ge=0, description="for links between nodes without coordinates")
+    default_latency_ms: float = Field(
+        1.0, ge=0, description="for links between nodes without coordinates"
+    )
 
 
 class OpenCellId(_Strict):
@@ -166,7 +174,7 @@ class TowersNearTransport(_Strict):
 
 
 class Network(_Strict):
-    defaults: CellDefaults = CellDefaults()  # type: ignore[call-arg]
+    defaults: CellDefaults = CellDefaults()
     nodes: list[Node] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
     generate: Generate | None = None
@@ -190,14 +198,19 @@ class Subscribers(_Strict):
     @field_validator("placement", "products")
     @classmethod
     def _shares_sum_to_one(cls, value: Any) -> Any:
-        if isinstance(value, dict) and value and not math.isclose(sum(value.values()), 1.0,
-                                                                  abs_tol=1e-6):
+        if (
+            isinstance(value, dict)
+            and value
+            and not math.isclose(sum(value.values()), 1.0, abs_tol=1e-6)
+        ):
             raise ValueError(f"shares must sum to 1, they sum to {sum(value.values()):.6g}")
         return value
 
 
 class Voice(_Strict):
-    busy_hour_calls: float = Field(ge=0, le=1000, description="calls per subscriber in the busy hour")
+    busy_hour_calls: float = Field(
+        ge=0, le=1000, description="calls per subscriber in the busy hour"
+    )
     mean_duration: Seconds = Field(description="mean call holding time")
 
     @field_validator("mean_duration")
@@ -365,7 +378,9 @@ class Scenario(_Strict):
     @classmethod
     def _pm_divides_hour(cls, value: float) -> float:
         if value <= 0 or value != int(value) or 3600 % int(value):
-            raise ValueError("must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole")
+            raise ValueError(
+                "must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole"
+            )
         return value
 
     @field_validator("usage_interval")
@@ -388,7 +403,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+        return (
+            f"{self.file}: {self.path}: {self.message}"
+            if self.path
+            else f"{self.file}: {self.message}"
+        )
 
 
 class ScenarioError(Exception):
@@ -415,8 +434,12 @@ def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Prob
     for item in error.errors():
         loc = list(item["loc"])
         # Discriminated unions add the tag to the location (events[2].fail.at): drop it.
-        if len(loc) >= 3 and loc[0] == "events" and isinstance(loc[2], str) and loc[2] in (
-            "fail", "surge", "order", "price_change"):
+        if (
+            len(loc) >= 3
+            and loc[0] == "events"
+            and isinstance(loc[2], str)
+            and loc[2] in ("fail", "surge", "order", "price_change")
+        ):
             del loc[2]
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
@@ -435,13 +458,14 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
     """Problems pydantic cannot see: duplicate ids and references to unknown things."""
     problems: list[Problem] = []
     net = scenario.network
-    for kind, items in (("nodes", net.nodes), ("links", net.links)):
-        seen = Counter(item.id for item in items)
-        for index, item in enumerate(items):
-            if seen[item.id] > 1:
-                problems.append(Problem(file, f"network.{kind}[{index}].id",
-                                        f"duplicate id '{item.id}'"))
-                seen[item.id] = 1  # report each duplicate once
+    for kind, ids in (("nodes", [n.id for n in net.nodes]), ("links", [k.id for k in net.links])):
+        seen = Counter(ids)
+        for index, item_id in enumerate(ids):
+            if seen[item_id] > 1:
+                problems.append(
+                    Problem(file, f"network.{kind}[{index}].id", f"duplicate id '{item_id}'")
+                )
+                seen[item_id] = 1  # report each duplicate once
     node_ids = {n.id for n in net.nodes}
     link_ids = {link.id for link in net.links}
     for dupe in sorted(node_ids & link_ids):
@@ -451,17 +475,20 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
         for end in ("a", "b"):
             ref = getattr(link, end)
             if ref not in node_ids and not has_imports:
-                problems.append(Problem(file, f"network.links[{index}].{end}",
-                                        f"unknown node '{ref}'"))
+                problems.append(
+                    Problem(file, f"network.links[{index}].{end}", f"unknown node '{ref}'")
+                )
         if link.a == link.b:
-            problems.append(Problem(file, f"network.links[{index}]",
-                                    f"link joins '{link.a}' to itself"))
+            problems.append(
+                Problem(file, f"network.links[{index}]", f"link joins '{link.a}' to itself")
+            )
     if scenario.catalog is not None:
         product_ids = Counter(p.id for p in scenario.catalog.products)
         for index, product in enumerate(scenario.catalog.products):
             if product_ids[product.id] > 1:
-                problems.append(Problem(file, f"catalog.products[{index}].id",
-                                        f"duplicate id '{product.id}'"))
+                problems.append(
+                    Problem(file, f"catalog.products[{index}].id", f"duplicate id '{product.id}'")
+                )
                 product_ids[product.id] = 1
         known_products: set[str] | None = set(product_ids)
     else:
@@ -469,16 +496,25 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
     if known_products is not None:
         for name in scenario.subscribers.products:
             if name not in known_products:
-                problems.append(Problem(file, f"subscribers.products.{name}",
-                                        f"unknown product '{name}'"))
+                problems.append(
+                    Problem(file, f"subscribers.products.{name}", f"unknown product '{name}'")
+                )
     for index, event in enumerate(scenario.events):
         where = f"events[{index}]"
         if event.at > scenario.duration:
-            problems.append(Problem(file, f"{where}.at",
-                                    f"{format_duration(event.at)} is past the end of the run "
-                                    f"({format_duration(scenario.duration)})"))
-        if isinstance(event, (OrderEvent, PriceChangeEvent)) and known_products is not None \
-                and event.product not in known_products:
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.at",
+                    f"{format_duration(event.at)} is past the end of the run "
+                    f"({format_duration(scenario.duration)})",
+                )
+            )
+        if (
+            isinstance(event, (OrderEvent, PriceChangeEvent))
+            and known_products is not None
+            and event.product not in known_products
+        ):
             problems.append(Problem(file, f"{where}.product", f"unknown product '{event.product}'"))
     return problems
 
@@ -541,7 +577,9 @@ def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
                 raise IndexError(last)
             target[last] = value
         except (KeyError, IndexError, TypeError):
-            problems.append(Problem(file, key, "--set names a key path that is not in the scenario"))
+            problems.append(
+                Problem(file, key, "--set names a key path that is not in the scenario")
+            )
     if problems:
         raise ScenarioError(problems)
     return raw

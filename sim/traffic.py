@@ -124,20 +124,38 @@ class IntervalCounters:
 
     @classmethod
     def zeros(cls, n_cells: int, n_links: int) -> IntervalCounters:
-        i, f = np.int64, np.float64
-        return cls(*(np.zeros(n_cells, i) for _ in range(5)),
-                   *(np.zeros(n_cells, f) for _ in range(2)),
-                   np.zeros(n_cells, i),
-                   *(np.zeros(n_cells, f) for _ in range(3)),
-                   *(np.zeros(n_links, f) for _ in range(3)))
+        integer = {
+            "voice_offered",
+            "voice_carried",
+            "voice_blocked",
+            "voice_failed",
+            "voice_dropped",
+            "data_sessions",
+        }
+        arrays = {
+            name: np.zeros(
+                n_links if name.startswith("link_") else n_cells,
+                np.int64 if name in integer else np.float64,
+            )
+            for name in cls.__dataclass_fields__
+        }
+        return cls(**arrays)
 
 
 class TrafficKernel:
     """Advances all cells' voice and data traffic between control events."""
 
-    def __init__(self, params: TrafficParams, voice_channels: np.ndarray, data_mbps: np.ndarray,
-                 cell_tower: np.ndarray, link_capacity_mbps: np.ndarray,
-                 subscribers: SubscriberBase, rng: np.random.Generator, segment_s: float):
+    def __init__(
+        self,
+        params: TrafficParams,
+        voice_channels: np.ndarray,
+        data_mbps: np.ndarray,
+        cell_tower: np.ndarray,
+        link_capacity_mbps: np.ndarray,
+        subscribers: SubscriberBase,
+        rng: np.random.Generator,
+        segment_s: float,
+    ):
         self.params = params
         self.n_cells = len(voice_channels)
         self.n_links = len(link_capacity_mbps)
@@ -226,9 +244,10 @@ class TrafficKernel:
         p = self.params
         surges = [(s, max(t0, s.start_s), min(t1, s.end_s)) for s in self.surges]
         surges = [(s, lo, hi) for s, lo, hi in surges if hi > lo and s.factor != 1.0]
-        for kind, rate, mean_size in (("voice", per_cell * p.busy_hour_calls, p.mean_call_s),
-                                      ("data", per_cell * p.busy_hour_sessions,
-                                       p.mean_session_mb)):
+        for kind, rate, mean_size in (
+            ("voice", per_cell * p.busy_hour_calls, p.mean_call_s),
+            ("data", per_cell * p.busy_hour_sessions, p.mean_session_mb),
+        ):
             arrivals = _Arrivals.draw(self.rng, rate * dt, t0, t1, self.subscribers, mean_size)
             for surge, lo, hi in surges:
                 arrivals = arrivals.surged(surge, rate, lo, hi, self.subscribers, mean_size)
@@ -259,8 +278,12 @@ class TrafficKernel:
         pick = arrivals.between(t0, t1)
         if pick is None:
             return
-        cell, time, duration, sub = (arrivals.cell[pick], arrivals.time[pick],
-                                     arrivals.size[pick], arrivals.sub[pick])
+        cell, time, duration, sub = (
+            arrivals.cell[pick],
+            arrivals.time[pick],
+            arrivals.size[pick],
+            arrivals.sub[pick],
+        )
         c = self.counters
         n = np.bincount(cell, minlength=self.n_cells)
         c.voice_offered += n
@@ -274,10 +297,12 @@ class TrafficKernel:
         carried = _erlang_loss_lockstep(self.slot_end, self.slot_sub, n, time, duration, sub)
         c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
         c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
-        c.carried_es += np.bincount(cell[carried], weights=duration[carried],
-                                    minlength=self.n_cells)
+        c.carried_es += np.bincount(
+            cell[carried], weights=duration[carried], minlength=self.n_cells
+        )
         self.usage_voice_s[: self.subscribers.count] += np.bincount(
-            sub[carried], weights=duration[carried], minlength=self.subscribers.count)
+            sub[carried], weights=duration[carried], minlength=self.subscribers.count
+        )
 
     def _data_piece(self, t0: float, t1: float) -> None:
         arrivals = self._data
@@ -294,24 +319,33 @@ class TrafficKernel:
         capacity = self.data_mbps * dt / 8.0 * self.in_service
         cell_share = np.divide(capacity, demand, out=np.ones(self.n_cells), where=demand > 0)
         np.minimum(cell_share, 1.0, out=cell_share)
-        tower_mb = np.bincount(self.cell_tower, weights=demand * cell_share,
-                               minlength=self.n_towers)
+        tower_mb = np.bincount(
+            self.cell_tower, weights=demand * cell_share, minlength=self.n_towers
+        )
         routes = self.tower_links
         on_route = routes >= 0
-        link_demand = np.bincount(routes[on_route], weights=np.broadcast_to(
-            tower_mb[:, None], routes.shape)[on_route], minlength=self.n_links)
+        link_demand = np.bincount(
+            routes[on_route],
+            weights=np.broadcast_to(tower_mb[:, None], routes.shape)[on_route],
+            minlength=self.n_links,
+        )
         link_capacity = self.link_capacity_mbps * dt / 8.0 * self.link_in_service
-        link_share = np.divide(link_capacity, link_demand, out=np.ones(self.n_links),
-                               where=link_demand > 0)
+        link_share = np.divide(
+            link_capacity, link_demand, out=np.ones(self.n_links), where=link_demand > 0
+        )
         np.minimum(link_share, 1.0, out=link_share)
         tower_share = np.where(on_route, link_share[np.maximum(routes, 0)], 1.0).min(axis=1)
         share = cell_share * tower_share[self.cell_tower]
         c.data_served_mb += demand * share
         c.link_demand_mb += link_demand
-        c.link_carried_mb += np.bincount(routes[on_route], weights=np.broadcast_to(
-            (tower_mb * tower_share)[:, None], routes.shape)[on_route], minlength=self.n_links)
+        c.link_carried_mb += np.bincount(
+            routes[on_route],
+            weights=np.broadcast_to((tower_mb * tower_share)[:, None], routes.shape)[on_route],
+            minlength=self.n_links,
+        )
         self.usage_data_mb[: self.subscribers.count] += np.bincount(
-            sub, weights=volume * share[cell], minlength=self.subscribers.count)
+            sub, weights=volume * share[cell], minlength=self.subscribers.count
+        )
 
     # --- closing intervals ------------------------------------------------------------------
 
@@ -355,9 +389,16 @@ class _Arrivals:
     sub: np.ndarray
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, mean: np.ndarray, t0: float, t1: float,
-             subscribers: SubscriberBase, mean_size: float,
-             cells: np.ndarray | None = None) -> _Arrivals:
+    def draw(
+        cls,
+        rng: np.random.Generator,
+        mean: np.ndarray,
+        t0: float,
+        t1: float,
+        subscribers: SubscriberBase,
+        mean_size: float,
+        cells: np.ndarray | None = None,
+    ) -> _Arrivals:
         """Draw Poisson arrivals with ``mean`` per cell (of ``cells``, or all) over [t0, t1)."""
         counts = rng.poisson(mean)
         index = np.arange(len(mean)) if cells is None else cells
@@ -369,19 +410,36 @@ class _Arrivals:
         sub = subscribers.pick(cell, rng.random(len(cell)))
         return cls(cell, time, size, sub)
 
-    def surged(self, surge: Surge, rate: np.ndarray, lo: float, hi: float,
-               subscribers: SubscriberBase, mean_size: float) -> _Arrivals:
+    def surged(
+        self,
+        surge: Surge,
+        rate: np.ndarray,
+        lo: float,
+        hi: float,
+        subscribers: SubscriberBase,
+        mean_size: float,
+    ) -> _Arrivals:
         """Apply a surge over [lo, hi): extra arrivals above 1, thinning below, drawn from the
         surge's own stream. Overlapping surges add their extra traffic."""
         if surge.factor > 1.0:
-            extra = _Arrivals.draw(surge.rng, rate[surge.cells] * (surge.factor - 1.0) * (hi - lo),
-                                   lo, hi, subscribers, mean_size, cells=surge.cells)
+            extra = _Arrivals.draw(
+                surge.rng,
+                rate[surge.cells] * (surge.factor - 1.0) * (hi - lo),
+                lo,
+                hi,
+                subscribers,
+                mean_size,
+                cells=surge.cells,
+            )
             cell = np.concatenate([self.cell, extra.cell])
             time = np.concatenate([self.time, extra.time])
             order = np.lexsort((time, cell))
-            return _Arrivals(cell[order], time[order],
-                             np.concatenate([self.size, extra.size])[order],
-                             np.concatenate([self.sub, extra.sub])[order])
+            return _Arrivals(
+                cell[order],
+                time[order],
+                np.concatenate([self.size, extra.size])[order],
+                np.concatenate([self.sub, extra.sub])[order],
+            )
         targeted = np.zeros(len(rate), dtype=bool)
         targeted[surge.cells] = True
         inside = targeted[self.cell] & (self.time >= lo) & (self.time < hi)
@@ -400,8 +458,14 @@ class _Arrivals:
         return index if len(index) else None
 
 
-def _erlang_loss_lockstep(slot_end: np.ndarray, slot_sub: np.ndarray, n: np.ndarray,
-                          time: np.ndarray, duration: np.ndarray, sub: np.ndarray) -> np.ndarray:
+def _erlang_loss_lockstep(
+    slot_end: np.ndarray,
+    slot_sub: np.ndarray,
+    n: np.ndarray,
+    time: np.ndarray,
+    duration: np.ndarray,
+    sub: np.ndarray,
+) -> np.ndarray:
     """Offer arrivals to every cell's channels; return which were carried.
 
     ``time``, ``duration`` and ``sub`` are cell-major and time-ordered within each cell, ``n``

@@ -57,7 +57,7 @@ def parse_money(value: object) -> Decimal:
     Floats are refused: YAML reads ``15.10`` as a binary float, which cannot hold it exactly.
     """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"money is a quoted decimal string like \"15.00\", not {value!r}")
+        raise ValueError(f'money is a quoted decimal string like "15.00", not {value!r}')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
@@ -75,7 +75,9 @@ def parse_utc(value: object) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"'{value}' is not an ISO 8601 time like 2027-03-01T00:00:00Z") from None
+            raise ValueError(
+                f"'{value}' is not an ISO 8601 time like 2027-03-01T00:00:00Z"
+            ) from None
     else:
         raise ValueError(f"a time is an ISO 8601 string like 2027-03-01T00:00:00Z, not {value!r}")
     if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):

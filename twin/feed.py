@@ -71,7 +71,8 @@ class Inventory:
     cell_data_mbps: np.ndarray
     subscribers: int
     subscriber_tower: np.ndarray  # tower index (into towers in node order) per subscriber
-    subscriber_product: tuple[str, ...]  # product per subscriber ('' if the scenario has none)
+    product_names: tuple[str, ...]  # ('',) when the scenario names no products
+    subscriber_product: np.ndarray  # index into product_names per subscriber
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,16 @@ class RunEnded:
     time_s: float
 
 
-FeedRecord = (RunStarted | Inventory | ResourceStateChange | CellPmBatch | LinkPmBatch
-              | UsageBatch | BusinessEvent | RunEnded)
+FeedRecord = (
+    RunStarted
+    | Inventory
+    | ResourceStateChange
+    | CellPmBatch
+    | LinkPmBatch
+    | UsageBatch
+    | BusinessEvent
+    | RunEnded
+)
 
 
 class FeedSink(Protocol):

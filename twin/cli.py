@@ -1,0 +1,225 @@
+"""The ``telcotwin`` command: validate, run and describe scenarios.
+
+Exit status: 0 when all went well, 2 for bad input (one line per problem on stderr, nothing
+written), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.scenario import ScenarioError, json_schema, load_scenario
+from sim.units import format_duration
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telcotwin",
+        description="Try a change on a simulated copy of a mobile network and its OSS/BSS.",
+        epilog="Exit status: 0 done, 2 bad input (one line per problem), 1 other failure.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a scenario file and its network")
+    validate.add_argument("file", type=Path)
+    validate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value, e.g. subscribers.count=9000",
+    )
+
+    run = commands.add_parser("run", help="simulate a scenario and write a run directory")
+    run.add_argument("file", type=Path)
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory to create (default: runs/<scenario name>-seed<seed>)",
+    )
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value by its key path (repeatable), e.g. "
+        "--set traffic.voice.busy_hour_calls=1.5 --set network.nodes[3].cells=6",
+    )
+    run.add_argument(
+        "--store",
+        dest="store_url",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy URL for the twin's store (default: twin.sqlite in the run directory)",
+    )
+    run.add_argument("--force", action="store_true", help="replace the run directory if it exists")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
+    schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
+    return parser
+
+
+def _bad_input(error: ScenarioError) -> int:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _load(args: argparse.Namespace) -> Any:
+    return load_scenario(args.file, overrides=args.overrides)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.engine import Simulation
+    from twin.feed import RecordingSink
+
+    scenario = _load(args)
+    sim = Simulation(scenario, RecordingSink(), base_dir=args.file.parent, file=args.file.name)
+    topo = sim.topo
+    print(
+        f"{args.file}: valid: {topo.n_towers} towers, {topo.n_cells} cells, "
+        f"{topo.n_links} links, {scenario.subscribers.count} subscribers, "
+        f"{len(scenario.events)} events over {format_duration(scenario.duration)}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from twin.run import run_scenario
+
+    scenario = _load(args)
+    seed = scenario.seed if args.seed is None else args.seed
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        print(f"{args.file.name}: --seed: must be from 0 to 2**63-1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = args.out or Path("runs") / f"{scenario.name}-seed{seed}"
+    if out.exists() and not args.force:
+        print(
+            f"{out}: already exists; choose another --out or add --force to replace it",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    show = not args.quiet and sys.stderr.isatty()
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=round(scenario.duration),
+            unit="sim-s",
+            unit_scale=True,
+            desc=scenario.name,
+            file=sys.stderr,
+            leave=False,
+        )
+
+    def progress(now: float) -> None:
+        if bar is not None:
+            bar.update(round(now) - bar.n)
+
+    try:
+        result = run_scenario(
+            scenario,
+            out,
+            base_dir=args.file.parent,
+            seed=args.seed,
+            file=args.file.name,
+            store_url=args.store_url,
+            force=args.force,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(format_summary(result.summary))
+    print(f"wrote {out}/ (summary.json, twin.sqlite, scenario.json)")
+    return 0
+
+
+def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
+    """Return the end-of-run table: totals, the most blocked cells, outages."""
+    v, d = summary["voice"], summary["data"]
+    lines = [
+        f"{summary['scenario']}  seed {summary['seed']}  from {summary['start']}  for "
+        f"{format_duration(summary['duration_s'])}  {summary['subscribers']} subscribers",
+        "",
+        f"  voice  offered {v['offered']:>12,}  carried {v['carried']:>12,}  "
+        f"blocked {v['blocked']:>9,} ({v['blocking']:.2%})",
+        f"         failed  {v['failed']:>12,}  dropped {v['dropped']:>12,}  "
+        f"minutes {v['minutes']:>14,.0f}",
+        f"  data   sessions {d['sessions']:>11,}  demand {d['demand_mb'] / 1e6:>10,.2f} TB  "
+        f"served {d['served_mb'] / 1e6:>8,.2f} TB ({_share(d['served_mb'], d['demand_mb'])})",
+    ]
+    cells = summary["cells"]
+    ranked = sorted(
+        cells.items(),
+        key=lambda kv: (-kv[1]["voice_blocked"] / max(1, kv[1]["voice_offered"]), kv[0]),
+    )[:worst]
+    lines += [
+        "",
+        f"  {'cell':<24} {'channels':>8} {'busy-hour E':>11} {'blocking':>9} "
+        f"{'dropped':>8} {'util p95':>8} {'avail':>8}",
+    ]
+    for cell_id, c in ranked:
+        blocking = c["voice_blocked"] / max(1, c["voice_offered"] - c["voice_failed"])
+        lines.append(
+            f"  {cell_id:<24} {c['voice_channels']:>8} {c['busy_hour_erlangs']:>11.2f} "
+            f"{blocking:>9.2%} {c['voice_dropped']:>8} {c['utilization_p95']:>8.2f} "
+            f"{c['availability']:>8.4f}"
+        )
+    if len(cells) > worst:
+        lines.append(f"  ({len(cells) - worst} more cells in summary.json)")
+    outages = summary["outages"]
+    lines += ["", f"  outages: {len(outages)}"]
+    for o in outages[:worst]:
+        end = "open" if o["end_s"] is None else format_duration(o["end_s"])
+        lines.append(
+            f"    {o['resource']:<24} {o['kind']:<12} {o['cause']:<9} "
+            f"{format_duration(o['start_s']):>10} -> {end}"
+        )
+    if len(outages) > worst:
+        lines.append(f"    ({len(outages) - worst} more in summary.json)")
+    return "\n".join(lines)
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.2%}" if whole else "-"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"validate": _validate, "run": _run, "schema": _schema}
+    try:
+        return handlers[args.command](args)
+    except ScenarioError as error:
+        return _bad_input(error)
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""One scenario run end to end: simulate, feed the twin, and write the run directory atomically.
+
+The run directory is built beside its final place under a hidden temporary name and renamed
+when complete, so a run either leaves a whole directory or nothing: an error, a crash or
+Ctrl-C removes the temporary directory. The twin's store writes in one transaction for the
+same reason when it is an external database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.engine import Simulation
+from sim.scenario import Scenario
+from twin.bus import Bus
+from twin.store import Store, open_engine
+from twin.summary import SummaryBuilder
+
+__all__ = ["RunResult", "run_scenario", "simulate"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path | None
+    summary: dict[str, Any]
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    base_dir: Path | str = ".",
+    seed: int | None = None,
+    file: str = "<scenario>",
+    store: Store | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Run a scenario in memory and return its summary (the store is optional)."""
+    bus = Bus()
+    builder = SummaryBuilder()
+    builder.attach(bus)
+    if store is not None:
+        store.attach(bus)
+    Simulation(scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress).run()
+    return builder.summary()
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def run_scenario(
+    scenario: Scenario,
+    out_dir: Path,
+    *,
+    base_dir: Path | str = ".",
+    seed: int | None = None,
+    file: str = "<scenario>",
+    store_url: str | None = None,
+    force: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> RunResult:
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json) atomically.
+
+    ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
+    the new run is complete.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise FileExistsError(f"{out_dir} already exists (use --force to replace it)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(
+        tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
+    try:
+        url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
+        engine = open_engine(url)
+        try:
+            with engine.begin() as connection:
+                store = Store(connection, run_id=out_dir.name)
+                summary = simulate(
+                    scenario,
+                    base_dir=base_dir,
+                    seed=seed,
+                    file=file,
+                    store=store,
+                    progress=progress,
+                )
+        finally:
+            engine.dispose()
+        (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        # The scenario as run, after --set overrides, with every default spelled out.
+        effective = scenario.model_dump(mode="json")
+        (building / "scenario.json").write_text(
+            json.dumps(effective, indent=2) + "\n", encoding="utf-8"
+        )
+        if out_dir.exists():
+            retired = out_dir.with_name(f".{out_dir.name}.replaced")
+            os.replace(out_dir, retired)
+            os.replace(building, out_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(building, out_dir)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return RunResult(out_dir, summary)

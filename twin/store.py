@@ -1,0 +1,355 @@
+"""The twin's store: every feed record, in SQL tables, through SQLAlchemy Core.
+
+By default each run writes a SQLite file in its run directory; any SQLAlchemy URL (PostgreSQL)
+may be given instead. A run is written in one transaction, so a failed run leaves nothing
+behind in a shared database either. Every row carries the ``run_id``.
+
+Columnar batches are written with ``executemany`` of plain tuples: the PM and usage tables are
+the large ones (cells x intervals, subscribers x usage periods).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+)
+
+from twin.bus import Bus
+from twin.feed import (
+    BusinessEvent,
+    CellPmBatch,
+    Inventory,
+    LinkPmBatch,
+    ResourceStateChange,
+    RunEnded,
+    RunStarted,
+    UsageBatch,
+)
+
+__all__ = ["Store", "metadata", "open_engine"]
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("scenario", String, nullable=False),
+    Column("seed", String, nullable=False),
+    Column("start", String, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("pm_interval_s", Float, nullable=False),
+    Column("usage_interval_s", Float, nullable=False),
+    Column("currency", String),
+)
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("node_id", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("lat", Float),
+    Column("lon", Float),
+)
+links = Table(
+    "links",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("link_id", String, nullable=False),
+    Column("a", String, nullable=False),
+    Column("b", String, nullable=False),
+    Column("capacity_mbps", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+)
+cells = Table(
+    "cells",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("cell_id", String, nullable=False),
+    Column("tower", String, nullable=False),
+    Column("voice_channels", Integer, nullable=False),
+    Column("data_mbps", Float, nullable=False),
+)
+resource_states = Table(
+    "resource_states",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("time_s", Float, nullable=False),
+    Column("resource", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("operational_state", String, nullable=False),
+    Column("cause", String, nullable=False),
+    Column("fault_id", Integer, nullable=False),
+)
+cell_pm = Table(
+    "cell_pm",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("cell_id", String, nullable=False),
+    Column("voice_offered", Integer, nullable=False),
+    Column("voice_carried", Integer, nullable=False),
+    Column("voice_blocked", Integer, nullable=False),
+    Column("voice_failed", Integer, nullable=False),
+    Column("voice_dropped", Integer, nullable=False),
+    Column("offered_erlangs", Float, nullable=False),
+    Column("carried_erlangs", Float, nullable=False),
+    Column("data_sessions", Integer, nullable=False),
+    Column("data_demand_mb", Float, nullable=False),
+    Column("data_served_mb", Float, nullable=False),
+    Column("utilization", Float, nullable=False),
+    Column("seconds_in_service", Float, nullable=False),
+)
+link_pm = Table(
+    "link_pm",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("link_id", String, nullable=False),
+    Column("demand_mb", Float, nullable=False),
+    Column("carried_mb", Float, nullable=False),
+    Column("utilization", Float, nullable=False),
+    Column("seconds_in_service", Float, nullable=False),
+)
+usage = Table(
+    "usage",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("subscriber", Integer, nullable=False),
+    Column("voice_seconds", Float, nullable=False),
+    Column("data_mb", Float, nullable=False),
+    Column("status", String, nullable=False),
+)
+business_events = Table(
+    "business_events",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("time_s", Float, nullable=False),
+    Column("event_index", Integer, nullable=False),
+    Column("action", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("tower", String, nullable=False),
+    Column("monthly_fee", String),
+)
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("subscriber", Integer, nullable=False),
+    Column("tower", String, nullable=False),
+    Column("product", String, nullable=False),
+)
+
+
+def open_engine(url: str) -> Engine:
+    """Return an engine for ``url`` with the tables created; SQLite is tuned for bulk writes."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # The run directory is built aside and renamed when complete, so a crash can
+            # only lose a file nobody sees: the journal buys nothing here.
+            cursor.execute("PRAGMA journal_mode=OFF")
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+def _rows(*columns: Any) -> list[tuple[Any, ...]]:
+    return list(
+        zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in columns), strict=True)
+    )
+
+
+class Store:
+    """Writes the feed into the tables above, over one connection and one transaction."""
+
+    def __init__(self, connection: Connection, run_id: str):
+        self.connection = connection
+        self.run_id = run_id
+        self._cell_ids: tuple[str, ...] = ()
+        self._link_ids: tuple[str, ...] = ()
+        self._towers: list[str] = []
+
+    def attach(self, bus: Bus) -> None:
+        bus.subscribe(RunStarted, self._run_started)
+        bus.subscribe(Inventory, self._inventory)
+        bus.subscribe(ResourceStateChange, self._state)
+        bus.subscribe(CellPmBatch, self._cell_pm)
+        bus.subscribe(LinkPmBatch, self._link_pm)
+        bus.subscribe(UsageBatch, self._usage)
+        bus.subscribe(BusinessEvent, self._business)
+        bus.subscribe(RunEnded, lambda _record: None)
+
+    def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        keys = [c.name for c in table.columns]
+        self.connection.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
+
+    def _run_started(self, r: RunStarted) -> None:
+        self._insert(
+            runs,
+            [
+                (
+                    self.run_id,
+                    r.scenario,
+                    str(r.seed),
+                    r.start.isoformat(),
+                    r.duration_s,
+                    r.pm_interval_s,
+                    r.usage_interval_s,
+                    r.currency,
+                )
+            ],
+        )
+
+    def _inventory(self, inv: Inventory) -> None:
+        run = [self.run_id] * len(inv.node_ids)
+        self._insert(
+            nodes,
+            _rows(
+                run,
+                inv.node_ids,
+                inv.node_roles,
+                [None if np.isnan(x) else x for x in inv.node_lat.tolist()],
+                [None if np.isnan(x) else x for x in inv.node_lon.tolist()],
+            ),
+        )
+        self._insert(
+            links,
+            _rows(
+                [self.run_id] * len(inv.link_ids),
+                inv.link_ids,
+                inv.link_a,
+                inv.link_b,
+                inv.link_capacity_mbps,
+                inv.link_latency_ms,
+            ),
+        )
+        self._insert(
+            cells,
+            _rows(
+                [self.run_id] * len(inv.cell_ids),
+                inv.cell_ids,
+                inv.cell_tower,
+                inv.cell_voice_channels,
+                inv.cell_data_mbps,
+            ),
+        )
+        self._cell_ids, self._link_ids = inv.cell_ids, inv.link_ids
+        self._towers = [
+            n for n, role in zip(inv.node_ids, inv.node_roles, strict=True) if role == "tower"
+        ]
+        towers = np.array(self._towers, dtype=object)
+        products = np.array(inv.product_names, dtype=object)
+        n = inv.subscribers
+        self._insert(
+            subscribers,
+            _rows(
+                [self.run_id] * n,
+                np.arange(n),
+                towers[inv.subscriber_tower],
+                products[inv.subscriber_product],
+            ),
+        )
+
+    def _state(self, r: ResourceStateChange) -> None:
+        self._insert(
+            resource_states,
+            [(self.run_id, r.time_s, r.resource, r.kind, r.operational_state, r.cause, r.fault_id)],
+        )
+
+    def _cell_pm(self, b: CellPmBatch) -> None:
+        n = len(self._cell_ids)
+        self._insert(
+            cell_pm,
+            _rows(
+                [self.run_id] * n,
+                [b.start_s] * n,
+                [b.end_s] * n,
+                self._cell_ids,
+                b.voice_offered,
+                b.voice_carried,
+                b.voice_blocked,
+                b.voice_failed,
+                b.voice_dropped,
+                b.offered_erlangs,
+                b.carried_erlangs,
+                b.data_sessions,
+                b.data_demand_mb,
+                b.data_served_mb,
+                b.utilization,
+                b.seconds_in_service,
+            ),
+        )
+
+    def _link_pm(self, b: LinkPmBatch) -> None:
+        n = len(self._link_ids)
+        self._insert(
+            link_pm,
+            _rows(
+                [self.run_id] * n,
+                [b.start_s] * n,
+                [b.end_s] * n,
+                self._link_ids,
+                b.demand_mb,
+                b.carried_mb,
+                b.utilization,
+                b.seconds_in_service,
+            ),
+        )
+
+    def _usage(self, b: UsageBatch) -> None:
+        n = len(b.subscriber)
+        self._insert(
+            usage,
+            _rows(
+                [self.run_id] * n,
+                [b.start_s] * n,
+                [b.end_s] * n,
+                b.subscriber,
+                b.voice_seconds,
+                b.data_mb,
+                ["received"] * n,
+            ),
+        )
+
+    def _business(self, e: BusinessEvent) -> None:
+        self._insert(
+            business_events,
+            [
+                (
+                    self.run_id,
+                    e.time_s,
+                    e.event_index,
+                    e.action,
+                    e.product,
+                    e.count,
+                    e.tower,
+                    None if e.monthly_fee is None else str(e.monthly_fee),
+                )
+            ],
+        )

@@ -1,0 +1,185 @@
+"""The run summary, built from the feed alone: totals, per-cell and per-link figures, outages.
+
+It is what ``summary.json`` holds. Everything is derived from feed records, so a summary of a
+real network's exports would be computed the same way.
+
+- ``offered_erlangs`` and ``carried_erlangs`` are means over the run.
+- ``busy_hour_erlangs`` is the offered traffic of the cell's busy hour: the hour of the day
+  whose mean offered traffic over the run's days is highest (time-consistent busy hour, ITU-T
+  E.500); PM intervals are counted in the hour they start in.
+- ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation.
+- ``availability`` is the share of the run the resource was in service.
+- an outage still open at the end of the run has ``end_s`` null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from twin.bus import Bus
+from twin.feed import (
+    CellPmBatch,
+    Inventory,
+    LinkPmBatch,
+    ResourceStateChange,
+    RunEnded,
+    RunStarted,
+)
+
+__all__ = ["SummaryBuilder"]
+
+NODE_KINDS = ("core", "aggregation", "tower", "link")
+
+
+def _round(value: float, digits: int = 6) -> float:
+    return float(round(float(value), digits))
+
+
+class SummaryBuilder:
+    """Accumulates feed records; :meth:`summary` returns the JSON-ready dictionary."""
+
+    def __init__(self) -> None:
+        self.started: RunStarted | None = None
+        self.inventory: Inventory | None = None
+        self.ended_s: float | None = None
+        self._cell_pm: list[CellPmBatch] = []
+        self._link_pm: list[LinkPmBatch] = []
+        self._open: dict[int, dict[str, Any]] = {}
+        self.outages: list[dict[str, Any]] = []
+
+    def attach(self, bus: Bus) -> None:
+        bus.subscribe(RunStarted, self._on_start)
+        bus.subscribe(Inventory, self._on_inventory)
+        bus.subscribe(CellPmBatch, self._cell_pm.append)
+        bus.subscribe(LinkPmBatch, self._link_pm.append)
+        bus.subscribe(ResourceStateChange, self._on_state)
+        bus.subscribe(RunEnded, self._on_end)
+
+    def _on_start(self, record: RunStarted) -> None:
+        self.started = record
+
+    def _on_inventory(self, record: Inventory) -> None:
+        self.inventory = record
+
+    def _on_end(self, record: RunEnded) -> None:
+        self.ended_s = record.time_s
+
+    def _on_state(self, r: ResourceStateChange) -> None:
+        if r.kind not in NODE_KINDS:
+            return
+        if r.operational_state == "disabled":
+            entry = {
+                "resource": r.resource,
+                "kind": r.kind,
+                "start_s": _round(r.time_s, 3),
+                "end_s": None,
+                "cause": r.cause,
+            }
+            self._open[r.fault_id] = entry
+            self.outages.append(entry)
+        else:
+            self._open.pop(r.fault_id)["end_s"] = _round(r.time_s, 3)
+
+    def summary(self) -> dict[str, Any]:
+        started, inv = self.started, self.inventory
+        if started is None or inv is None or self.ended_s is None:
+            raise RuntimeError("the run did not complete: no summary")
+        pm = self._cell_pm
+        stack = {
+            name: np.stack([getattr(b, name) for b in pm])
+            for name in (
+                "voice_offered",
+                "voice_carried",
+                "voice_blocked",
+                "voice_failed",
+                "voice_dropped",
+                "offered_erlangs",
+                "carried_erlangs",
+                "data_sessions",
+                "data_demand_mb",
+                "data_served_mb",
+                "utilization",
+                "seconds_in_service",
+            )
+        }
+        span = np.array([b.end_s - b.start_s for b in pm])
+        duration = started.duration_s
+        offered_es = (stack["offered_erlangs"] * span[:, None]).sum(axis=0)
+        carried_es = (stack["carried_erlangs"] * span[:, None]).sum(axis=0)
+        start_of_day = started.start.hour * 3600 + started.start.minute * 60 + started.start.second
+        hour = (((start_of_day + np.array([b.start_s for b in pm])) % 86400) // 3600).astype(int)
+        hour_es = np.zeros((24, len(inv.cell_ids)))
+        hour_s = np.zeros(24)
+        np.add.at(hour_es, hour, stack["offered_erlangs"] * span[:, None])
+        np.add.at(hour_s, hour, span)
+        seen = hour_s > 0
+        hourly = hour_es[seen] / hour_s[seen, None]
+        busy = np.flatnonzero(seen)[np.argmax(hourly, axis=0)]
+        busy_erlangs = hourly.max(axis=0)
+        util_p95 = np.percentile(stack["utilization"], 95, axis=0)
+        availability = stack["seconds_in_service"].sum(axis=0) / duration
+        totals = {
+            k: int(stack[k].sum())
+            for k in (
+                "voice_offered",
+                "voice_carried",
+                "voice_blocked",
+                "voice_failed",
+                "voice_dropped",
+                "data_sessions",
+            )
+        }
+        cells: dict[str, Any] = {}
+        for i, cell_id in enumerate(inv.cell_ids):
+            cells[cell_id] = {
+                "tower": inv.cell_tower[i],
+                "voice_channels": int(inv.cell_voice_channels[i]),
+                "voice_offered": int(stack["voice_offered"][:, i].sum()),
+                "voice_carried": int(stack["voice_carried"][:, i].sum()),
+                "voice_blocked": int(stack["voice_blocked"][:, i].sum()),
+                "voice_failed": int(stack["voice_failed"][:, i].sum()),
+                "voice_dropped": int(stack["voice_dropped"][:, i].sum()),
+                "offered_erlangs": _round(offered_es[i] / duration),
+                "carried_erlangs": _round(carried_es[i] / duration),
+                "busy_hour": int(busy[i]),
+                "busy_hour_erlangs": _round(busy_erlangs[i]),
+                "utilization_p95": _round(util_p95[i]),
+                "availability": _round(availability[i]),
+            }
+        links: dict[str, Any] = {}
+        if self._link_pm and inv.link_ids:
+            link_util = np.stack([b.utilization for b in self._link_pm])
+            link_in = np.stack([b.seconds_in_service for b in self._link_pm]).sum(axis=0)
+            link_p95 = np.percentile(link_util, 95, axis=0)
+            for i, link_id in enumerate(inv.link_ids):
+                links[link_id] = {
+                    "utilization_p95": _round(link_p95[i]),
+                    "availability": _round(link_in[i] / duration),
+                }
+        attempts = totals["voice_offered"] - totals["voice_failed"]
+        return {
+            "scenario": started.scenario,
+            "seed": started.seed,
+            "start": started.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_s": _round(duration, 3),
+            "subscribers": inv.subscribers,
+            "voice": {
+                "offered": totals["voice_offered"],
+                "carried": totals["voice_carried"],
+                "blocked": totals["voice_blocked"],
+                "failed": totals["voice_failed"],
+                "dropped": totals["voice_dropped"],
+                "minutes": _round(carried_es.sum() / 60.0, 3),
+                "blocking": _round(totals["voice_blocked"] / attempts if attempts else 0.0),
+            },
+            "data": {
+                "sessions": totals["data_sessions"],
+                "demand_mb": _round(stack["data_demand_mb"].sum(), 3),
+                "served_mb": _round(stack["data_served_mb"].sum(), 3),
+            },
+            "cells": cells,
+            "links": links,
+            "outages": self.outages,
+        }
