@@ -206,8 +206,17 @@ class Store:
     def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        keys = [c.name for c in table.columns]
-        self.connection.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
+        dialect = self.connection.dialect
+        if dialect.paramstyle in ("qmark", "format", "numeric"):
+            # Positional driver (sqlite3): hand the tuples to executemany as they are; building
+            # a dict per row through SQLAlchemy's compiler costs five times the insert itself.
+            sql = str(insert(table).compile(dialect=dialect))
+            self.connection.exec_driver_sql(sql, rows)
+        else:
+            keys = [c.name for c in table.columns]
+            self.connection.execute(
+                insert(table), [dict(zip(keys, row, strict=True)) for row in rows]
+            )
 
     def _run_started(self, r: RunStarted) -> None:
         self._insert(
