@@ -173,6 +173,9 @@ class Simulation:
         self._routes = compute_routes(self.topo, self.node_down == 0, self.link_down == 0)
         self.kernel.set_routes(self._routes.tower_links, self.link_down == 0)
         self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)
+        self._started = False
+        self._pm_start = 0.0
+        self._usage_start = 0.0
 
     # --- validation that needs the built network -------------------------------------------
 
@@ -242,8 +245,11 @@ class Simulation:
 
     # --- running ---------------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Simulate the whole scenario, publishing the feed to the sink."""
+    def start(self) -> None:
+        """Publish the run's opening records and set up the control processes (once)."""
+        if self._started:
+            return
+        self._started = True
         sc = self.scenario
         self._publish_start()
         env = self.env
@@ -258,7 +264,21 @@ class Simulation:
                 self.kernel.add_surge(self._surge(index, event))
             elif isinstance(event, (OrderEvent, PriceChangeEvent)):
                 env.process(self._business(index, event))
-        env.run(until=sc.duration)
+
+    def advance_to(self, time_s: float) -> None:
+        """Simulate up to ``time_s`` (seconds since start), for stepping through a run."""
+        self.start()
+        until = min(time_s, self.scenario.duration)
+        if until > self.env.now:
+            self.env.run(until=until)
+        self.kernel.advance(self.env.now)
+
+    def run(self) -> None:
+        """Simulate the whole scenario (or the rest of it), publishing the feed to the sink."""
+        sc = self.scenario
+        self.start()
+        if self.env.now < sc.duration:
+            self.env.run(until=sc.duration)
         self.kernel.advance(sc.duration)
         if self.kernel.now > self._pm_start:
             self._close_pm()
@@ -301,8 +321,6 @@ class Simulation:
                 subscriber_product=self.subscribers.product.copy(),
             )
         )
-        self._pm_start = 0.0
-        self._usage_start = 0.0
 
     def _pm_ticks(self) -> Generator[simpy.Event, Any, None]:
         step = self.scenario.pm_interval

@@ -80,9 +80,7 @@ def test_data_utilisation_equals_offered_load_over_capacity_below_saturation(loa
     # offered Mbps = subscribers x sessions/h x MB x 8 / 3600; capacity 100 Mbps
     sessions_per_hour = load * 100 * 3600 / (1000 * 10 * 8)
     summary = run_summary(
-        single_cell(
-            calls_per_hour=0.0, sessions_per_hour=sessions_per_hour, duration="2d", seed=3
-        )
+        single_cell(calls_per_hour=0.0, sessions_per_hour=sessions_per_hour, duration="2d", seed=3)
     )
     demand, served = summary["data"]["demand_mb"], summary["data"]["served_mb"]
     capacity_mb = 100 / 8 * 2 * 86400

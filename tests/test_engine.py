@@ -1,0 +1,260 @@
+"""The engine: faults and their consequences, surges, business events, the southbound command,
+reproducibility and independence of the random streams."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sim.engine import Simulation
+from sim.scenario import parse_scenario
+from tests.conftest import single_cell
+from twin.feed import (
+    BusinessEvent,
+    CellPmBatch,
+    Inventory,
+    RecordingSink,
+    ResourceStateChange,
+    RunEnded,
+    RunStarted,
+    UsageBatch,
+)
+from twin.run import simulate, summary_json
+
+
+def _run(scenario, seed=None) -> RecordingSink:
+    sink = RecordingSink()
+    Simulation(scenario, sink, seed=seed).run()
+    return sink
+
+
+def _cell_totals(sink: RecordingSink, counter: str) -> np.ndarray:
+    return sum(getattr(b, counter) for b in sink.of_type(CellPmBatch))
+
+
+def test_feed_opens_with_run_and_inventory_and_closes_with_run_ended(example_raw):
+    sink = _run(parse_scenario(example_raw, "metro.yaml"))
+    assert isinstance(sink.records[0], RunStarted)
+    assert isinstance(sink.records[1], Inventory)
+    assert isinstance(sink.records[-1], RunEnded)
+    inventory = sink.records[1]
+    # 8 towers, t-n3 with one cell and the others with the default 3: 7 x 3 + 1 = 22 cells
+    assert len(inventory.cell_ids) == 22
+    assert inventory.cell_ids[:3] == ("t-n1/1", "t-n1/2", "t-n1/3")
+    assert "t-n3/1" in inventory.cell_ids and "t-n3/2" not in inventory.cell_ids
+    # 2 days of 15-minute PM intervals
+    assert len(sink.of_type(CellPmBatch)) == 192
+
+
+def test_same_scenario_and_seed_give_byte_identical_summaries(example_raw):
+    scenario = parse_scenario(example_raw, "metro.yaml")
+    first = summary_json(simulate(scenario))
+    second = summary_json(simulate(scenario))
+    assert first == second
+    assert summary_json(simulate(scenario, seed=99)) != first
+
+
+def test_adding_events_does_not_change_the_traffic_draws(example_raw):
+    base = _run(parse_scenario(example_raw, "metro.yaml"))
+    example_raw["events"] += [
+        {"at": "5h", "action": "fail", "target": "t-n1", "repair_after": "3h"},
+        {"at": "20h", "action": "price_change", "product": "mobile-l", "monthly_fee": "36.00"},
+    ]
+    more = _run(parse_scenario(example_raw, "metro.yaml"))
+    # Call attempts are drawn before the network decides their fate: every cell, the failed
+    # tower's included, sees exactly the same attempts.
+    assert np.array_equal(_cell_totals(base, "voice_offered"), _cell_totals(more, "voice_offered"))
+    assert np.array_equal(_cell_totals(base, "data_sessions"), _cell_totals(more, "data_sessions"))
+    failed = _cell_totals(more, "voice_failed") - _cell_totals(base, "voice_failed")
+    cells = base.of_type(Inventory)[0].cell_ids
+    assert all(failed[cells.index(f"t-n1/{k}")] > 0 for k in (1, 2, 3))
+
+
+def test_failed_tower_drops_calls_in_progress_and_fails_new_attempts():
+    scenario = single_cell(
+        duration="6h",
+        extra={"events": [{"at": "2h", "action": "fail", "target": "t1", "repair_after": "1h"}]},
+    )
+    sink = _run(scenario)
+    summary = simulate(scenario)
+    cell = summary["cells"]["t1/1"]
+    # 25 E on 30 channels: about 25 calls in progress are cut at 2h
+    assert 10 <= cell["voice_dropped"] <= 40
+    # attempts in the hour down fail: about 1000 subscribers x 1 call/h
+    assert cell["voice_failed"] == pytest.approx(1000, rel=0.15)
+    assert cell["availability"] == pytest.approx(5 / 6)
+    states = [
+        (r.resource, r.operational_state, r.cause, r.time_s)
+        for r in sink.of_type(ResourceStateChange)
+    ]
+    assert states == [
+        ("t1", "disabled", "injected", 7200.0),
+        ("t1/1", "disabled", "node", 7200.0),
+        ("t1", "enabled", "injected", 10800.0),
+        ("t1/1", "enabled", "node", 10800.0),
+    ]
+    assert summary["outages"] == [
+        {
+            "resource": "t1",
+            "kind": "tower",
+            "start_s": 7200.0,
+            "end_s": 10800.0,
+            "cause": "injected",
+        }
+    ]
+
+
+def test_dropped_calls_give_back_their_unspoken_seconds():
+    scenario = single_cell(
+        duration="6h",
+        extra={"events": [{"at": "2h", "action": "fail", "target": "l1", "repair_after": "30m"}]},
+    )
+    sink = _run(scenario)
+    summary = simulate(scenario)
+    # invariant: the usage records carry exactly the carried traffic, seconds for seconds
+    usage_s = sum(b.voice_seconds.sum() for b in sink.of_type(UsageBatch))
+    assert usage_s == pytest.approx(summary["voice"]["minutes"] * 60, abs=0.1)  # 3 decimals
+    carried_es = sum(
+        (b.carried_erlangs * (b.end_s - b.start_s)).sum() for b in sink.of_type(CellPmBatch)
+    )
+    assert carried_es == pytest.approx(usage_s, rel=1e-9)
+
+
+def test_a_cut_link_reroutes_over_the_ring_and_isolates_nothing(example_raw):
+    example_raw["faults"] = {}
+    sink = _run(parse_scenario(example_raw, "metro.yaml"))
+    cells_down = [
+        r
+        for r in sink.of_type(ResourceStateChange)
+        if r.kind == "cell" and r.operational_state == "disabled"
+    ]
+    # l-agg-n-core at 19h reroutes agg-n over the ring: no cell leaves service. Then t-s3 (3
+    # cells) is down at 30h and l-n3 isolates t-n3/1 at 40h.
+    assert [(r.resource, r.cause) for r in cells_down] == [
+        ("t-s3/1", "node"),
+        ("t-s3/2", "node"),
+        ("t-s3/3", "node"),
+        ("t-n3/1", "isolation"),
+    ]
+
+
+def test_surge_multiplies_the_offered_traffic_of_its_targets_only():
+    plain = simulate(single_cell(duration="4h", seed=2))
+    surged = simulate(
+        single_cell(
+            duration="4h",
+            seed=2,
+            extra={
+                "events": [
+                    {
+                        "at": "1h",
+                        "action": "surge",
+                        "targets": ["t1"],
+                        "factor": 3.0,
+                        "duration": "2h",
+                    }
+                ]
+            },
+        )
+    )
+    # 4 h at 1x versus 2 h at 1x plus 2 h at 3x: 8 / 4 = 2x the calls
+    ratio = surged["cells"]["t1/1"]["voice_offered"] / plain["cells"]["t1/1"]["voice_offered"]
+    assert ratio == pytest.approx(2.0, rel=0.05)
+
+
+def test_business_events_are_handed_to_the_twin_at_their_time(example_raw):
+    sink = _run(parse_scenario(example_raw, "metro.yaml"))
+    events = sink.of_type(BusinessEvent)
+    assert [(e.time_s, e.action, e.product) for e in events] == [
+        (8 * 3600.0, "price_change", "mobile-s"),
+        (10 * 3600.0, "order", "mobile-l"),
+        (40.5 * 3600.0, "order", "mobile-s"),
+    ]
+    assert str(events[0].monthly_fee) == "17.00"
+    assert (events[1].count, events[1].tower) == (150, "t-s1")
+
+
+def test_admission_is_refused_on_a_down_or_isolated_or_full_tower(example_raw):
+    example_raw["network"]["nodes"][3]["max_subscribers"] = 1  # t-n1
+    example_raw["faults"] = {}
+    sim = Simulation(parse_scenario(example_raw, "metro.yaml"), RecordingSink())
+    assert sim.admit_subscription("t-zz", "mobile-s").reason == "unknown tower 't-zz'"
+    assert sim.admit_subscription("t-n1", "mobile-s").reason == "tower is full (1 subscribers)"
+    sim.advance_to(30 * 3600 + 1)  # t-s3 is down from 30h
+    assert sim.admit_subscription("t-s3", "mobile-s").reason == "tower is down"
+    sim.advance_to(40 * 3600 + 1)  # l-n3 isolates t-n3 from 40h
+    assert sim.admit_subscription("t-n3", "mobile-s").reason == "tower has no path to a core"
+    before = sim.subscribers.count
+    admitted = sim.admit_subscription("t-s1", "mobile-l")
+    assert admitted.accepted and admitted.subscriber == before
+    assert sim.subscribers.count == before + 1
+
+
+def test_admitted_subscribers_make_traffic():
+    scenario = single_cell(duration="2h", subscribers=100)
+    sim = Simulation(scenario, RecordingSink())
+    for _ in range(900):
+        assert sim.admit_subscription("t1", "").accepted
+    sim.run()
+    offered = sum(b.voice_offered.sum() for b in sim.sink.of_type(CellPmBatch))
+    # 1000 subscribers x 1 call/h x 2 h
+    assert offered == pytest.approx(2000, rel=0.1)
+
+
+def test_usage_is_split_at_the_usage_period_boundary():
+    scenario = single_cell(
+        duration="2d",
+        subscribers=50,
+        calls_per_hour=2.0,
+        mean_duration="30m",
+        extra={"usage_interval": "1d"},
+    )
+    sink = _run(scenario)
+    batches = sink.of_type(UsageBatch)
+    assert [(b.start_s, b.end_s) for b in batches] == [(0.0, 86400.0), (86400.0, 172800.0)]
+    total = sum(b.voice_seconds.sum() for b in batches)
+    carried = sum(
+        (b.carried_erlangs * (b.end_s - b.start_s)).sum() for b in sink.of_type(CellPmBatch)
+    )
+    assert total == pytest.approx(carried, rel=1e-9)
+    # no period holds more than its own length per subscriber and channel
+    assert all(b.voice_seconds.max() <= 86400 for b in batches)
+
+
+def test_summary_has_the_promised_fields(example_raw):
+    summary = json.loads(summary_json(simulate(parse_scenario(example_raw, "metro.yaml"))))
+    assert {
+        "scenario",
+        "seed",
+        "start",
+        "duration_s",
+        "voice",
+        "data",
+        "cells",
+        "links",
+        "outages",
+    } <= set(summary)
+    assert set(summary["voice"]) >= {"offered", "carried", "blocked", "dropped", "minutes"}
+    assert set(summary["data"]) >= {"sessions", "demand_mb", "served_mb"}
+    cell = summary["cells"]["t-n3/1"]
+    assert set(cell) >= {
+        "tower",
+        "voice_channels",
+        "voice_offered",
+        "voice_blocked",
+        "voice_dropped",
+        "offered_erlangs",
+        "carried_erlangs",
+        "busy_hour_erlangs",
+        "utilization_p95",
+        "availability",
+    }
+    assert set(summary["links"]["l-agg-ring"]) == {"utilization_p95", "availability"}
+    voice = summary["voice"]
+    assert voice["offered"] == voice["carried"] + voice["blocked"] + voice["failed"]
+    assert summary["start"] == "2027-03-01T00:00:00Z"
+    assert summary["duration_s"] == 172800.0
+    # t-n3 has a single cell and runs above its grade of service at the busy hour
+    assert cell["busy_hour_erlangs"] > 21.9  # 30 channels at 2% GoS carry 21.93 E (Erlang B)
