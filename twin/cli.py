@@ -167,7 +167,12 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
     cells = summary["cells"]
     ranked = sorted(
         cells.items(),
-        key=lambda kv: (-kv[1]["voice_blocked"] / max(1, kv[1]["voice_offered"]), kv[0]),
+        key=lambda kv: (
+            -kv[1]["voice_blocked"] / max(1, kv[1]["voice_offered"] - kv[1]["voice_failed"]),
+            kv[1]["availability"],
+            -kv[1]["busy_hour_erlangs"] / kv[1]["voice_channels"],
+            kv[0],
+        ),
     )[:worst]
     lines += [
         "",
