@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.scenario import Problem, Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "LinkSpec",
@@ -479,6 +482,8 @@ def compute_routes(topo: Topology, node_up: np.ndarray, link_up: np.ndarray) -> 
 
 def to_networkx(topo: Topology) -> nx.MultiGraph:
     """Return the topology as a networkx multigraph, for analysis and drawing."""
+    import networkx as nx  # only here: the simulation itself routes with scipy
+
     graph = nx.MultiGraph()
     for i, node_id in enumerate(topo.node_ids):
         graph.add_node(

@@ -478,26 +478,41 @@ def _erlang_loss_lockstep(
     first = np.concatenate([[0], np.cumsum(n)[:-1]])
     order = busy[np.argsort(-n[busy], kind="stable")]
     counts = n[order]
-    row_first = first[order]
+    steps, width = int(counts[0]), len(order)
+    # Arrival j of the r-th busiest cell sits at [j, r]: each step reads one contiguous row.
+    rank = np.empty(len(n), dtype=np.int64)
+    rank[order] = np.arange(width)
+    call_cell = np.repeat(np.arange(len(n)), n)
+    call_row = rank[call_cell]
+    call_step = np.arange(len(time)) - first[call_cell]
+    arrival = np.full((steps, width), np.inf)
+    arrival[call_step, call_row] = time
+    leaves = np.full((steps, width), np.inf)
+    leaves[call_step, call_row] = time + duration
+    caller = np.full((steps, width), -1, dtype=np.int64)
+    caller[call_step, call_row] = sub
+    admitted = np.zeros((steps, width), dtype=bool)
     end = slot_end[order]
     owner = slot_sub[order]
-    # active[j]: how many of the ordered cells have a j-th arrival
-    active = np.searchsorted(-counts, -np.arange(counts[0]), side="left")
-    rows = np.arange(len(order))
-    for j in range(int(counts[0])):
+    channels = end.shape[1]
+    flat_end, flat_owner = end.reshape(-1), owner.reshape(-1)
+    # active[j]: how many of the ordered cells have a j-th arrival (a leading slice)
+    active = np.searchsorted(-counts, -np.arange(steps), side="left")
+    row_base = np.arange(width) * channels
+    for j in range(steps):
         k = int(active[j])
-        call = row_first[:k] + j
-        t = time[call]
-        window = end[:k]
-        slot = window.argmin(axis=1)
-        free = window[rows[:k], slot] <= t
-        if free.all():
-            r, s, c = rows[:k], slot, call
+        slot = row_base[:k] + end[:k].argmin(axis=1)
+        free = flat_end[slot] <= arrival[j, :k]
+        if not free.all():
+            admitted[j, :k] = free
+            chosen = slot[free]
+            flat_end[chosen] = leaves[j, :k][free]
+            flat_owner[chosen] = caller[j, :k][free]
         else:
-            r, s, c = rows[:k][free], slot[free], call[free]
-        end[r, s] = time[c] + duration[c]
-        owner[r, s] = sub[c]
-        carried[c] = True
+            admitted[j, :k] = True
+            flat_end[slot] = leaves[j, :k]
+            flat_owner[slot] = caller[j, :k]
+    carried[:] = admitted[call_step, call_row]
     slot_end[order] = end
     slot_sub[order] = owner
     return carried

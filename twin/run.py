@@ -20,7 +20,7 @@ from typing import Any
 from sim.engine import Simulation
 from sim.scenario import Scenario
 from twin.bus import Bus
-from twin.store import Store, open_engine
+from twin.store import BackgroundStore, Store
 from twin.summary import SummaryBuilder
 
 __all__ = ["RunResult", "run_scenario", "simulate"]
@@ -38,7 +38,7 @@ def simulate(
     base_dir: Path | str = ".",
     seed: int | None = None,
     file: str = "<scenario>",
-    store: Store | None = None,
+    store: Store | BackgroundStore | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario in memory and return its summary (the store is optional)."""
@@ -83,20 +83,20 @@ def run_scenario(
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
-        engine = open_engine(url)
+        store = BackgroundStore(url, run_id=out_dir.name)
         try:
-            with engine.begin() as connection:
-                store = Store(connection, run_id=out_dir.name)
-                summary = simulate(
-                    scenario,
-                    base_dir=base_dir,
-                    seed=seed,
-                    file=file,
-                    store=store,
-                    progress=progress,
-                )
-        finally:
-            engine.dispose()
+            summary = simulate(
+                scenario,
+                base_dir=base_dir,
+                seed=seed,
+                file=file,
+                store=store,
+                progress=progress,
+            )
+        except BaseException:
+            store.close(commit=False)
+            raise
+        store.close(commit=True)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # The scenario as run, after --set overrides, with every default spelled out.
         effective = scenario.model_dump(mode="json")

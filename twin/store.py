@@ -10,6 +10,9 @@ the large ones (cells x intervals, subscribers x usage periods).
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ from twin.bus import Bus
 from twin.feed import (
     BusinessEvent,
     CellPmBatch,
+    FeedRecord,
     Inventory,
     LinkPmBatch,
     ResourceStateChange,
@@ -39,7 +43,18 @@ from twin.feed import (
     UsageBatch,
 )
 
-__all__ = ["Store", "metadata", "open_engine"]
+__all__ = ["BackgroundStore", "Store", "metadata", "open_engine"]
+
+RECORD_TYPES = (
+    RunStarted,
+    Inventory,
+    ResourceStateChange,
+    CellPmBatch,
+    LinkPmBatch,
+    UsageBatch,
+    BusinessEvent,
+    RunEnded,
+)
 
 metadata = MetaData()
 
@@ -184,7 +199,10 @@ def _rows(*columns: Any) -> list[tuple[Any, ...]]:
 
 
 class Store:
-    """Writes the feed into the tables above, over one connection and one transaction."""
+    """Writes the feed into the tables above, over one connection and one transaction.
+
+    :meth:`write` takes any feed record; :class:`BackgroundStore` runs it on its own thread.
+    """
 
     def __init__(self, connection: Connection, run_id: str):
         self.connection = connection
@@ -194,14 +212,22 @@ class Store:
         self._towers: list[str] = []
 
     def attach(self, bus: Bus) -> None:
-        bus.subscribe(RunStarted, self._run_started)
-        bus.subscribe(Inventory, self._inventory)
-        bus.subscribe(ResourceStateChange, self._state)
-        bus.subscribe(CellPmBatch, self._cell_pm)
-        bus.subscribe(LinkPmBatch, self._link_pm)
-        bus.subscribe(UsageBatch, self._usage)
-        bus.subscribe(BusinessEvent, self._business)
-        bus.subscribe(RunEnded, lambda _record: None)
+        for kind in RECORD_TYPES:
+            bus.subscribe(kind, self.write)
+
+    def write(self, record: FeedRecord) -> None:
+        handlers: dict[type, Callable[[Any], None]] = {
+            RunStarted: self._run_started,
+            Inventory: self._inventory,
+            ResourceStateChange: self._state,
+            CellPmBatch: self._cell_pm,
+            LinkPmBatch: self._link_pm,
+            UsageBatch: self._usage,
+            BusinessEvent: self._business,
+        }
+        handler = handlers.get(type(record))
+        if handler is not None:
+            handler(record)
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -362,3 +388,64 @@ class Store:
                 )
             ],
         )
+
+
+_DONE = object()
+
+
+class BackgroundStore:
+    """A :class:`Store` on its own thread, so writing overlaps with simulating.
+
+    The thread owns the engine, the connection and the one transaction. Records are queued
+    as they are published (they are immutable); :meth:`close` waits for the queue to drain and
+    commits, or rolls back when the run failed. An error on the writer's side is raised in the
+    simulating thread at the next record or at :meth:`close`.
+    """
+
+    def __init__(self, url: str, run_id: str, backlog: int = 64):
+        self.url = url
+        self.run_id = run_id
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=backlog)
+        self._error: BaseException | None = None
+        self._commit = False
+        self._thread = threading.Thread(target=self._work, name="telcotwin-store", daemon=True)
+        self._thread.start()
+
+    def attach(self, bus: Bus) -> None:
+        for kind in RECORD_TYPES:
+            bus.subscribe(kind, self.write)
+
+    def write(self, record: FeedRecord) -> None:
+        self._raise_if_failed()
+        self._queue.put(record)
+
+    def close(self, *, commit: bool) -> None:
+        self._commit = commit
+        self._queue.put(_DONE)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _work(self) -> None:
+        try:
+            engine = open_engine(self.url)
+            try:
+                with engine.connect() as connection:
+                    transaction = connection.begin()
+                    store = Store(connection, self.run_id)
+                    while (record := self._queue.get()) is not _DONE:
+                        store.write(record)
+                    if self._commit:
+                        transaction.commit()
+                    else:
+                        transaction.rollback()
+            finally:
+                engine.dispose()
+        except BaseException as error:  # handed to the simulating thread
+            self._error = error
+            while self._queue.get() is not _DONE:  # let the producer finish without blocking
+                pass

@@ -1,0 +1,177 @@
+"""Benchmarks of the whole ``telcotwin run``: speed against plain SimPy, and national scale.
+
+    python bench/bench_engine.py ratio      # calls/s next to the textbook SimPy model
+    python bench/bench_engine.py national   # 0.1x, 0.3x and 1x of a national network
+
+Both time the command as a user runs it, in a subprocess: interpreter start, imports,
+validation, network build, simulation, the twin's store and summary.json. Figures from one
+invocation are comparable with each other; across invocations the shared machine's load
+varies, so compare ratios, not seconds. The method and recorded figures are in README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
+
+from sim.engine import Simulation  # noqa: E402
+from sim.scenario import parse_scenario  # noqa: E402
+from twin.feed import RecordingSink  # noqa: E402
+
+
+def ratio_scenario(towers: int, erlangs_per_cell: float, hours: int) -> dict[str, Any]:
+    """A generated network at a flat load, voice only, no faults: the cells the SimPy model
+    can also simulate."""
+    cells = towers * 3
+    mean_duration = 120.0
+    subscribers = round(erlangs_per_cell * cells * 3600 / mean_duration)
+    return {
+        "name": "bench-ratio",
+        "seed": 1,
+        "start": "2027-01-01T00:00:00Z",
+        "duration": f"{hours}h",
+        "pm_interval": "15m",
+        "network": {
+            "defaults": {"cells": 3, "voice_channels": 30, "data_mbps": 150},
+            "generate": {
+                "towers": towers,
+                "aggregation": max(1, towers // 25),
+                "cores": 1,
+                "region": {"center": [50.0, 10.0], "radius_km": 40},
+            },
+        },
+        "subscribers": {"count": subscribers, "placement": "uniform"},
+        "traffic": {
+            "daily_profile": [1.0] * 24,
+            "voice": {"busy_hour_calls": 1.0, "mean_duration": f"{mean_duration:g}s"},
+            "data": {"busy_hour_sessions": 0, "mean_volume_mb": 1},
+        },
+    }
+
+
+def timed_run(args: list[str]) -> tuple[float, float]:
+    """Run ``telcotwin`` with ``args``; return wall seconds and peak resident memory in MiB."""
+    command = [sys.executable, "-m", "twin.cli", *args]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"telcotwin {' '.join(args)} failed")
+    return wall, usage.ru_maxrss / 1024
+
+
+def bench_ratio(towers: int, erlangs: float, hours: int, seed: int) -> None:
+    raw = ratio_scenario(towers, erlangs, hours)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ratio.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        wall, peak = timed_run(["run", str(path), "--out", f"{tmp}/out", "--quiet"])
+        import json
+
+        summary = json.loads((Path(tmp) / "out" / "summary.json").read_text())
+    scenario = parse_scenario(raw, "ratio.yaml")
+    sim = Simulation(scenario, RecordingSink())
+    per_cell_subscribers = sim.subscribers.cell_count.astype(float)
+    channels = sim.topo.cell_voice_channels
+    baseline = run_plain_simpy(
+        per_cell_subscribers * 1.0, channels, 120.0, hours * 3600.0, [1.0] * 24, seed
+    )
+    ours = summary["voice"]
+    ours_rate = ours["offered"] / wall
+    base_rate = baseline.offered / baseline.wall_seconds
+    expected = float(
+        np.mean(
+            [
+                erlang_b(float(n * 120 / 3600), int(c))
+                for n, c in zip(per_cell_subscribers, channels, strict=True)
+            ]
+        )
+    )
+    print(
+        f"network: {towers} towers, {len(channels)} cells x 30 channels, "
+        f"{erlangs:g} E offered per cell on average, {hours} h, voice only"
+    )
+    print(
+        f"telcotwin run (whole command): {ours['offered']:>10,} calls in {wall:7.2f} s = "
+        f"{ours_rate:>12,.0f} calls/s, blocking {ours['blocking']:.5f}, peak {peak:.0f} MiB"
+    )
+    print(
+        f"plain SimPy (process per call): {baseline.offered:>9,} calls in "
+        f"{baseline.wall_seconds:7.2f} s = {base_rate:>12,.0f} calls/s, "
+        f"blocking {baseline.blocking:.5f}"
+    )
+    print(f"Erlang B, mean over the cells' offered loads: {expected:.5f}")
+    print(f"ratio: {ours_rate / base_rate:.1f}x")
+
+
+def bench_national(scales: list[float]) -> None:
+    base = {"towers": 5000, "aggregation": 100, "subscribers": 1_000_000}
+    print("national.yaml: 24 h, 3 cells per tower, random faults on towers, aggregation, links")
+    print(
+        f"{'scale':>6} {'towers':>7} {'cells':>7} {'subscribers':>12} {'wall s':>8} "
+        f"{'peak MiB':>9} {'calls':>12} {'calls/s':>11}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for scale in scales:
+            towers = round(base["towers"] * scale)
+            subs = round(base["subscribers"] * scale)
+            out = f"{tmp}/national-{scale}"
+            wall, peak = timed_run(
+                [
+                    "run",
+                    "scenarios/national.yaml",
+                    "--out",
+                    out,
+                    "--quiet",
+                    "--set",
+                    f"network.generate.towers={towers}",
+                    "--set",
+                    f"network.generate.aggregation={max(1, round(100 * scale))}",
+                    "--set",
+                    f"subscribers.count={subs}",
+                ]
+            )
+            import json
+
+            voice = json.loads((Path(out) / "summary.json").read_text())["voice"]
+            print(
+                f"{scale:>6g} {towers:>7} {towers * 3:>7} {subs:>12,} {wall:>8.2f} "
+                f"{peak:>9.0f} {voice['offered']:>12,} {voice['offered'] / wall:>11,.0f}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ratio = commands.add_parser("ratio", help="calls/s against the plain SimPy model")
+    ratio.add_argument("--towers", type=int, default=100)
+    ratio.add_argument("--erlangs", type=float, default=20.0, help="offered per cell")
+    ratio.add_argument("--hours", type=int, default=24)
+    ratio.add_argument("--seed", type=int, default=1)
+    national = commands.add_parser("national", help="wall time and memory at national scale")
+    national.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0])
+    args = parser.parse_args()
+    if args.command == "ratio":
+        bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
+    else:
+        bench_national(args.scales)
+
+
+if __name__ == "__main__":
+    main()
