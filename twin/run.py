@@ -83,7 +83,7 @@ def run_scenario(
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
-        store = BackgroundStore(url, run_id=out_dir.name)
+        store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None)
         try:
             summary = simulate(
                 scenario,

@@ -1,0 +1,109 @@
+"""The twin's store: what lands in the tables agrees with the summary and with the feed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from sim.scenario import parse_scenario
+from twin.run import run_scenario
+
+
+@pytest.fixture(scope="module")
+def metro_run(tmp_path_factory):
+    import yaml
+
+    from tests.conftest import EXAMPLE
+
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    out = tmp_path_factory.mktemp("runs") / "metro"
+    run_scenario(parse_scenario(raw, "metro.yaml"), out)
+    return out
+
+
+def _one(db, sql):
+    return db.execute(sql).fetchone()
+
+
+def test_cell_pm_rows_add_up_to_the_summary_totals(metro_run):
+    summary = json.loads((metro_run / "summary.json").read_text())
+    db = sqlite3.connect(metro_run / "twin.sqlite")
+    offered, carried, blocked, dropped = _one(
+        db,
+        "select sum(voice_offered), sum(voice_carried), sum(voice_blocked), "
+        "sum(voice_dropped) from cell_pm",
+    )
+    voice = summary["voice"]
+    assert (offered, carried, blocked, dropped) == (
+        voice["offered"],
+        voice["carried"],
+        voice["blocked"],
+        voice["dropped"],
+    )
+    # 22 cells x 192 fifteen-minute intervals
+    assert _one(db, "select count(*) from cell_pm") == (22 * 192,)
+
+
+def test_usage_seconds_equal_carried_erlang_seconds(metro_run):
+    db = sqlite3.connect(metro_run / "twin.sqlite")
+    (usage_s,) = _one(db, "select sum(voice_seconds) from usage")
+    (carried_es,) = _one(db, "select sum(carried_erlangs * (end_s - start_s)) from cell_pm")
+    assert usage_s == pytest.approx(carried_es, rel=1e-9)
+    # two daily usage periods, every row still 'received' (not yet rated)
+    assert db.execute("select distinct start_s, end_s from usage order by 1").fetchall() == [
+        (0.0, 86400.0),
+        (86400.0, 172800.0),
+    ]
+    assert db.execute("select distinct status from usage").fetchall() == [("received",)]
+
+
+def test_outages_and_business_events_are_stored(metro_run):
+    db = sqlite3.connect(metro_run / "twin.sqlite")
+    injected = db.execute(
+        "select resource, operational_state, time_s from resource_states "
+        "where cause = 'injected' order by time_s, operational_state"
+    ).fetchall()
+    assert injected[:2] == [
+        ("l-agg-n-core", "disabled", 68400.0),
+        ("l-agg-n-core", "enabled", 77400.0),
+    ]
+    events = db.execute(
+        "select action, product, count, tower, monthly_fee from business_events order by time_s"
+    ).fetchall()
+    assert events == [
+        ("price_change", "mobile-s", 0, "", "17.00"),
+        ("order", "mobile-l", 150, "t-s1", None),
+        ("order", "mobile-s", 20, "t-n3", None),
+    ]
+
+
+def test_inventory_and_subscribers_are_stored(metro_run):
+    db = sqlite3.connect(metro_run / "twin.sqlite")
+    assert _one(db, "select count(*) from nodes") == (11,)
+    assert _one(db, "select count(*) from links") == (11,)
+    assert _one(db, "select count(*) from cells") == (22,)
+    assert _one(db, "select count(*) from subscribers") == (6000,)
+    shares = dict(db.execute("select product, count(*) from subscribers group by product"))
+    # products: {mobile-s: 0.7, mobile-l: 0.3} of 6000
+    assert shares["mobile-s"] == pytest.approx(4200, abs=120)
+    assert shares["mobile-l"] == pytest.approx(1800, abs=120)
+
+
+def test_a_failed_run_leaves_no_rows_in_an_external_database(tmp_path, example_raw, monkeypatch):
+    from sim.engine import Simulation
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+
+    def explode(self):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Simulation, "_close_usage", explode)
+    with pytest.raises(RuntimeError):
+        run_scenario(parse_scenario(example_raw, "metro.yaml"), tmp_path / "out", store_url=url)
+    db = sqlite3.connect(tmp_path / "shared.sqlite")
+    assert _one(db, "select count(*) from cell_pm") == (0,)
+    assert _one(db, "select count(*) from runs") == (0,)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.sqlite"]
