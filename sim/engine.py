@@ -20,7 +20,17 @@ import numpy as np
 import simpy
 
 from sim.faults import Outage, draw_outages
-from sim.network import AGGREGATION, CORE, ROLES, TOWER, Topology, build_topology, compute_routes
+from sim.network import (
+    AGGREGATION,
+    CORE,
+    ROLES,
+    TOWER,
+    Topology,
+    build_topology,
+    compute_routes,
+    leaf_uplinks,
+    update_leaf_route,
+)
 from sim.scenario import (
     FailEvent,
     OrderEvent,
@@ -171,6 +181,13 @@ class Simulation:
         self.link_down = np.zeros(self.topo.n_links, dtype=np.int64)
         self._fault_seq = 0
         self._routes = compute_routes(self.topo, self.node_down == 0, self.link_down == 0)
+        self._leaf_uplink = leaf_uplinks(self.topo)
+        self._leaf_by_node = {
+            int(self.topo.tower_node[t]): t for t in np.flatnonzero(self._leaf_uplink >= 0).tolist()
+        }
+        self._leaf_by_link = {
+            int(self._leaf_uplink[t]): t for t in np.flatnonzero(self._leaf_uplink >= 0).tolist()
+        }
         self.kernel.set_routes(self._routes.tower_links, self.link_down == 0)
         self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)
         self._started = False
@@ -452,7 +469,7 @@ class Simulation:
             )
         )
         if counts[index] == 1:
-            self._reroute()
+            self._reroute(kind, index)
         return self._fault_seq
 
     def _repair(self, kind: str, index: int, cause: str, fault: int) -> None:
@@ -471,13 +488,17 @@ class Simulation:
             )
         )
         if counts[index] == 0:
-            self._reroute()
+            self._reroute(kind, index)
 
-    def _reroute(self) -> None:
+    def _reroute(self, kind: str, index: int) -> None:
         """Recompute routes after a change of state, and take cells in or out of service."""
         topo = self.topo
         node_up, link_up = self.node_down == 0, self.link_down == 0
-        self._routes = compute_routes(topo, node_up, link_up)
+        leaf = (self._leaf_by_link if kind == "link" else self._leaf_by_node).get(index)
+        if leaf is None or not update_leaf_route(
+            topo, self._routes, leaf, int(self._leaf_uplink[leaf]), node_up, link_up
+        ):
+            self._routes = compute_routes(topo, node_up, link_up)
         self.kernel.set_routes(self._routes.tower_links, link_up)
         tower_up = node_up[topo.tower_node]
         in_service = ~self._routes.isolated[topo.cell_tower]

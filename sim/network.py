@@ -32,7 +32,9 @@ __all__ = [
     "compute_routes",
     "generate",
     "haversine_km",
+    "leaf_uplinks",
     "to_networkx",
+    "update_leaf_route",
 ]
 
 ROLES = ("core", "aggregation", "tower")
@@ -123,6 +125,9 @@ class Routes:
     tower_links: np.ndarray  # (n_towers, depth) link indices, -1 padded
     isolated: np.ndarray  # bool per tower: up, but no working path to a core (or tower down)
     latency_ms: np.ndarray  # per tower, inf when isolated
+    node_pred: np.ndarray  # per node, the next node towards its core (-9999 when none)
+    node_parent_link: np.ndarray  # per node, the link to node_pred (-1 when none)
+    node_dist: np.ndarray  # per node, latency to its core in ms (inf when unreachable)
 
 
 def haversine_km(
@@ -450,20 +455,23 @@ def compute_routes(topo: Topology, node_up: np.ndarray, link_up: np.ndarray) -> 
     n_towers = topo.n_towers
     if len(cores) == 0:
         return Routes(
-            np.full((n_towers, 1), -1, np.int64), np.ones(n_towers, bool), np.full(n_towers, np.inf)
+            np.full((n_towers, 1), -1, np.int64),
+            np.ones(n_towers, bool),
+            np.full(n_towers, np.inf),
+            np.full(n, -9999, np.int64),
+            np.full(n, -1, np.int64),
+            np.full(n, np.inf),
         )
     dist, pred, _ = dijkstra(
         graph, directed=False, indices=cores, min_only=True, return_predecessors=True
     )
-    link_of_pair = {}
-    for p, q, li in zip(lo.tolist(), hi.tolist(), idx.tolist(), strict=True):
-        link_of_pair[(p, q)] = li
-    # parent link of every reached node
+    # The link from every reached node to its predecessor: pairs are sorted, so look them up.
     parent_link = np.full(n, -1, dtype=np.int64)
     reached = np.flatnonzero(pred >= 0)
-    for v in reached.tolist():
-        u = int(pred[v])
-        parent_link[v] = link_of_pair[(min(u, v), max(u, v))]
+    u = pred[reached].astype(np.int64)
+    pair_key = lo * n + hi
+    wanted = np.minimum(u, reached) * n + np.maximum(u, reached)
+    parent_link[reached] = idx[np.searchsorted(pair_key, wanted)]
     tower_nodes = topo.tower_node
     isolated = ~np.isfinite(dist[tower_nodes]) | ~node_up[tower_nodes]
     columns = []
@@ -477,7 +485,62 @@ def compute_routes(topo: Topology, node_up: np.ndarray, link_up: np.ndarray) -> 
         current = np.where(step >= 0, pred[np.maximum(current, 0)], -1)
     tower_links = np.stack(columns, axis=1) if columns else np.full((n_towers, 1), -1, np.int64)
     latency = np.where(isolated, np.inf, dist[tower_nodes])
-    return Routes(tower_links.astype(np.int64), isolated, latency)
+    return Routes(
+        tower_links.astype(np.int64), isolated, latency, pred.astype(np.int64), parent_link, dist
+    )
+
+
+def leaf_uplinks(topo: Topology) -> np.ndarray:
+    """Return, per tower, its only link when it has exactly one (a leaf), else -1.
+
+    A leaf tower is on no other tower's path, so its own failure or its uplink's changes only
+    its own route: the engine then updates one row instead of routing the whole network.
+    """
+    degree = np.bincount(np.concatenate([topo.link_a, topo.link_b]), minlength=topo.n_nodes)
+    link_of_node = np.full(topo.n_nodes, -1, dtype=np.int64)
+    link_of_node[topo.link_a] = np.arange(topo.n_links)
+    link_of_node[topo.link_b] = np.arange(topo.n_links)
+    return np.where(degree[topo.tower_node] == 1, link_of_node[topo.tower_node], -1)
+
+
+def update_leaf_route(
+    topo: Topology,
+    routes: Routes,
+    tower: int,
+    uplink: int,
+    node_up: np.ndarray,
+    link_up: np.ndarray,
+) -> bool:
+    """Update a leaf tower's route in place after its node or uplink changed state.
+
+    Returns False when the new route does not fit the routes table (the caller then routes
+    the whole network again).
+    """
+    node = int(topo.tower_node[tower])
+    other = int(topo.link_b[uplink] if topo.link_a[uplink] == node else topo.link_a[uplink])
+    reachable = bool(
+        node_up[node]
+        and link_up[uplink]
+        and node_up[other]
+        and np.isfinite(routes.node_dist[other])
+    )
+    row = routes.tower_links[tower]
+    row[:] = -1
+    if not reachable:
+        routes.isolated[tower] = True
+        routes.latency_ms[tower] = np.inf
+        return True
+    path = [uplink]
+    current = other
+    while routes.node_parent_link[current] >= 0:
+        path.append(int(routes.node_parent_link[current]))
+        current = int(routes.node_pred[current])
+    if len(path) > len(row):
+        return False
+    row[: len(path)] = path
+    routes.isolated[tower] = False
+    routes.latency_ms[tower] = routes.node_dist[other] + topo.link_latency_ms[uplink]
+    return True
 
 
 def to_networkx(topo: Topology) -> nx.MultiGraph:

@@ -113,3 +113,62 @@ def test_networkx_view_has_every_node_and_link(example_raw):
     assert graph.number_of_nodes() == 11 and graph.number_of_edges() == 11
     assert graph.nodes["core-1"]["role"] == "core"
     assert (topo.node_role == CORE).sum() == 1 and (topo.node_role == TOWER).sum() == 8
+
+
+def test_leaf_route_updates_agree_with_routing_the_whole_network():
+    # 300 random failures and repairs of leaf towers and their uplinks, and of aggregation
+    # sites (which force a full reroute): after each one the incrementally kept routes must
+    # equal a fresh computation.
+    from sim.network import Topology, leaf_uplinks, update_leaf_route
+
+    nodes, links = generate(60, 4, 2, (52.0, 13.0), 30.0, np.random.default_rng(1))
+    index = {n.id: i for i, n in enumerate(nodes)}
+    towers = [n for n in nodes if n.role == "tower"]
+    topo = Topology(
+        node_ids=[n.id for n in nodes],
+        node_role=np.array(
+            [("core", "aggregation", "tower").index(n.role) for n in nodes], dtype=np.int8
+        ),
+        node_lat=np.array([n.lat for n in nodes]),
+        node_lon=np.array([n.lon for n in nodes]),
+        link_ids=[link.id for link in links],
+        link_a=np.array([index[link.a] for link in links]),
+        link_b=np.array([index[link.b] for link in links]),
+        link_capacity_mbps=np.array([link.capacity_mbps for link in links]),
+        link_latency_ms=np.array([link.latency_ms for link in links]),
+        tower_node=np.array([index[t.id] for t in towers]),
+        tower_max_subscribers=np.zeros(len(towers), dtype=np.int64),
+        cell_ids=[f"{t.id}/1" for t in towers],
+        cell_tower=np.arange(len(towers)),
+        cell_voice_channels=np.full(len(towers), 30),
+        cell_data_mbps=np.full(len(towers), 150.0),
+    )
+    uplinks = leaf_uplinks(topo)
+    assert (uplinks >= 0).all()  # generated towers hang off one link each
+    rng = np.random.default_rng(7)
+    node_up, link_up = np.ones(topo.n_nodes, bool), np.ones(topo.n_links, bool)
+    routes = compute_routes(topo, node_up, link_up)
+    aggregation = np.flatnonzero(topo.node_role == 1)
+    for _ in range(300):
+        choice = rng.integers(3)
+        tower = int(rng.integers(topo.n_towers))
+        if choice == 0:
+            node_up[topo.tower_node[tower]] ^= True
+            updated = update_leaf_route(topo, routes, tower, int(uplinks[tower]), node_up, link_up)
+        elif choice == 1:
+            link_up[uplinks[tower]] ^= True
+            updated = update_leaf_route(topo, routes, tower, int(uplinks[tower]), node_up, link_up)
+        else:
+            node_up[rng.choice(aggregation)] ^= True
+            updated = False
+        if not updated:
+            routes = compute_routes(topo, node_up, link_up)
+        fresh = compute_routes(topo, node_up, link_up)
+        assert np.array_equal(routes.isolated, fresh.isolated)
+        width = max(routes.tower_links.shape[1], fresh.tower_links.shape[1])
+        assert np.array_equal(_padded(routes.tower_links, width), _padded(fresh.tower_links, width))
+        assert np.allclose(routes.latency_ms, fresh.latency_ms)
+
+
+def _padded(matrix: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(matrix, ((0, 0), (0, width - matrix.shape[1])), constant_values=-1)
