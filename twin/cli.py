@@ -119,15 +119,18 @@ def _run(args: argparse.Namespace) -> int:
 
         bar = tqdm(
             total=round(scenario.duration),
-            unit="sim-s",
-            unit_scale=True,
             desc=scenario.name,
             file=sys.stderr,
             leave=False,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
         )
+    total = format_duration(scenario.duration)
 
     def progress(now: float) -> None:
         if bar is not None:
+            bar.set_description_str(
+                f"{scenario.name}: {format_duration(now)} of {total}", refresh=False
+            )
             bar.update(round(now) - bar.n)
 
     try:
