@@ -112,6 +112,11 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"{out}: --out: cannot create its folder: {error.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if show:
@@ -228,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"telcotwin: {where}{error.strerror or error}; nothing written", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
