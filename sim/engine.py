@@ -246,7 +246,7 @@ class Simulation:
         if self._routes.isolated[t]:
             return Admission(False, tower, "tower has no path to a core")
         limit = int(topo.tower_max_subscribers[t])
-        homed = int(np.isin(self.subscribers.cell, np.flatnonzero(topo.cell_tower == t)).sum())
+        homed = int(self.subscribers.cell_count[topo.cell_tower == t].sum())
         if limit and homed >= limit:
             return Admission(False, tower, f"tower is full ({limit} subscribers)")
         try:
