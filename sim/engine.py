@@ -270,8 +270,8 @@ class Simulation:
         sc = self.scenario
         self._publish_start()
         env = self.env
-        env.process(self._pm_ticks())
-        env.process(self._usage_ticks())
+        env.process(self._ticks(sc.pm_interval, self._close_pm_and_report))
+        env.process(self._ticks(sc.usage_interval, self._close_usage))
         for outage in self._random_outages():
             env.process(self._random_fault(outage))
         for index, event in enumerate(sc.events):
@@ -339,14 +339,17 @@ class Simulation:
             )
         )
 
-    def _pm_ticks(self) -> Generator[simpy.Event, Any, None]:
-        step = self.scenario.pm_interval
+    def _ticks(self, step: float, close: Callable[[], None]) -> Generator[simpy.Event, Any, None]:
+        """Close an interval every ``step`` seconds; the last one is closed by :meth:`run`."""
         while self.env.now + step < self.scenario.duration:
             yield self.env.timeout(step)
             self.kernel.advance(self.env.now)
-            self._close_pm()
-            if self.progress is not None:
-                self.progress(self.env.now)
+            close()
+
+    def _close_pm_and_report(self) -> None:
+        self._close_pm()
+        if self.progress is not None:
+            self.progress(self.env.now)
 
     def _close_pm(self) -> None:
         c = self.kernel.close_interval()
@@ -383,13 +386,6 @@ class Simulation:
             )
         )
         self._pm_start = end
-
-    def _usage_ticks(self) -> Generator[simpy.Event, Any, None]:
-        step = self.scenario.usage_interval
-        while self.env.now + step < self.scenario.duration:
-            yield self.env.timeout(step)
-            self.kernel.advance(self.env.now)
-            self._close_usage()
 
     def _close_usage(self) -> None:
         voice, data = self.kernel.close_usage()

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.feed import CELL_EVENT_COUNTERS
+
 __all__ = ["IntervalCounters", "SubscriberBase", "Surge", "TrafficKernel", "TrafficParams"]
 
 YEAR_S = 365.25 * 86400.0
@@ -134,14 +136,7 @@ class IntervalCounters:
 
     @classmethod
     def zeros(cls, n_cells: int, n_links: int) -> IntervalCounters:
-        integer = {
-            "voice_offered",
-            "voice_carried",
-            "voice_blocked",
-            "voice_failed",
-            "voice_dropped",
-            "data_sessions",
-        }
+        integer = set(CELL_EVENT_COUNTERS)
         arrays = {
             name: np.zeros(
                 n_links if name.startswith("link_") else n_cells,

@@ -20,6 +20,7 @@ from typing import Literal, Protocol, TypeVar
 import numpy as np
 
 __all__ = [
+    "CELL_EVENT_COUNTERS",
     "Admission",
     "BusinessEvent",
     "CellPmBatch",
@@ -36,6 +37,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# The counters of a CellPmBatch that count events (the others are volumes, loads or seconds).
+CELL_EVENT_COUNTERS = (
+    "voice_offered",
+    "voice_carried",
+    "voice_blocked",
+    "voice_failed",
+    "voice_dropped",
+    "data_sessions",
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from twin.bus import Bus
 from twin.feed import (
+    CELL_EVENT_COUNTERS,
     CellPmBatch,
     Inventory,
     LinkPmBatch,
@@ -120,17 +121,7 @@ class SummaryBuilder:
         busy_erlangs = hourly.max(axis=0)
         util_p95 = np.percentile(stack["utilization"], 95, axis=0)
         availability = stack["seconds_in_service"].sum(axis=0) / duration
-        totals = {
-            k: int(stack[k].sum())
-            for k in (
-                "voice_offered",
-                "voice_carried",
-                "voice_blocked",
-                "voice_failed",
-                "voice_dropped",
-                "data_sessions",
-            )
-        }
+        totals = {k: int(stack[k].sum()) for k in CELL_EVENT_COUNTERS}
         cells: dict[str, Any] = {}
         for i, cell_id in enumerate(inv.cell_ids):
             cells[cell_id] = {
