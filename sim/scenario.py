@@ -9,7 +9,6 @@ exports it as JSON Schema for editors.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -68,6 +67,7 @@ UtcTime = Annotated[
 ]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
+CellOrTower = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s]+$")]
 LatLon = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
 
 
@@ -313,7 +313,7 @@ class FailEvent(_Event):
 
 class SurgeEvent(_Event):
     action: Literal["surge"]
-    targets: list[Identifier] = Field(min_length=1, description="tower or cell ids")
+    targets: list[CellOrTower] = Field(min_length=1, description="tower or cell ids")
     factor: float = Field(gt=0, le=1000)
     duration: Seconds
 
@@ -459,13 +459,13 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
     problems: list[Problem] = []
     net = scenario.network
     for kind, ids in (("nodes", [n.id for n in net.nodes]), ("links", [k.id for k in net.links])):
-        seen = Counter(ids)
+        seen: set[str] = set()
         for index, item_id in enumerate(ids):
-            if seen[item_id] > 1:
+            if item_id in seen:
                 problems.append(
                     Problem(file, f"network.{kind}[{index}].id", f"duplicate id '{item_id}'")
                 )
-                seen[item_id] = 1  # report each duplicate once
+            seen.add(item_id)
     node_ids = {n.id for n in net.nodes}
     link_ids = {link.id for link in net.links}
     for dupe in sorted(node_ids & link_ids):
@@ -483,14 +483,14 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
                 Problem(file, f"network.links[{index}]", f"link joins '{link.a}' to itself")
             )
     if scenario.catalog is not None:
-        product_ids = Counter(p.id for p in scenario.catalog.products)
+        product_ids: set[str] = set()
         for index, product in enumerate(scenario.catalog.products):
-            if product_ids[product.id] > 1:
+            if product.id in product_ids:
                 problems.append(
                     Problem(file, f"catalog.products[{index}].id", f"duplicate id '{product.id}'")
                 )
-                product_ids[product.id] = 1
-        known_products: set[str] | None = set(product_ids)
+            product_ids.add(product.id)
+        known_products: set[str] | None = product_ids
     else:
         known_products = None
     if known_products is not None:
