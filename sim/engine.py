@@ -51,6 +51,7 @@ from twin.feed import (
     ResourceStateChange,
     RunEnded,
     RunStarted,
+    SubscriptionAdmitted,
     UsageBatch,
 )
 
@@ -258,6 +259,7 @@ class Simulation:
         cell = int(cells[self.rng["admissions"].integers(len(cells))])
         self.kernel.advance(self.env.now)
         index = self.kernel.add_subscriber(cell, product_index)
+        self.sink.publish(SubscriptionAdmitted(self.env.now, index, topo.cell_ids[cell], product))
         return Admission(True, tower, subscriber=index)
 
     # --- running ---------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ class Simulation:
                 cell_voice_channels=topo.cell_voice_channels,
                 cell_data_mbps=topo.cell_data_mbps,
                 subscribers=self.subscribers.count,
-                subscriber_tower=topo.cell_tower[self.subscribers.cell],
+                subscriber_cell=self.subscribers.cell.copy(),
                 product_names=tuple(self.product_names),
                 subscriber_product=self.subscribers.product.copy(),
             )

@@ -85,6 +85,12 @@ def test_failed_tower_drops_calls_in_progress_and_fails_new_attempts():
     # attempts in the hour down fail: about 1000 subscribers x 1 call/h
     assert cell["voice_failed"] == pytest.approx(1000, rel=0.15)
     assert cell["availability"] == pytest.approx(5 / 6)
+    # 1000 subscribers homed on t1/1, each out of service for the hour: 1000 subscriber-hours
+    assert summary["service"] == {
+        "subscribers": 1000,
+        "subscribers_affected": 1000,
+        "subscriber_hours_out_of_service": 1000.0,
+    }
     states = [
         (r.resource, r.operational_state, r.cause, r.time_s)
         for r in sink.of_type(ResourceStateChange)
@@ -258,3 +264,28 @@ def test_summary_has_the_promised_fields(example_raw):
     assert summary["duration_s"] == 172800.0
     # t-n3 has a single cell and runs above its grade of service at the busy hour
     assert cell["busy_hour_erlangs"] > 21.9  # 30 channels at 2% GoS carry 21.93 E (Erlang B)
+
+
+def test_admitted_subscribers_count_in_the_outage_they_live_through():
+    from twin.bus import Bus
+    from twin.summary import SummaryBuilder
+
+    scenario = single_cell(
+        duration="4h",
+        subscribers=100,
+        extra={"events": [{"at": "2h", "action": "fail", "target": "t1", "repair_after": "1h"}]},
+    )
+    bus = Bus()
+    builder = SummaryBuilder()
+    builder.attach(bus)
+    sim = Simulation(scenario, bus)
+    sim.advance_to(3600)
+    for _ in range(20):
+        assert sim.admit_subscription("t1", "").accepted
+    sim.run()
+    # 120 subscribers on the only cell, each out of service for the one hour the tower is down
+    assert builder.summary()["service"] == {
+        "subscribers": 120,
+        "subscribers_affected": 120,
+        "subscriber_hours_out_of_service": 120.0,
+    }

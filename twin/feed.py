@@ -33,6 +33,7 @@ __all__ = [
     "ResourceStateChange",
     "RunEnded",
     "RunStarted",
+    "SubscriptionAdmitted",
     "UsageBatch",
 ]
 
@@ -81,7 +82,7 @@ class Inventory:
     cell_voice_channels: np.ndarray
     cell_data_mbps: np.ndarray
     subscribers: int
-    subscriber_tower: np.ndarray  # tower index (into towers in node order) per subscriber
+    subscriber_cell: np.ndarray  # index into cell_ids of each subscriber's home cell
     product_names: tuple[str, ...]  # ('',) when the scenario names no products
     subscriber_product: np.ndarray  # index into product_names per subscriber
 
@@ -167,12 +168,23 @@ class BusinessEvent:
 
 
 @dataclass(frozen=True)
+class SubscriptionAdmitted:
+    """A subscription the network admitted on a southbound command: a new subscriber."""
+
+    time_s: float
+    subscriber: int
+    cell: str
+    product: str
+
+
+@dataclass(frozen=True)
 class RunEnded:
     time_s: float
 
 
 FeedRecord = (
-    RunStarted
+    SubscriptionAdmitted
+    | RunStarted
     | Inventory
     | ResourceStateChange
     | CellPmBatch

@@ -40,12 +40,14 @@ from twin.feed import (
     ResourceStateChange,
     RunEnded,
     RunStarted,
+    SubscriptionAdmitted,
     UsageBatch,
 )
 
 __all__ = ["BackgroundStore", "Store", "metadata", "open_engine"]
 
 RECORD_TYPES = (
+    SubscriptionAdmitted,
     RunStarted,
     Inventory,
     ResourceStateChange,
@@ -169,8 +171,9 @@ subscribers = Table(
     metadata,
     Column("run_id", String, nullable=False, index=True),
     Column("subscriber", Integer, nullable=False),
-    Column("tower", String, nullable=False),
+    Column("cell_id", String, nullable=False),
     Column("product", String, nullable=False),
+    Column("since_s", Float, nullable=False),
 )
 
 
@@ -214,7 +217,6 @@ class Store:
         self.run_id = run_id
         self._cell_ids: tuple[str, ...] = ()
         self._link_ids: tuple[str, ...] = ()
-        self._towers: list[str] = []
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -229,6 +231,7 @@ class Store:
             LinkPmBatch: self._link_pm,
             UsageBatch: self._usage,
             BusinessEvent: self._business,
+            SubscriptionAdmitted: self._admitted,
         }
         handler = handlers.get(type(record))
         if handler is not None:
@@ -300,10 +303,7 @@ class Store:
             ),
         )
         self._cell_ids, self._link_ids = inv.cell_ids, inv.link_ids
-        self._towers = [
-            n for n, role in zip(inv.node_ids, inv.node_roles, strict=True) if role == "tower"
-        ]
-        towers = np.array(self._towers, dtype=object)
+        cell_ids = np.array(inv.cell_ids, dtype=object)
         products = np.array(inv.product_names, dtype=object)
         n = inv.subscribers
         self._insert(
@@ -311,10 +311,14 @@ class Store:
             _rows(
                 [self.run_id] * n,
                 np.arange(n),
-                towers[inv.subscriber_tower],
+                cell_ids[inv.subscriber_cell],
                 products[inv.subscriber_product],
+                [0.0] * n,
             ),
         )
+
+    def _admitted(self, r: SubscriptionAdmitted) -> None:
+        self._insert(subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s)])
 
     def _state(self, r: ResourceStateChange) -> None:
         self._insert(

@@ -10,6 +10,7 @@ real network's exports would be computed the same way.
 - ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation.
 - ``availability`` is the share of the run the resource was in service.
 - an outage still open at the end of the run has ``end_s`` null.
+- ``service`` counts subscribers whose home cell was out of service, and for how long.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from twin.feed import (
     ResourceStateChange,
     RunEnded,
     RunStarted,
+    SubscriptionAdmitted,
 )
 
 __all__ = ["SummaryBuilder"]
@@ -49,6 +51,7 @@ class SummaryBuilder:
         self._link_pm: list[LinkPmBatch] = []
         self._open: dict[int, dict[str, Any]] = {}
         self.outages: list[dict[str, Any]] = []
+        self._admitted: list[SubscriptionAdmitted] = []
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(RunStarted, self._on_start)
@@ -57,6 +60,7 @@ class SummaryBuilder:
         bus.subscribe(LinkPmBatch, self._link_pm.append)
         bus.subscribe(ResourceStateChange, self._on_state)
         bus.subscribe(RunEnded, self._on_end)
+        bus.subscribe(SubscriptionAdmitted, self._admitted.append)
 
     def _on_start(self, record: RunStarted) -> None:
         self.started = record
@@ -121,6 +125,7 @@ class SummaryBuilder:
         busy_erlangs = hourly.max(axis=0)
         util_p95 = np.percentile(stack["utilization"], 95, axis=0)
         availability = stack["seconds_in_service"].sum(axis=0) / duration
+        service = self._subscriber_outage(stack["seconds_in_service"], span, pm)
         totals = {k: int(stack[k].sum()) for k in CELL_EVENT_COUNTERS}
         cells: dict[str, Any] = {}
         for i, cell_id in enumerate(inv.cell_ids):
@@ -170,7 +175,32 @@ class SummaryBuilder:
                 "demand_mb": _round(stack["data_demand_mb"].sum(), 3),
                 "served_mb": _round(stack["data_served_mb"].sum(), 3),
             },
+            "service": service,
             "cells": cells,
             "links": links,
             "outages": self.outages,
+        }
+
+    def _subscriber_outage(
+        self, in_service: np.ndarray, span: np.ndarray, pm: list[CellPmBatch]
+    ) -> dict[str, Any]:
+        """Out-of-service time per subscriber: the time its home cell was out of service,
+        counted from the PM interval it was admitted in for subscribers added during the run."""
+        inv = self.inventory
+        assert inv is not None
+        out = span[:, None] - in_service  # seconds out of service, per interval and cell
+        since_end = np.cumsum(out[::-1], axis=0)[::-1]  # from each interval to the end
+        per_sub = since_end[0][inv.subscriber_cell]
+        if self._admitted:
+            cell_index = {cell_id: i for i, cell_id in enumerate(inv.cell_ids)}
+            starts = np.array([b.start_s for b in pm])
+            extra = []
+            for record in self._admitted:
+                first = int(np.searchsorted(starts, record.time_s, side="right")) - 1
+                extra.append(since_end[max(first, 0)][cell_index[record.cell]])
+            per_sub = np.concatenate([per_sub, extra])
+        return {
+            "subscribers": len(per_sub),
+            "subscribers_affected": int((per_sub > 0).sum()),
+            "subscriber_hours_out_of_service": _round(per_sub.sum() / 3600.0, 3),
         }
