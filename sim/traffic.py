@@ -177,7 +177,6 @@ class TrafficKernel:
         # Slots past a cell's channel count never end: they are never free.
         self.slot_end = np.where(slots < voice_channels[:, None], 0.0, np.inf)
         self.slot_sub = np.full((self.n_cells, max_channels), -1, dtype=np.int64)
-        self._rows = np.arange(self.n_cells)
         self.in_service = np.ones(self.n_cells, dtype=bool)
         self.link_in_service = np.ones(self.n_links, dtype=bool)
         self.tower_links = np.full((self.n_towers, 1), -1, dtype=np.int64)
@@ -236,7 +235,7 @@ class TrafficKernel:
         growth = (1.0 + p.growth_per_year) ** (0.5 * (t0 + t1) / YEAR_S)
         return p.daily_profile[hour] * growth
 
-    def _segment_bounds(self, t: float) -> float:
+    def _segment_end_after(self, t: float) -> float:
         """End of the fixed segment that starts at ``t``: the next hour or PM boundary."""
         into_hour = (self.params.start_of_day_s + t) % 3600.0
         to_hour = 3600.0 - into_hour
@@ -268,7 +267,7 @@ class TrafficKernel:
         """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are."""
         while self.now < t1:
             if self.now >= self._segment_end or self._voice is None:
-                self._draw_segment(self.now, self._segment_bounds(self.now))
+                self._draw_segment(self.now, self._segment_end_after(self.now))
             stop = min(t1, self._segment_end)
             self._voice_piece(self.now, stop)
             self._data_piece(self.now, stop)
