@@ -59,6 +59,7 @@ __all__ = ["Simulation", "place_subscribers", "streams"]
 
 STREAMS = ("placement", "products", "traffic", "faults", "admissions", "topology")
 SURGE_KEY = 100
+MAX_RANDOM_OUTAGES = 1_000_000
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -153,6 +154,7 @@ class Simulation:
         self.rng = streams(self.seed)
         self.topo = build_topology(scenario, base_dir, self.rng["topology"], file)
         self._check_event_targets()
+        self._check_fault_rates()
         cell, product, self.product_names = place_subscribers(
             scenario, self.topo, self.rng["placement"], self.rng["products"], file
         )
@@ -224,6 +226,33 @@ class Simulation:
             elif isinstance(event, OrderEvent) and event.tower not in towers:
                 problems.append(
                     Problem(self.file, f"{where}.tower", f"unknown tower '{event.tower}'")
+                )
+        if problems:
+            raise ScenarioError(problems)
+
+    def _check_fault_rates(self) -> None:
+        """Refuse random-fault settings that would make millions of outages (a typo'd mtbf)."""
+        random, topo, duration = self.scenario.faults.random, self.topo, self.scenario.duration
+        counts = {
+            "tower": int((topo.node_role == TOWER).sum()),
+            "aggregation": int((topo.node_role == AGGREGATION).sum()),
+            "core": int((topo.node_role == CORE).sum()),
+            "link": topo.n_links,
+        }
+        problems = []
+        for kind, count in counts.items():
+            reliability = getattr(random, kind)
+            if reliability is None:
+                continue
+            expected = count * duration / (reliability.mtbf + reliability.mttr)
+            if expected > MAX_RANDOM_OUTAGES:
+                problems.append(
+                    Problem(
+                        self.file,
+                        f"faults.random.{kind}",
+                        f"about {expected:,.0f} outages over the run ({count} x duration / "
+                        f"(mtbf + mttr)); more than {MAX_RANDOM_OUTAGES:,} is surely a mistake",
+                    )
                 )
         if problems:
             raise ScenarioError(problems)

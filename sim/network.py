@@ -305,7 +305,7 @@ def _scenario_specs(
             g.towers,
             g.aggregation,
             g.cores,
-            g.region.center,
+            (g.region.center[0], g.region.center[1]),
             g.region.radius_km,
             rng,
             prefix=g.prefix,

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,6 +43,13 @@ __all__ = [
 
 # --- scalar types -------------------------------------------------------------------------
 
+
+def _not_negative(amount: Decimal) -> Decimal:
+    if amount < 0:
+        raise ValueError(f"a price cannot be negative ({amount})")
+    return amount
+
+
 Seconds = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -60,6 +68,7 @@ Money = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "money"}),
 ]
+Price = Annotated[Money, AfterValidator(_not_negative)]
 UtcTime = Annotated[
     datetime,
     BeforeValidator(parse_utc),
@@ -68,11 +77,23 @@ UtcTime = Annotated[
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
 CellOrTower = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s]+$")]
-LatLon = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
+
+
+def _lat_lon(value: list[float]) -> list[float]:
+    latitude, longitude = value
+    if not -90 <= latitude <= 90:
+        raise ValueError(f"latitude {latitude} is not between -90 and 90")
+    if not -180 <= longitude <= 180:
+        raise ValueError(f"longitude {longitude} is not between -180 and 180")
+    return value
+
+
+LatLon = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_lat_lon)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no true-as-1 or "3"-as-3; no infinities or NaN where a number is wanted
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # --- network --------------------------------------------------------------------------------
@@ -85,7 +106,10 @@ class CellDefaults(_Strict):
     voice_channels: int = Field(30, ge=1, le=10_000, description="simultaneous calls per cell")
     data_mbps: float = Field(150.0, gt=0, description="shared downlink capacity per cell")
     max_subscribers: int | None = Field(
-        None, ge=1, description="subscriptions a tower admits (southbound admission control)"
+        None,
+        ge=1,
+        le=100_000_000,
+        description="subscriptions a tower admits (southbound admission control)",
     )
 
 
@@ -96,7 +120,7 @@ class Node(_Strict):
     cells: int | None = Field(None, ge=1, le=64)
     voice_channels: int | None = Field(None, ge=1, le=10_000)
     data_mbps: float | None = Field(None, gt=0)
-    max_subscribers: int | None = Field(None, ge=1)
+    max_subscribers: int | None = Field(None, ge=1, le=100_000_000)
 
     @model_validator(mode="after")
     def _capacity_only_on_towers(self) -> Node:
@@ -195,6 +219,18 @@ class Subscribers(_Strict):
         default_factory=dict, description="product id -> share of subscribers (sums to 1)"
     )
 
+    @field_validator("placement", mode="before")
+    @classmethod
+    def _placement_kind(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("uniform", "by_capacity"):
+            raise ValueError(
+                f"'{value}' is not a placement: use 'uniform', 'by_capacity' or a "
+                "map of tower id -> share"
+            )
+        if not isinstance(value, (str, dict)):
+            raise ValueError("use 'uniform', 'by_capacity' or a map of tower id -> share")
+        return value
+
     @field_validator("placement", "products")
     @classmethod
     def _shares_sum_to_one(cls, value: Any) -> Any:
@@ -227,7 +263,7 @@ class Data(_Strict):
 
 
 class Traffic(_Strict):
-    daily_profile: list[Annotated[float, Field(ge=0)]] = Field(
+    daily_profile: list[Annotated[float, Field(ge=0, le=1000)]] = Field(
         default_factory=lambda: [1.0] * 24, description="relative load for hours 0..23 (UTC)"
     )
     voice: Voice
@@ -253,8 +289,8 @@ class Includes(_Strict):
 
 
 class Overage(_Strict):
-    voice_minute: Money = Decimal("0")
-    data_gb: Money = Decimal("0")
+    voice_minute: Price = Decimal("0")
+    data_gb: Price = Decimal("0")
 
 
 class ProductSla(_Strict):
@@ -265,7 +301,7 @@ class ProductSla(_Strict):
 class Product(_Strict):
     id: Identifier
     name: str
-    monthly_fee: Money
+    monthly_fee: Price
     includes: Includes = Includes()
     overage: Overage = Overage()
     sla: ProductSla | None = None
@@ -285,8 +321,8 @@ class Reliability(_Strict):
 
     @model_validator(mode="after")
     def _positive(self) -> Reliability:
-        if self.mtbf <= 0 or self.mttr <= 0:
-            raise ValueError("mtbf and mttr must be longer than 0s")
+        if self.mtbf < 60 or self.mttr <= 0:
+            raise ValueError("mtbf must be at least 1m and mttr longer than 0s")
         return self
 
 
@@ -328,7 +364,7 @@ class OrderEvent(_Event):
 class PriceChangeEvent(_Event):
     action: Literal["price_change"]
     product: Identifier
-    monthly_fee: Money
+    monthly_fee: Price
 
 
 Event = Annotated[
@@ -377,7 +413,7 @@ class Scenario(_Strict):
     @field_validator("pm_interval")
     @classmethod
     def _pm_divides_hour(cls, value: float) -> float:
-        if value <= 0 or value != int(value) or 3600 % int(value):
+        if value < 60 or value != int(value) or 3600 % int(value):
             raise ValueError(
                 "must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole"
             )
@@ -403,11 +439,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.path}: {self.message}"
-            if self.path
-            else f"{self.file}: {self.message}"
-        )
+        # One problem, one line: a key or value holding a newline must not break it in two.
+        path, message = _printable(self.path), _printable(self.message)
+        return f"{self.file}: {path}: {message}" if path else f"{self.file}: {message}"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ScenarioError(Exception):
@@ -441,6 +479,10 @@ def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Prob
             and loc[2] in ("fail", "surge", "order", "price_change")
         ):
             del loc[2]
+        if item["type"] == "literal_error" and isinstance(item["input"], (dict, list)):
+            continue  # the other branch of a union (a map where a word was also allowed)
+        # A union names its failed branch in the location (placement.dict[...]): drop it.
+        loc = [part for part in loc if not (isinstance(part, str) and "[" in part)]
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
@@ -450,6 +492,11 @@ def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Prob
             message = f"unknown action; use one of {item['ctx']['expected_tags']}"
         elif item["type"] == "union_tag_not_found":
             message = "needs an 'action' (fail, surge, order or price_change)"
+        elif item["type"] == "string_pattern_mismatch":
+            allowed = "spaces" if "/" not in item["ctx"]["pattern"] else "spaces or '/'"
+            message = f"'{item['input']}' is not an id: ids have no {allowed}"
+        elif item["type"] == "dict_type" or item["type"] == "model_type":
+            message = "should be a mapping of keys to values"
         problems.append(Problem(file, dotted(loc), message))
     return problems
 

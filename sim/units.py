@@ -8,7 +8,7 @@ so that no amount ever passes through a float.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["format_duration", "parse_duration", "parse_money", "parse_utc"]
@@ -71,6 +71,8 @@ def parse_utc(value: object) -> datetime:
     """Return an aware UTC datetime from an ISO 8601 string ending in ``Z`` or ``+00:00``."""
     if isinstance(value, datetime):
         moment = value
+    elif isinstance(value, date):
+        raise ValueError(f'{value} is a date: quote a time like "{value}T00:00:00Z"')
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))

@@ -112,11 +112,6 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"{out}: --out: cannot create its folder: {error.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if show:

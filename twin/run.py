@@ -8,6 +8,7 @@ same reason when it is an external database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine import Simulation
-from sim.scenario import Scenario
+from sim.scenario import Problem, Scenario, ScenarioError
 from twin.bus import Bus
 from twin.store import BackgroundStore, Store
 from twin.summary import SummaryBuilder
@@ -74,32 +75,40 @@ def run_scenario(
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise FileExistsError(f"{out_dir} already exists (use --force to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(
-        tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+    bus = Bus()
+    builder = SummaryBuilder()
+    builder.attach(bus)
+    # Building the simulation validates the network: bad input stops before anything is written.
+    simulation = Simulation(
+        scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress
     )
+    created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(
+            tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+        )
+    except OSError as error:
+        raise ScenarioError(
+            [Problem(str(out_dir), "--out", f"cannot create it: {error.strerror}")]
+        ) from None
     umask = os.umask(0)
     os.umask(umask)
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
         store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None)
+        store.attach(bus)
         try:
-            summary = simulate(
-                scenario,
-                base_dir=base_dir,
-                seed=seed,
-                file=file,
-                store=store,
-                progress=progress,
-            )
+            simulation.run()
+            summary = builder.summary()
         except BaseException:
             store.close(commit=False)
             raise
         store.close(commit=True)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # The scenario as run, after --set overrides, with every default spelled out.
-        effective = scenario.model_dump(mode="json")
+        effective = scenario.model_copy(update={"seed": simulation.seed}).model_dump(mode="json")
         (building / "scenario.json").write_text(
             json.dumps(effective, indent=2) + "\n", encoding="utf-8"
         )
@@ -112,5 +121,8 @@ def run_scenario(
             os.replace(building, out_dir)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
+        for folder in created:  # nearest first: leave no folder this run made
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return RunResult(out_dir, summary)
