@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check a scenario file and its network")
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="scenario YAML file")
     validate.add_argument(
         "--set",
         dest="overrides",
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser("run", help="simulate a scenario and write a run directory")
-    run.add_argument("file", type=Path)
+    run.add_argument("file", type=Path, help="scenario YAML file")
     run.add_argument(
         "--out",
         type=Path,
