@@ -268,3 +268,14 @@ def test_help_lists_the_commands(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert all(command in text for command in ("validate", "run", "schema"))
+
+
+def test_the_default_run_directory_is_numbered_when_taken(metro, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(3):
+        assert main(["run", str(metro), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "metro-evening-fiber-cut-seed20270301",
+        "metro-evening-fiber-cut-seed20270301-2",
+        "metro-evening-fiber-cut-seed20270301-3",
+    ]

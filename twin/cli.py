@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="run directory to create (default: runs/<scenario name>-seed<seed>)",
+        help="run directory to create (default: runs/<scenario name>-seed<seed>, numbered -2, "
+        "-3 ... when taken)",
     )
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument(
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         print(f"{args.file.name}: --seed: must be from 0 to 2**63-1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = args.out or Path("runs") / f"{scenario.name}-seed{seed}"
+    out = args.out or _next_free(Path("runs") / f"{scenario.name}-seed{seed}", args.force)
     if out.exists() and not args.force:
         print(
             f"{out}: already exists; choose another --out or add --force to replace it",
@@ -151,6 +152,17 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     print(f"wrote {out}/ (summary.json, twin.sqlite, scenario.json)")
     return 0
+
+
+def _next_free(out: Path, force: bool) -> Path:
+    """The default run directory, numbered -2, -3 ... when earlier runs are there (a named
+    --out is never renumbered: it is refused or, with --force, replaced)."""
+    if force or not out.exists():
+        return out
+    number = 2
+    while out.with_name(f"{out.name}-{number}").exists():
+        number += 1
+    return out.with_name(f"{out.name}-{number}")
 
 
 def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
