@@ -415,7 +415,8 @@ class Scenario(_Strict):
     def _pm_divides_hour(cls, value: float) -> float:
         if value < 60 or value != int(value) or 3600 % int(value):
             raise ValueError(
-                "must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole"
+                "must be whole minutes dividing one hour evenly (1m, 5m, 15m, 30m, 1h), so "
+                "hours are whole"
             )
         return value
 

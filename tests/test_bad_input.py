@@ -250,7 +250,7 @@ def test_pm_interval_must_divide_an_hour(tmp_path, capsys, example_raw):
     path = _write(tmp_path, example_raw)
     assert _refused(tmp_path, capsys, path) == [
         "metro.yaml: pm_interval: "
-        "must divide one hour evenly (5m, 15m, 30m, 1h ...) so hours are whole"
+        "must be whole minutes dividing one hour evenly (1m, 5m, 15m, 30m, 1h), so hours are whole"
     ]
 
 
