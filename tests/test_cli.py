@@ -279,3 +279,17 @@ def test_the_default_run_directory_is_numbered_when_taken(metro, tmp_path, monke
         "metro-evening-fiber-cut-seed20270301-2",
         "metro-evening-fiber-cut-seed20270301-3",
     ]
+
+
+@pytest.mark.parametrize("target", [".", "scenario folder"])
+def test_force_never_replaces_a_folder_that_is_not_a_run(
+    metro, tmp_path, monkeypatch, capsys, target
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep me")
+    out = "." if target == "." else str(tmp_path)
+    assert main(["run", str(metro), "--out", out, "--force", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"{out}: --out: is not a run directory; --force only replaces runs\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metro.yaml", "notes.txt"]

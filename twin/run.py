@@ -52,6 +52,15 @@ def simulate(
     return builder.summary()
 
 
+RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite"})
+
+
+def is_run_directory(path: Path) -> bool:
+    """True for a directory that holds a run's files and nothing else."""
+    names = {p.name for p in path.iterdir()} if path.is_dir() else set()
+    return "summary.json" in names and names <= RUN_FILES
+
+
 def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
@@ -72,9 +81,15 @@ def run_scenario(
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
     the new run is complete.
     """
-    out_dir = Path(out_dir)
+    shown = str(out_dir)
+    out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not force:
         raise FileExistsError(f"{out_dir} already exists (use --force to replace it)")
+    if out_dir.exists() and not is_run_directory(out_dir):
+        # --force replaces a previous run, never a folder of other things (., a scenario folder)
+        raise ScenarioError(
+            [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
+        )
     bus = Bus()
     builder = SummaryBuilder()
     builder.attach(bus)
@@ -90,7 +105,7 @@ def run_scenario(
         )
     except OSError as error:
         raise ScenarioError(
-            [Problem(str(out_dir), "--out", f"cannot create it: {error.strerror}")]
+            [Problem(shown, "--out", f"cannot create it: {error.strerror}")]
         ) from None
     umask = os.umask(0)
     os.umask(umask)
