@@ -102,9 +102,9 @@ def test_run_refuses_an_existing_out_and_names_force(metro, tmp_path, capsys):
 
 def test_force_replaces_an_existing_out(metro, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("an earlier run")
-    assert _run(metro, out, "--force") == 0
+    assert _run(metro, out) == 0  # an earlier run
+    assert _run(metro, out, "--force", "--seed", "3") == 0
+    assert _summary(out)["seed"] == 3
     assert sorted(os.listdir(out)) == RUN_FILES
     # neither the retired directory (.out.replaced) nor a partial one is left
     assert sorted(os.listdir(tmp_path)) == ["metro.yaml", "out"]
