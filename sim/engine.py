@@ -328,6 +328,7 @@ class Simulation:
         if self.env.now < sc.duration:
             self.env.run(until=sc.duration)
         self.kernel.advance(sc.duration)
+        self.kernel.finish()
         if self.kernel.now > self._pm_start:
             self._close_pm()
         if self.kernel.now > self._usage_start:

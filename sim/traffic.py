@@ -187,6 +187,7 @@ class TrafficKernel:
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
+        self._window = _DataWindow.empty(self.n_cells, self.n_links, subscribers.count)
 
     # --- state set by the engine ------------------------------------------------------------
 
@@ -275,6 +276,8 @@ class TrafficKernel:
             self.counters.seconds_in_service += dt * self.in_service
             self.counters.link_seconds_in_service += dt * self.link_in_service
             self.now = stop
+            if self.now >= self._segment_end:
+                self._settle_data()
 
     def _voice_piece(self, t0: float, t1: float) -> None:
         arrivals = self._voice
@@ -309,47 +312,73 @@ class TrafficKernel:
         )
 
     def _data_piece(self, t0: float, t1: float) -> None:
+        """Gather one piece's data demand and capacity; :meth:`_settle_data` serves them."""
         arrivals = self._data
         assert arrivals is not None
         dt = t1 - t0
+        window = self._window
+        window.capacity_mb += self.data_mbps * dt / 8.0 * self.in_service
+        window.link_capacity_mb += self.link_capacity_mbps * dt / 8.0 * self.link_in_service
         pick = arrivals.between(t0, t1)
-        c = self.counters
         if pick is None:
             return
         cell, volume, sub = arrivals.cell[pick], arrivals.size[pick], arrivals.sub[pick]
-        demand = np.bincount(cell, weights=volume, minlength=self.n_cells)
+        c = self.counters
         c.data_sessions += np.bincount(cell, minlength=self.n_cells)
-        c.data_demand_mb += demand
-        capacity = self.data_mbps * dt / 8.0 * self.in_service
-        cell_share = np.divide(capacity, demand, out=np.ones(self.n_cells), where=demand > 0)
+        c.data_demand_mb += np.bincount(cell, weights=volume, minlength=self.n_cells)
+        serving = self.in_service[cell]  # demand at a cell out of service is not served
+        cell, volume, sub = cell[serving], volume[serving], sub[serving]
+        demand = np.bincount(cell, weights=volume, minlength=self.n_cells)
+        window.demand_mb += demand
+        window.pieces.append((self.tower_links.copy(), demand))
+        count = self.subscribers.count
+        if len(window.sub_demand_mb) < count:
+            window.sub_demand_mb = np.concatenate(
+                [window.sub_demand_mb, np.zeros(count - len(window.sub_demand_mb))]
+            )
+        window.sub_demand_mb[:count] += np.bincount(sub, weights=volume, minlength=count)
+
+    def _settle_data(self) -> None:
+        """Serve the data gathered since the segment began: a fluid model of processor sharing
+        over the whole segment, then proportional sharing of congested links."""
+        window = self._window
+        self._window = _DataWindow.empty(self.n_cells, self.n_links, self.subscribers.count)
+        if not window.pieces:
+            return
+        cell_share = np.divide(
+            window.capacity_mb,
+            window.demand_mb,
+            out=np.ones(self.n_cells),
+            where=window.demand_mb > 0,
+        )
         np.minimum(cell_share, 1.0, out=cell_share)
-        tower_mb = np.bincount(
-            self.cell_tower, weights=demand * cell_share, minlength=self.n_towers
-        )
-        routes = self.tower_links
-        on_route = routes >= 0
-        link_demand = np.bincount(
-            routes[on_route],
-            weights=np.broadcast_to(tower_mb[:, None], routes.shape)[on_route],
-            minlength=self.n_links,
-        )
-        link_capacity = self.link_capacity_mbps * dt / 8.0 * self.link_in_service
+        link_load = np.zeros(self.n_links)
+        tower_mb = []
+        for routes, demand in window.pieces:
+            mb = np.bincount(self.cell_tower, weights=demand * cell_share, minlength=self.n_towers)
+            tower_mb.append(mb)
+            link_load += _over_routes(routes, mb, self.n_links)
         link_share = np.divide(
-            link_capacity, link_demand, out=np.ones(self.n_links), where=link_demand > 0
+            window.link_capacity_mb, link_load, out=np.ones(self.n_links), where=link_load > 0
         )
         np.minimum(link_share, 1.0, out=link_share)
-        tower_share = np.where(on_route, link_share[np.maximum(routes, 0)], 1.0).min(axis=1)
+        tower_share = np.ones(self.n_towers)
+        for (routes, _), mb in zip(window.pieces, tower_mb, strict=True):
+            on_route = routes >= 0
+            piece = np.where(on_route, link_share[np.maximum(routes, 0)], 1.0).min(axis=1)
+            np.minimum(tower_share, np.where(mb > 0, piece, 1.0), out=tower_share)
         share = cell_share * tower_share[self.cell_tower]
-        c.data_served_mb += demand * share
-        c.link_demand_mb += link_demand
-        c.link_carried_mb += np.bincount(
-            routes[on_route],
-            weights=np.broadcast_to((tower_mb * tower_share)[:, None], routes.shape)[on_route],
-            minlength=self.n_links,
-        )
-        self.usage_data_mb[: self.subscribers.count] += np.bincount(
-            sub, weights=volume * share[cell], minlength=self.subscribers.count
-        )
+        c = self.counters
+        c.data_served_mb += window.demand_mb * share
+        c.link_demand_mb += link_load
+        for (routes, _), mb in zip(window.pieces, tower_mb, strict=True):
+            c.link_carried_mb += _over_routes(routes, mb * tower_share, self.n_links)
+        n = len(window.sub_demand_mb)
+        self.usage_data_mb[:n] += window.sub_demand_mb * share[self.subscribers.cell[:n]]
+
+    def finish(self) -> None:
+        """Serve the data of a segment cut short by the end of the run."""
+        self._settle_data()
 
     # --- closing intervals ------------------------------------------------------------------
 
@@ -381,6 +410,34 @@ class TrafficKernel:
         self.usage_voice_s[:count] = carry
         self.usage_data_mb[:] = 0.0
         return voice, data
+
+
+@dataclass
+class _DataWindow:
+    """Data demand and capacity gathered over one segment, served when it ends.
+
+    Serving a whole segment at once keeps the result independent of how many control events
+    split it: a price change or a fault elsewhere must not change what a cell serves.
+    """
+
+    demand_mb: np.ndarray  # per cell, arriving while the cell is in service
+    capacity_mb: np.ndarray  # per cell, over its time in service
+    link_capacity_mb: np.ndarray  # per link, over its time in service
+    sub_demand_mb: np.ndarray  # per subscriber, arriving while its cell is in service
+    pieces: list[tuple[np.ndarray, np.ndarray]]  # (routes, per-cell demand) of each piece
+
+    @classmethod
+    def empty(cls, n_cells: int, n_links: int, n_subscribers: int) -> _DataWindow:
+        return cls(
+            np.zeros(n_cells), np.zeros(n_cells), np.zeros(n_links), np.zeros(n_subscribers), []
+        )
+
+
+def _over_routes(routes: np.ndarray, tower_mb: np.ndarray, n_links: int) -> np.ndarray:
+    """Per link, the sum of the traffic of the towers routed over it."""
+    on_route = routes >= 0
+    weights = np.broadcast_to(tower_mb[:, None], routes.shape)[on_route]
+    return np.bincount(routes[on_route], weights=weights, minlength=n_links)
 
 
 @dataclass

@@ -289,3 +289,23 @@ def test_admitted_subscribers_count_in_the_outage_they_live_through():
         "subscribers_affected": 120,
         "subscriber_hours_out_of_service": 120.0,
     }
+
+
+def test_data_served_does_not_depend_on_unrelated_events():
+    # An overloaded cell (demand about 1.3 times its 100 Mbps): adding 200 price changes splits
+    # every segment into pieces, which must not change what the cell serves.
+    overloaded = {
+        "calls_per_hour": 0.0,
+        "sessions_per_hour": 6.0,
+        "mean_volume_mb": 100.0,
+        "subscribers": 200,
+        "duration": "4h",
+    }
+    plain = simulate(single_cell(**overloaded))
+    changes = [
+        {"at": f"{60 + 71 * k}s", "action": "price_change", "product": "p", "monthly_fee": "1.00"}
+        for k in range(200)
+    ]
+    split = simulate(single_cell(**overloaded, extra={"events": changes}))
+    assert split["data"] == plain["data"]
+    assert plain["data"]["served_mb"] < plain["data"]["demand_mb"]  # it really is overloaded
