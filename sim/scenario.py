@@ -549,13 +549,14 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
                 )
     for index, event in enumerate(scenario.events):
         where = f"events[{index}]"
-        if event.at > scenario.duration:
+        if event.at >= scenario.duration:
+            where_in_run = "at the end" if event.at == scenario.duration else "past the end"
             problems.append(
                 Problem(
                     file,
                     f"{where}.at",
-                    f"{format_duration(event.at)} is past the end of the run "
-                    f"({format_duration(scenario.duration)})",
+                    f"{format_duration(event.at)} is {where_in_run} of the run "
+                    f"({format_duration(scenario.duration)}); an event must come before it",
                 )
             )
         if (

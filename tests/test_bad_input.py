@@ -361,7 +361,16 @@ def test_event_past_the_end_is_refused(tmp_path, capsys, example_raw):
     example_raw["events"][4]["at"] = "3d"  # the run lasts 2d
     path = _write(tmp_path, example_raw)
     assert _refused(tmp_path, capsys, path) == [
-        "metro.yaml: events[4].at: 3d is past the end of the run (2d)"
+        "metro.yaml: events[4].at: 3d is past the end of the run (2d); an event must come before it"
+    ]
+
+
+def test_event_at_the_very_end_is_refused(tmp_path, capsys, example_raw):
+    # it would never happen: the run stops at 2d
+    example_raw["events"][4]["at"] = "2d"
+    path = _write(tmp_path, example_raw)
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: events[4].at: 2d is at the end of the run (2d); an event must come before it"
     ]
 
 
@@ -386,7 +395,7 @@ def test_several_reference_problems_give_one_line_each(tmp_path, capsys, example
     path = _write(tmp_path, example_raw)
     assert _refused(tmp_path, capsys, path) == [
         "metro.yaml: network.links[3].b: unknown node 't-99'",
-        "metro.yaml: events[4].at: 3d is past the end of the run (2d)",
+        "metro.yaml: events[4].at: 3d is past the end of the run (2d); an event must come before it",
     ]
 
 
