@@ -395,7 +395,8 @@ def test_several_reference_problems_give_one_line_each(tmp_path, capsys, example
     path = _write(tmp_path, example_raw)
     assert _refused(tmp_path, capsys, path) == [
         "metro.yaml: network.links[3].b: unknown node 't-99'",
-        "metro.yaml: events[4].at: 3d is past the end of the run (2d); an event must come before it",
+        "metro.yaml: events[4].at: 3d is past the end of the run (2d); "
+        "an event must come before it",
     ]
 
 
