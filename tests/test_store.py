@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from sim.scenario import parse_scenario
+from tests.conftest import EXAMPLE as EXAMPLE_PATH
 from twin.run import run_scenario
 
 
@@ -107,3 +108,34 @@ def test_a_failed_run_leaves_no_rows_in_an_external_database(tmp_path, example_r
     assert _one(db, "select count(*) from runs") == (0,)
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["shared.sqlite"]
+
+
+def test_a_store_url_that_cannot_be_opened_is_bad_input(tmp_path, capsys):
+    from twin.cli import main
+
+    status = main(
+        ["run", str(EXAMPLE_PATH), "--out", str(tmp_path / "out"), "--quiet", "--store", "notaurl"]
+    )
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "notaurl: --store: cannot open it: Could not parse SQLAlchemy URL from given URL string\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, capsys):
+    from twin.cli import main
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    args = ["run", str(EXAMPLE_PATH), "--out", str(tmp_path / "metro"), "--quiet", "--store", url]
+    assert main(args) == 0
+    assert main(args) == 2  # the run directory exists, and so does the run in the store
+    capsys.readouterr()
+    assert main([*args, "--force", "--seed", "5"]) == 0
+    db = sqlite3.connect(tmp_path / "shared.sqlite")
+    assert db.execute("select run_id, seed from runs").fetchall() == [("metro", "5")]
+    assert _one(db, "select count(*) from cell_pm") == (22 * 192,)
+    assert sorted(p.name for p in (tmp_path / "metro").iterdir()) == [
+        "scenario.json",
+        "summary.json",
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.scenario import ScenarioError, json_schema, load_scenario
 from sim.units import format_duration
+from twin.store import StoreError
 
 __all__ = ["main"]
 
@@ -150,7 +151,12 @@ def _run(args: argparse.Namespace) -> int:
             bar.close()
     if not args.quiet:
         print(format_summary(result.summary))
-    print(f"wrote {out}/ (summary.json, twin.sqlite, scenario.json)")
+    files = ", ".join(
+        name
+        for name in ("summary.json", "twin.sqlite", "scenario.json")
+        if (result.out_dir / name).exists()
+    )
+    print(f"wrote {out}/ ({files})")
     return 0
 
 
@@ -240,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
+    except StoreError as error:
+        print(f"telcotwin: store: {error}; nothing written", file=sys.stderr)
+        return 1
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
         print(f"telcotwin: {where}{error.strerror or error}; nothing written", file=sys.stderr)

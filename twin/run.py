@@ -21,7 +21,7 @@ from typing import Any
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from twin.bus import Bus
-from twin.store import BackgroundStore, Store
+from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
 __all__ = ["RunResult", "run_scenario", "simulate"]
@@ -29,7 +29,7 @@ __all__ = ["RunResult", "run_scenario", "simulate"]
 
 @dataclass(frozen=True)
 class RunResult:
-    out_dir: Path | None
+    out_dir: Path
     summary: dict[str, Any]
 
 
@@ -90,6 +90,10 @@ def run_scenario(
         raise ScenarioError(
             [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
         )
+    if store_url is not None:
+        problem = check_store(store_url, out_dir.name, replace=force)
+        if problem is not None:
+            raise ScenarioError([Problem(store_url, "--store", problem)])
     bus = Bus()
     builder = SummaryBuilder()
     builder.attach(bus)
@@ -112,7 +116,7 @@ def run_scenario(
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
-        store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None)
+        store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None, replace=force)
         store.attach(bus)
         try:
             simulation.run()

@@ -44,7 +44,7 @@ from twin.feed import (
     UsageBatch,
 )
 
-__all__ = ["BackgroundStore", "Store", "metadata", "open_engine"]
+__all__ = ["BackgroundStore", "Store", "StoreError", "check_store", "metadata", "open_engine"]
 
 RECORD_TYPES = (
     SubscriptionAdmitted,
@@ -402,6 +402,32 @@ class Store:
 _DONE = object()
 
 
+class StoreError(RuntimeError):
+    """Writing the twin's store failed; the run is rolled back."""
+
+
+def check_store(url: str, run_id: str, *, replace: bool) -> str | None:
+    """Return why ``url`` cannot take run ``run_id``, or None when it can.
+
+    Opens the database, creates the tables if needed and looks for an earlier run of the same
+    id (which ``replace`` allows), so that a bad ``--store`` stops before the simulation starts.
+    """
+    try:
+        engine = open_engine(url)
+    except Exception as error:  # SQLAlchemy raises several kinds for a bad URL
+        return f"cannot open it: {str(error).splitlines()[0]}"
+    try:
+        with engine.connect() as connection:
+            taken = connection.execute(runs.select().where(runs.c.run_id == run_id)).first()
+    except Exception as error:
+        return f"cannot use it: {str(error).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    if taken is not None and not replace:
+        return f"it already holds a run '{run_id}'; choose another --out or add --force"
+    return None
+
+
 class BackgroundStore:
     """A :class:`Store` on its own thread, so writing overlaps with simulating.
 
@@ -411,9 +437,18 @@ class BackgroundStore:
     simulating thread at the next record or at :meth:`close`.
     """
 
-    def __init__(self, url: str, run_id: str, *, scratch: bool = False, backlog: int = 64):
+    def __init__(
+        self,
+        url: str,
+        run_id: str,
+        *,
+        scratch: bool = False,
+        replace: bool = False,
+        backlog: int = 64,
+    ):
         self.url = url
         self.scratch = scratch
+        self.replace = replace
         self.run_id = run_id
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=backlog)
         self._error: BaseException | None = None
@@ -446,6 +481,9 @@ class BackgroundStore:
             try:
                 with engine.connect() as connection:
                     transaction = connection.begin()
+                    if self.replace:  # --force: the new run replaces the old in one transaction
+                        for table in reversed(metadata.sorted_tables):
+                            connection.execute(table.delete().where(table.c.run_id == self.run_id))
                     store = Store(connection, self.run_id)
                     while (record := self._queue.get()) is not _DONE:
                         store.write(record)
@@ -455,7 +493,7 @@ class BackgroundStore:
                         transaction.rollback()
             finally:
                 engine.dispose()
-        except BaseException as error:  # handed to the simulating thread
-            self._error = error
+        except BaseException as error:  # handed to the simulating thread, as one line
+            self._error = StoreError(f"{type(error).__name__}: {error}".splitlines()[0])
             while self._queue.get() is not _DONE:  # let the producer finish without blocking
                 pass
