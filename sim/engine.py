@@ -7,11 +7,12 @@ feed records (:mod:`twin.feed`) and answers southbound commands; it never sees t
 
 Random streams are children of one ``SeedSequence`` per run, one per concern, so that adding an
 event changes no other draw: placement, products, traffic, faults, admissions, and one stream
-per surge keyed by the surge's position in the event list.
+per surge keyed by what the surge is (see :func:`surge_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, Literal
@@ -70,8 +71,16 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     }
 
 
-def surge_rng(seed: int, event_index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SURGE_KEY, event_index)))
+def surge_key(event: SurgeEvent, occurrence: int) -> tuple[int, ...]:
+    """A key for a surge's random stream from what the surge is, not where it is listed, so
+    that adding or reordering other events changes none of its draws."""
+    text = f"{event.at!r}|{sorted(event.targets)}|{event.factor!r}|{event.duration!r}|{occurrence}"
+    digest = hashlib.sha256(text.encode()).digest()
+    return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
+
+
+def surge_rng(seed: int, key: tuple[int, ...]) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SURGE_KEY, *key)))
 
 
 def place_subscribers(
@@ -305,11 +314,13 @@ class Simulation:
         env.process(self._ticks(sc.usage_interval, self._close_usage))
         for outage in self._random_outages():
             env.process(self._random_fault(outage))
+        seen_surges: list[SurgeEvent] = []
         for index, event in enumerate(sc.events):
             if isinstance(event, FailEvent):
                 env.process(self._injected_fault(event))
             elif isinstance(event, SurgeEvent):
-                self.kernel.add_surge(self._surge(index, event))
+                self.kernel.add_surge(self._surge(event, seen_surges.count(event)))
+                seen_surges.append(event)
             elif isinstance(event, (OrderEvent, PriceChangeEvent)):
                 env.process(self._business(index, event))
 
@@ -546,7 +557,7 @@ class Simulation:
 
     # --- surges and business events -----------------------------------------------------------
 
-    def _surge(self, index: int, event: SurgeEvent) -> Surge:
+    def _surge(self, event: SurgeEvent, occurrence: int) -> Surge:
         topo = self.topo
         towers = set(topo.tower_ids())
         cells: set[int] = set()
@@ -562,7 +573,8 @@ class Simulation:
             event.factor,
             event.at,
             min(event.at + event.duration, self.scenario.duration),
-            surge_rng(self.seed, index),
+            surge_rng(self.seed, key := surge_key(event, occurrence)),
+            key,
         )
 
     def _business(

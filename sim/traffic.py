@@ -57,6 +57,7 @@ class Surge:
     start_s: float
     end_s: float
     rng: np.random.Generator  # its own stream, so that a surge changes no other draw
+    key: tuple[int, ...] = ()  # orders overlapping surges the same way whatever the event list
 
 
 class SubscriberBase:
@@ -254,7 +255,9 @@ class TrafficKernel:
             ("data", per_cell * p.busy_hour_sessions, p.mean_session_mb),
         ):
             arrivals = _Arrivals.draw(self.rng, rate * dt, t0, t1, self.subscribers, mean_size)
-            for surge, lo, hi in surges:
+            # Surges above 1 add their extra traffic, then those below 1 thin all of it; in a
+            # fixed order, so that overlapping surges give the same draws however listed.
+            for surge, lo, hi in sorted(surges, key=lambda x: (x[0].factor < 1, x[0].key)):
                 arrivals = arrivals.surged(surge, rate, lo, hi, self.subscribers, mean_size)
             if kind == "voice":
                 self._voice = arrivals

@@ -309,3 +309,27 @@ def test_data_served_does_not_depend_on_unrelated_events():
     split = simulate(single_cell(**overloaded, extra={"events": changes}))
     assert split["data"] == plain["data"]
     assert plain["data"]["served_mb"] < plain["data"]["demand_mb"]  # it really is overloaded
+
+
+def test_surge_draws_do_not_depend_on_the_order_of_the_event_list(example_raw):
+    base = _run(parse_scenario(example_raw, "metro.yaml"))
+    example_raw["events"].insert(
+        0, {"at": "1h", "action": "price_change", "product": "mobile-l", "monthly_fee": "35.00"}
+    )
+    example_raw["events"].append(
+        {"at": "18h30m", "action": "surge", "targets": ["t-s1"], "factor": 0.5, "duration": "1h"}
+    )
+    reordered = parse_scenario(example_raw, "metro.yaml")
+    example_raw["events"].reverse()
+    reversed_ = parse_scenario(example_raw, "metro.yaml")
+    first, second = _run(reordered), _run(reversed_)
+    assert np.array_equal(
+        _cell_totals(first, "voice_offered"), _cell_totals(second, "voice_offered")
+    )
+    # cells the new half-surge does not touch keep the base run's attempts exactly
+    cells = base.of_type(Inventory)[0].cell_ids
+    untouched = [i for i, c in enumerate(cells) if not c.startswith("t-s1/")]
+    assert np.array_equal(
+        _cell_totals(base, "voice_offered")[untouched],
+        _cell_totals(first, "voice_offered")[untouched],
+    )
