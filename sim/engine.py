@@ -310,7 +310,11 @@ class Simulation:
         sc = self.scenario
         self._publish_start()
         env = self.env
-        env.process(self._ticks(sc.pm_interval, self._close_pm_and_report))
+        # PM intervals sit on the clock as in 3GPP: a run starting at 13:07 gets a first, short
+        # interval to 13:15, so every interval lies inside one hour of the day.
+        into = _seconds_into_day(sc) % sc.pm_interval
+        first = sc.pm_interval - into if into else sc.pm_interval
+        env.process(self._ticks(sc.pm_interval, self._close_pm_and_report, first))
         env.process(self._ticks(sc.usage_interval, self._close_usage))
         for outage in self._random_outages():
             env.process(self._random_fault(outage))
@@ -382,12 +386,17 @@ class Simulation:
             )
         )
 
-    def _ticks(self, step: float, close: Callable[[], None]) -> Generator[simpy.Event, Any, None]:
-        """Close an interval every ``step`` seconds; the last one is closed by :meth:`run`."""
-        while self.env.now + step < self.scenario.duration:
-            yield self.env.timeout(step)
+    def _ticks(
+        self, step: float, close: Callable[[], None], first: float | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        """Close an interval every ``step`` seconds, the first after ``first`` (default: one
+        step); the last one is closed by :meth:`run`."""
+        wait = step if first is None else first
+        while self.env.now + wait < self.scenario.duration:
+            yield self.env.timeout(wait)
             self.kernel.advance(self.env.now)
             close()
+            wait = step
 
     def _close_pm_and_report(self) -> None:
         self._close_pm()

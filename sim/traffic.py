@@ -238,11 +238,12 @@ class TrafficKernel:
         return p.daily_profile[hour] * growth
 
     def _segment_end_after(self, t: float) -> float:
-        """End of the fixed segment that starts at ``t``: the next hour or PM boundary."""
-        into_hour = (self.params.start_of_day_s + t) % 3600.0
-        to_hour = 3600.0 - into_hour
-        to_segment = self.segment_s - (t % self.segment_s)
-        return t + min(to_hour, to_segment)
+        """End of the fixed segment that holds ``t``: the next PM boundary on the clock.
+
+        PM intervals divide the hour, so segments never straddle an hour of the profile.
+        """
+        into = (self.params.start_of_day_s + t) % self.segment_s
+        return t + (self.segment_s - into)
 
     def _draw_segment(self, t0: float, t1: float) -> None:
         dt = t1 - t0

@@ -333,3 +333,22 @@ def test_surge_draws_do_not_depend_on_the_order_of_the_event_list(example_raw):
         _cell_totals(base, "voice_offered")[untouched],
         _cell_totals(first, "voice_offered")[untouched],
     )
+
+
+def test_pm_intervals_sit_on_the_clock_and_the_busy_hour_is_whole():
+    # Only 13h carries traffic: 1000 subscribers x 1 call x 90 s = 25 E in that hour.
+    profile = [0.0] * 24
+    profile[13] = 1.0
+    scenario = single_cell(
+        duration="3h",
+        pm_interval="15m",
+        extra={"start": "2027-01-01T12:07:30Z", "traffic": {"daily_profile": profile}},
+    )
+    sink = _run(scenario)
+    bounds = [(b.start_s, b.end_s) for b in sink.of_type(CellPmBatch)]
+    assert bounds[0] == (0.0, 450.0)  # 12:07:30 to 12:15
+    assert bounds[1] == (450.0, 1350.0)
+    assert bounds[-1] == (10350.0, 10800.0)  # 15:00 to 15:07:30
+    cell = simulate(scenario)["cells"]["t1/1"]
+    assert cell["busy_hour"] == 13
+    assert cell["busy_hour_erlangs"] == pytest.approx(25.0, rel=0.08)

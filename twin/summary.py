@@ -6,7 +6,7 @@ real network's exports would be computed the same way.
 - ``offered_erlangs`` and ``carried_erlangs`` are means over the run.
 - ``busy_hour_erlangs`` is the offered traffic of the cell's busy hour: the hour of the day
   whose mean offered traffic over the run's days is highest (time-consistent busy hour, ITU-T
-  E.500); PM intervals are counted in the hour they start in.
+  E.500); PM intervals sit on the clock, so each lies inside one hour.
 - ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation.
 - ``availability`` is the share of the run the resource was in service.
 - an outage still open at the end of the run has ``end_s`` null.
