@@ -134,6 +134,13 @@ def place_subscribers(
     return cell.astype(np.int64), product.astype(np.int64), names
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A copy the twin cannot write to: a record must not reach back into the simulation."""
+    copy = np.array(array)
+    copy.setflags(write=False)
+    return copy
+
+
 def _seconds_into_day(scenario: Scenario) -> float:
     start = scenario.start
     return float(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
@@ -368,21 +375,21 @@ class Simulation:
             Inventory(
                 node_ids=tuple(topo.node_ids),
                 node_roles=tuple(ROLES[r] for r in topo.node_role),
-                node_lat=topo.node_lat,
-                node_lon=topo.node_lon,
+                node_lat=_read_only(topo.node_lat),
+                node_lon=_read_only(topo.node_lon),
                 link_ids=tuple(topo.link_ids),
                 link_a=tuple(topo.node_ids[i] for i in topo.link_a),
                 link_b=tuple(topo.node_ids[i] for i in topo.link_b),
-                link_capacity_mbps=topo.link_capacity_mbps,
-                link_latency_ms=topo.link_latency_ms,
+                link_capacity_mbps=_read_only(topo.link_capacity_mbps),
+                link_latency_ms=_read_only(topo.link_latency_ms),
                 cell_ids=tuple(topo.cell_ids),
                 cell_tower=tuple(towers[t] for t in topo.cell_tower),
-                cell_voice_channels=topo.cell_voice_channels,
-                cell_data_mbps=topo.cell_data_mbps,
+                cell_voice_channels=_read_only(topo.cell_voice_channels),
+                cell_data_mbps=_read_only(topo.cell_data_mbps),
                 subscribers=self.subscribers.count,
-                subscriber_cell=self.subscribers.cell.copy(),
+                subscriber_cell=_read_only(self.subscribers.cell),
                 product_names=tuple(self.product_names),
-                subscriber_product=self.subscribers.product.copy(),
+                subscriber_product=_read_only(self.subscribers.product),
             )
         )
 

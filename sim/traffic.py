@@ -470,7 +470,8 @@ class _Arrivals:
         cell = np.repeat(index, counts)
         # cell + fraction sorts cell-major and by time within a cell in one pass
         key = np.sort(cell + rng.random(len(cell)))
-        time = t0 + (key - cell) * (t1 - t0)
+        # fraction < 1 even where cell + fraction rounded up to the next integer
+        time = t0 + np.minimum(key - cell, np.nextafter(1.0, 0.0)) * (t1 - t0)
         size = rng.exponential(mean_size, len(cell))
         sub = subscribers.pick(cell, rng.random(len(cell)))
         return cls(cell, time, size, sub)

@@ -352,3 +352,10 @@ def test_pm_intervals_sit_on_the_clock_and_the_busy_hour_is_whole():
     cell = simulate(scenario)["cells"]["t1/1"]
     assert cell["busy_hour"] == 13
     assert cell["busy_hour_erlangs"] == pytest.approx(25.0, rel=0.08)
+
+
+def test_the_inventory_cannot_be_written_back_into_the_simulation(example_raw):
+    sink = _run(parse_scenario(example_raw, "metro.yaml"))
+    inventory = sink.of_type(Inventory)[0]
+    with pytest.raises(ValueError):
+        inventory.cell_data_mbps *= 0.1
