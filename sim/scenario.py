@@ -103,7 +103,7 @@ class CellDefaults(_Strict):
     """Capacity given to every tower's cells unless the tower says otherwise."""
 
     cells: int = Field(3, ge=1, le=64, description="cells (sectors) per tower")
-    voice_channels: int = Field(30, ge=1, le=10_000, description="simultaneous calls per cell")
+    voice_channels: int = Field(30, ge=1, le=1000, description="simultaneous calls per cell")
     data_mbps: float = Field(150.0, gt=0, description="shared downlink capacity per cell")
     max_subscribers: int | None = Field(
         None,
@@ -118,7 +118,7 @@ class Node(_Strict):
     role: Literal["core", "aggregation", "tower"]
     position: LatLon | None = Field(None, description="[latitude, longitude] in degrees")
     cells: int | None = Field(None, ge=1, le=64)
-    voice_channels: int | None = Field(None, ge=1, le=10_000)
+    voice_channels: int | None = Field(None, ge=1, le=1000)
     data_mbps: float | None = Field(None, gt=0)
     max_subscribers: int | None = Field(None, ge=1, le=100_000_000)
 
