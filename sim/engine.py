@@ -194,6 +194,7 @@ class Simulation:
             self.subscribers,
             self.rng["traffic"],
             scenario.pm_interval,
+            scenario.usage_interval,
         )
         self.env = simpy.Environment()
         self.node_down = np.zeros(self.topo.n_nodes, dtype=np.int64)  # active faults per node

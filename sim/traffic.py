@@ -161,6 +161,7 @@ class TrafficKernel:
         subscribers: SubscriberBase,
         rng: np.random.Generator,
         segment_s: float,
+        usage_s: float = 0.0,
     ):
         self.params = params
         self.n_cells = len(voice_channels)
@@ -172,6 +173,7 @@ class TrafficKernel:
         self.subscribers = subscribers
         self.rng = rng
         self.segment_s = segment_s
+        self.usage_s = usage_s  # usage periods run from t = 0; 0 for none
         self.now = 0.0
         max_channels = int(voice_channels.max()) if self.n_cells else 1
         slots = np.arange(max_channels)[None, :]
@@ -238,12 +240,18 @@ class TrafficKernel:
         return p.daily_profile[hour] * growth
 
     def _segment_end_after(self, t: float) -> float:
-        """End of the fixed segment that holds ``t``: the next PM boundary on the clock.
+        """End of the fixed segment that holds ``t``: the next PM boundary on the clock, or the
+        next usage-period boundary if sooner.
 
-        PM intervals divide the hour, so segments never straddle an hour of the profile.
+        PM intervals divide the hour, so segments never straddle an hour of the profile. All
+        these boundaries are known from the start, so no event moves them.
         """
         into = (self.params.start_of_day_s + t) % self.segment_s
-        return t + (self.segment_s - into)
+        end = t + (self.segment_s - into)
+        if self.usage_s:
+            # a usage period's records must hold the data served in it
+            end = min(end, (t // self.usage_s + 1) * self.usage_s)
+        return end
 
     def _draw_segment(self, t0: float, t1: float) -> None:
         dt = t1 - t0

@@ -359,3 +359,20 @@ def test_the_inventory_cannot_be_written_back_into_the_simulation(example_raw):
     inventory = sink.of_type(Inventory)[0]
     with pytest.raises(ValueError):
         inventory.cell_data_mbps *= 0.1
+
+
+def test_each_usage_period_holds_the_data_served_in_it():
+    # usage periods of 10 minutes, PM intervals of 15: a period must not wait for the interval
+    scenario = single_cell(
+        duration="1h", pm_interval="15m", sessions_per_hour=2.0, extra={"usage_interval": "10m"}
+    )
+    sink = _run(scenario)
+    periods = sink.of_type(UsageBatch)
+    assert [(b.start_s, b.end_s) for b in periods] == [
+        (600.0 * k, 600.0 * (k + 1)) for k in range(6)
+    ]
+    # 1000 subscribers x 2 sessions/h x 10 MB: 3,333 MB expected in each 10 minutes, from 333
+    # sessions of exponential volume: one standard deviation is 10 x sqrt(2 x 333) = 258 MB
+    assert all(b.data_mb.sum() == pytest.approx(3333, abs=4 * 258) for b in periods)
+    served = sum(b.data_served_mb.sum() for b in sink.of_type(CellPmBatch))
+    assert sum(b.data_mb.sum() for b in periods) == pytest.approx(served, rel=1e-9)
