@@ -423,8 +423,16 @@ class Scenario(_Strict):
     @field_validator("usage_interval")
     @classmethod
     def _usage_positive(cls, value: float) -> float:
-        if value < 60:
-            raise ValueError("must be at least 1m")
+        # whole seconds keep every boundary an exact float, so ticks and segments agree
+        if value < 60 or value != int(value):
+            raise ValueError("must be whole seconds, at least 1m")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _whole_second(cls, value: datetime) -> datetime:
+        if value.microsecond:
+            raise ValueError("must be a whole second (PM intervals are counted on the clock)")
         return value
 
 

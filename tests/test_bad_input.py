@@ -487,3 +487,34 @@ def test_random_faults_that_would_make_millions_of_outages_are_refused(
         "metro.yaml: faults.random.tower: about 20,396,066 outages over the run (8 x duration "
         "/ (mtbf + mttr)); more than 1,000,000 is surely a mistake"
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "line"),
+    [
+        (
+            "usage_interval",
+            "100.3s",
+            "metro.yaml: usage_interval: must be whole seconds, at least 1m",
+        ),
+        (
+            "start",
+            "2027-03-01T00:00:00.5Z",
+            "metro.yaml: start: must be a whole second (PM intervals are counted on the clock)",
+        ),
+    ],
+)
+def test_fractional_seconds_where_boundaries_must_be_exact(
+    tmp_path, capsys, example_raw, key, value, line
+):
+    example_raw[key] = value
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [line]
+
+
+def test_a_rejected_run_creates_no_store_file(tmp_path, capsys, example_raw):
+    example_raw["events"][3]["target"] = "nope"
+    path = _write(tmp_path, example_raw)
+    store = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    assert _refused(tmp_path, capsys, path, "--store", store) == [
+        "metro.yaml: events[3].target: unknown node or link 'nope'"
+    ]

@@ -293,3 +293,36 @@ def test_force_never_replaces_a_folder_that_is_not_a_run(
         f"{out}: --out: is not a run directory; --force only replaces runs\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metro.yaml", "notes.txt"]
+
+
+def test_a_terminated_run_leaves_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "regional.yaml"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # wait until the run has started writing aside, then stop it as a scheduler would
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err == "interrupted: nothing written\n"
+    assert list(tmp_path.iterdir()) == []

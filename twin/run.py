@@ -90,10 +90,6 @@ def run_scenario(
         raise ScenarioError(
             [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
         )
-    if store_url is not None:
-        problem = check_store(store_url, out_dir.name, replace=force)
-        if problem is not None:
-            raise ScenarioError([Problem(store_url, "--store", problem)])
     bus = Bus()
     builder = SummaryBuilder()
     builder.attach(bus)
@@ -101,6 +97,10 @@ def run_scenario(
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress
     )
+    if store_url is not None:
+        problem = check_store(store_url, out_dir.name, replace=force)
+        if problem is not None:
+            raise ScenarioError([Problem(store_url, "--store", problem)])
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
