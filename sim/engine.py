@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import simpy
@@ -37,6 +37,7 @@ from sim.scenario import (
     OrderEvent,
     PriceChangeEvent,
     Problem,
+    Reliability,
     Scenario,
     ScenarioError,
     SurgeEvent,
@@ -49,6 +50,7 @@ from twin.feed import (
     FeedSink,
     Inventory,
     LinkPmBatch,
+    ResourceKind,
     ResourceStateChange,
     RunEnded,
     RunStarted,
@@ -247,26 +249,30 @@ class Simulation:
         if problems:
             raise ScenarioError(problems)
 
+    def _random_fault_targets(self) -> list[tuple[str, np.ndarray, Reliability, str]]:
+        """The resources random faults strike: (scenario key, indices, reliability, kind), in
+        the fixed order their outages are drawn in."""
+        random, topo = self.scenario.faults.random, self.topo
+        targets = []
+        for key, role in (("tower", TOWER), ("aggregation", AGGREGATION), ("core", CORE)):
+            reliability = getattr(random, key)
+            if reliability is not None:
+                targets.append((key, np.flatnonzero(topo.node_role == role), reliability, "node"))
+        if random.link is not None:
+            targets.append(("link", np.arange(topo.n_links), random.link, "link"))
+        return targets
+
     def _check_fault_rates(self) -> None:
         """Refuse random-fault settings that would make millions of outages (a typo'd mtbf)."""
-        random, topo, duration = self.scenario.faults.random, self.topo, self.scenario.duration
-        counts = {
-            "tower": int((topo.node_role == TOWER).sum()),
-            "aggregation": int((topo.node_role == AGGREGATION).sum()),
-            "core": int((topo.node_role == CORE).sum()),
-            "link": topo.n_links,
-        }
         problems = []
-        for kind, count in counts.items():
-            reliability = getattr(random, kind)
-            if reliability is None:
-                continue
-            expected = count * duration / (reliability.mtbf + reliability.mttr)
+        for key, resources, reliability, _ in self._random_fault_targets():
+            count = len(resources)
+            expected = count * self.scenario.duration / (reliability.mtbf + reliability.mttr)
             if expected > MAX_RANDOM_OUTAGES:
                 problems.append(
                     Problem(
                         self.file,
-                        f"faults.random.{kind}",
+                        f"faults.random.{key}",
                         f"about {expected:,.0f} outages over the run ({count} x duration / "
                         f"(mtbf + mttr)); more than {MAX_RANDOM_OUTAGES:,} is surely a mistake",
                     )
@@ -458,28 +464,11 @@ class Simulation:
     # --- faults ----------------------------------------------------------------------------------
 
     def _random_outages(self) -> list[Outage]:
-        random = self.scenario.faults.random
-        topo = self.topo
         rng = self.rng["faults"]
         outages: list[Outage] = []
-        for role, reliability in (
-            (TOWER, random.tower),
-            (AGGREGATION, random.aggregation),
-            (CORE, random.core),
-        ):
-            if reliability is not None:
-                nodes = np.flatnonzero(topo.node_role == role)
-                outages += draw_outages(
-                    nodes, reliability.mtbf, reliability.mttr, self.scenario.duration, rng, "node"
-                )
-        if random.link is not None:
+        for _, resources, reliability, kind in self._random_fault_targets():
             outages += draw_outages(
-                np.arange(topo.n_links),
-                random.link.mtbf,
-                random.link.mttr,
-                self.scenario.duration,
-                rng,
-                "link",
+                resources, reliability.mtbf, reliability.mttr, self.scenario.duration, rng, kind
             )
         return sorted(outages)
 
@@ -502,48 +491,45 @@ class Simulation:
             yield self.env.timeout(event.repair_after)
             self._repair(kind, index, "injected", fault)
 
-    def _resource(self, kind: str, index: int) -> tuple[str, str]:
+    def _resource(self, kind: str, index: int) -> tuple[str, ResourceKind]:
         topo = self.topo
         if kind == "link":
             return topo.link_ids[index], "link"
-        return topo.node_ids[index], ROLES[topo.node_role[index]]
+        return topo.node_ids[index], cast(ResourceKind, ROLES[topo.node_role[index]])
 
     def _fail(self, kind: str, index: int, cause: str) -> int:
-        self.kernel.advance(self.env.now)
         self._fault_seq += 1
-        counts = self.link_down if kind == "link" else self.node_down
-        counts[index] += 1
-        name, resource_kind = self._resource(kind, index)
-        self.sink.publish(
-            ResourceStateChange(
-                self.env.now,
-                name,
-                resource_kind,  # type: ignore[arg-type]
-                "disabled",
-                cause,
-                self._fault_seq,
-            )
-        )
-        if counts[index] == 1:
-            self._reroute(kind, index)
+        self._change_state(kind, index, cause, self._fault_seq, "disabled")
         return self._fault_seq
 
     def _repair(self, kind: str, index: int, cause: str, fault: int) -> None:
+        self._change_state(kind, index, cause, fault, "enabled")
+
+    def _change_state(
+        self,
+        kind: str,
+        index: int,
+        cause: str,
+        fault: int,
+        state: Literal["enabled", "disabled"],
+    ) -> None:
+        """Count one more (or one fewer) active fault on a resource; reroute when its state
+        flips. Overlapping faults (random and injected) each get their own record."""
         self.kernel.advance(self.env.now)
         counts = self.link_down if kind == "link" else self.node_down
-        counts[index] -= 1
+        counts[index] += 1 if state == "disabled" else -1
         name, resource_kind = self._resource(kind, index)
         self.sink.publish(
             ResourceStateChange(
                 self.env.now,
                 name,
-                resource_kind,  # type: ignore[arg-type]
-                "enabled",
+                resource_kind,
+                state,
                 cause,
                 fault,
             )
         )
-        if counts[index] == 0:
+        if counts[index] == (1 if state == "disabled" else 0):
             self._reroute(kind, index)
 
     def _reroute(self, kind: str, index: int) -> None:

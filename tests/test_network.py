@@ -119,30 +119,17 @@ def test_leaf_route_updates_agree_with_routing_the_whole_network():
     # 300 random failures and repairs of leaf towers and their uplinks, and of aggregation
     # sites (which force a full reroute): after each one the incrementally kept routes must
     # equal a fresh computation.
-    from sim.network import Topology, leaf_uplinks, update_leaf_route
+    from sim.network import leaf_uplinks, update_leaf_route
+    from tests.conftest import single_cell
 
-    nodes, links = generate(60, 4, 2, (52.0, 13.0), 30.0, np.random.default_rng(1))
-    index = {n.id: i for i, n in enumerate(nodes)}
-    towers = [n for n in nodes if n.role == "tower"]
-    topo = Topology(
-        node_ids=[n.id for n in nodes],
-        node_role=np.array(
-            [("core", "aggregation", "tower").index(n.role) for n in nodes], dtype=np.int8
-        ),
-        node_lat=np.array([n.lat for n in nodes]),
-        node_lon=np.array([n.lon for n in nodes]),
-        link_ids=[link.id for link in links],
-        link_a=np.array([index[link.a] for link in links]),
-        link_b=np.array([index[link.b] for link in links]),
-        link_capacity_mbps=np.array([link.capacity_mbps for link in links]),
-        link_latency_ms=np.array([link.latency_ms for link in links]),
-        tower_node=np.array([index[t.id] for t in towers]),
-        tower_max_subscribers=np.zeros(len(towers), dtype=np.int64),
-        cell_ids=[f"{t.id}/1" for t in towers],
-        cell_tower=np.arange(len(towers)),
-        cell_voice_channels=np.full(len(towers), 30),
-        cell_data_mbps=np.full(len(towers), 150.0),
-    )
+    generated = {
+        "towers": 60,
+        "aggregation": 4,
+        "cores": 2,
+        "region": {"center": [52.0, 13.0], "radius_km": 30},
+    }
+    scenario = single_cell(extra={"network": {"generate": generated, "nodes": [], "links": []}})
+    topo = build_topology(scenario, rng=np.random.default_rng(1))
     uplinks = leaf_uplinks(topo)
     assert (uplinks >= 0).all()  # generated towers hang off one link each
     rng = np.random.default_rng(7)

@@ -30,6 +30,7 @@ __all__ = [
     "LinkPmBatch",
     "NetworkCommands",
     "RecordingSink",
+    "ResourceKind",
     "ResourceStateChange",
     "RunEnded",
     "RunStarted",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+ResourceKind = Literal["core", "aggregation", "tower", "link", "cell"]
 
 # The counters of a CellPmBatch that count events (the others are volumes, loads or seconds).
 CELL_EVENT_COUNTERS = (
@@ -98,7 +100,7 @@ class ResourceStateChange:
 
     time_s: float
     resource: str
-    kind: Literal["core", "aggregation", "tower", "link", "cell"]
+    kind: ResourceKind
     operational_state: Literal["enabled", "disabled"]
     cause: str
     fault_id: int = -1

@@ -43,13 +43,29 @@ def simulate(
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario in memory and return its summary (the store is optional)."""
+    simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
+    if store is not None:
+        store.attach(bus)
+    simulation.run()
+    return builder.summary()
+
+
+def _wire(
+    scenario: Scenario,
+    base_dir: Path | str,
+    seed: int | None,
+    file: str,
+    progress: Callable[[float], None] | None,
+) -> tuple[Simulation, SummaryBuilder, Bus]:
+    """Build the simulation publishing to a bus with the summary listening. Building validates
+    the network, so bad input stops here, before anything is written."""
     bus = Bus()
     builder = SummaryBuilder()
     builder.attach(bus)
-    if store is not None:
-        store.attach(bus)
-    Simulation(scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress).run()
-    return builder.summary()
+    simulation = Simulation(
+        scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress
+    )
+    return simulation, builder, bus
 
 
 RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite"})
@@ -90,13 +106,7 @@ def run_scenario(
         raise ScenarioError(
             [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
         )
-    bus = Bus()
-    builder = SummaryBuilder()
-    builder.attach(bus)
-    # Building the simulation validates the network: bad input stops before anything is written.
-    simulation = Simulation(
-        scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress
-    )
+    simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
     if store_url is not None:
         problem = check_store(store_url, out_dir.name, replace=force)
         if problem is not None:

@@ -221,6 +221,7 @@ class Store:
     def __init__(self, connection: Connection, run_id: str):
         self.connection = connection
         self.run_id = run_id
+        self._sql: dict[str, str] = {}  # compiled INSERT per table
         self._cell_ids: tuple[str, ...] = ()
         self._link_ids: tuple[str, ...] = ()
 
@@ -250,7 +251,9 @@ class Store:
         if dialect.paramstyle in ("qmark", "format", "numeric"):
             # Positional driver (sqlite3): hand the tuples to executemany as they are; building
             # a dict per row through SQLAlchemy's compiler costs five times the insert itself.
-            sql = str(insert(table).compile(dialect=dialect))
+            sql = self._sql.get(table.name)
+            if sql is None:
+                sql = self._sql[table.name] = str(insert(table).compile(dialect=dialect))
             self.connection.exec_driver_sql(sql, rows)
         else:
             keys = [c.name for c in table.columns]
