@@ -393,7 +393,6 @@ class Simulation:
                 cell_tower=tuple(towers[t] for t in topo.cell_tower),
                 cell_voice_channels=_read_only(topo.cell_voice_channels),
                 cell_data_mbps=_read_only(topo.cell_data_mbps),
-                subscribers=self.subscribers.count,
                 subscriber_cell=_read_only(self.subscribers.cell),
                 product_names=tuple(self.product_names),
                 subscriber_product=_read_only(self.subscribers.product),

@@ -83,10 +83,14 @@ class Inventory:
     cell_tower: tuple[str, ...]
     cell_voice_channels: np.ndarray
     cell_data_mbps: np.ndarray
-    subscribers: int
     subscriber_cell: np.ndarray  # index into cell_ids of each subscriber's home cell
     product_names: tuple[str, ...]  # ('',) when the scenario names no products
     subscriber_product: np.ndarray  # index into product_names per subscriber
+
+    @property
+    def subscribers(self) -> int:
+        """How many subscribers the network had at the start of the run."""
+        return len(self.subscriber_cell)
 
 
 @dataclass(frozen=True)
