@@ -183,7 +183,9 @@ class Simulation:
             mean_call_s=t.voice.mean_duration,
             busy_hour_sessions=t.data.busy_hour_sessions,
             mean_session_mb=t.data.mean_volume_mb,
-            daily_profile=tuple(t.daily_profile),
+            # normalised by its largest value: the busy hour is 1.0, so busy_hour_calls and
+            # busy_hour_sessions are what a subscriber makes in it whatever the profile's scale
+            daily_profile=tuple(v / max(t.daily_profile) for v in t.daily_profile),
             growth_per_year=t.growth_per_year,
             start_of_day_s=_seconds_into_day(scenario),
         )
@@ -210,8 +212,8 @@ class Simulation:
         self._leaf_by_link = {
             int(self._leaf_uplink[t]): t for t in np.flatnonzero(self._leaf_uplink >= 0).tolist()
         }
-        self.kernel.set_routes(self._routes.tower_links, self.link_down == 0)
-        self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)
+        self.kernel.set_routes(self._routes.tower_links, self._links_in_service())
+        self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)  # "" while in service
         self._started = False
         self._pm_start = 0.0
         self._usage_start = 0.0
@@ -531,6 +533,11 @@ class Simulation:
         if counts[index] == (1 if state == "disabled" else 0):
             self._reroute(kind, index)
 
+    def _links_in_service(self) -> np.ndarray:
+        """A link is in service while it and both its end nodes are up."""
+        topo, node_up = self.topo, self.node_down == 0
+        return (self.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
+
     def _reroute(self, kind: str, index: int) -> None:
         """Recompute routes after a change of state, and take cells in or out of service."""
         topo = self.topo
@@ -540,22 +547,27 @@ class Simulation:
             topo, self._routes, leaf, int(self._leaf_uplink[leaf]), node_up, link_up
         ):
             self._routes = compute_routes(topo, node_up, link_up)
-        self.kernel.set_routes(self._routes.tower_links, link_up)
-        tower_up = node_up[topo.tower_node]
+        self.kernel.set_routes(self._routes.tower_links, self._links_in_service())
         in_service = ~self._routes.isolated[topo.cell_tower]
-        before = self.kernel.in_service
         self.kernel.set_in_service(in_service)
-        for cell in np.flatnonzero(before != in_service).tolist():
-            state: Literal["enabled", "disabled"]
-            if in_service[cell]:
-                state, cause = "enabled", str(self._cell_cause[cell])
-            else:
-                state = "disabled"
-                cause = "node" if not tower_up[topo.cell_tower[cell]] else "isolation"
-                self._cell_cause[cell] = cause
+        # Why each cell is out now: its own tower is down, or the tower is up with no path. A
+        # cell already out whose reason changed (its tower came back while the path is still
+        # cut, say) gets a new disabled record with the new cause, so the cause is never stale.
+        tower_down = ~node_up[topo.tower_node]
+        cause = np.where(in_service, "", np.where(tower_down[topo.cell_tower], "node", "isolation"))
+        changed = np.flatnonzero(cause != self._cell_cause).tolist()
+        for cell in changed:
+            state: Literal["enabled", "disabled"] = "disabled" if cause[cell] else "enabled"
             self.sink.publish(
-                ResourceStateChange(self.env.now, topo.cell_ids[cell], "cell", state, cause)
+                ResourceStateChange(
+                    self.env.now,
+                    topo.cell_ids[cell],
+                    "cell",
+                    state,
+                    str(cause[cell] or self._cell_cause[cell]),
+                )
             )
+        self._cell_cause = cause
 
     # --- surges and business events -----------------------------------------------------------
 

@@ -264,7 +264,12 @@ class Data(_Strict):
 
 class Traffic(_Strict):
     daily_profile: list[Annotated[float, Field(ge=0, le=1000)]] = Field(
-        default_factory=lambda: [1.0] * 24, description="relative load for hours 0..23 (UTC)"
+        default_factory=lambda: [1.0] * 24,
+        description=(
+            "relative load for hours 0..23 (UTC), normalised by its largest value: the busiest "
+            "hour carries busy_hour_calls and busy_hour_sessions, so [0.5]*24 and [1]*24 are "
+            "the same flat profile"
+        ),
     )
     voice: Voice
     data: Data

@@ -16,10 +16,14 @@ arrival of every cell that has one, with the cells ordered by arrival count so t
 ones are always a leading slice of the arrays. The work is ``calls x channels`` element
 operations in numpy, plus one Python step per arrival of the busiest cell.
 
-*Data* is a flow-level (fluid) model of processor sharing within each piece of a segment: a
-cell serves ``min(demand, capacity)``, every active session getting the same share; then each
-link with more demand than capacity scales the towers routed over it down in proportion, a
-tower taking the factor of its tightest link. Unserved demand is counted, not queued.
+*Data* is a flow-level (fluid) model of processor sharing. Over a segment a cell serves
+``min(demand, capacity)``, every active session getting the same share. The links are shared
+per *route epoch*: the part of the segment between two changes of routes or link states, with
+each link's capacity over that part only, so no link ever carries more than its capacity times
+the time it was in service. Within an epoch the links are shared max-min fairly, weighted by
+demand (progressive filling): the towers behind the tightest link all get the same fraction
+of their demand, and what a tower held back there does not take is left to the others on its
+other links. Unserved demand is counted, not queued.
 
 Accounting is exact across interval boundaries: a carried call is credited in full when it is
 admitted, and at each PM or usage boundary the part of every call still in progress is moved to
@@ -34,7 +38,14 @@ import numpy as np
 
 from twin.feed import CELL_EVENT_COUNTERS
 
-__all__ = ["IntervalCounters", "SubscriberBase", "Surge", "TrafficKernel", "TrafficParams"]
+__all__ = [
+    "IntervalCounters",
+    "SubscriberBase",
+    "Surge",
+    "TrafficKernel",
+    "TrafficParams",
+    "max_min_shares",
+]
 
 YEAR_S = 365.25 * 86400.0
 
@@ -183,6 +194,7 @@ class TrafficKernel:
         self.in_service = np.ones(self.n_cells, dtype=bool)
         self.link_in_service = np.ones(self.n_links, dtype=bool)
         self.tower_links = np.full((self.n_towers, 1), -1, dtype=np.int64)
+        self._routes_version = 0
         self.surges: list[Surge] = []
         self.counters = IntervalCounters.zeros(self.n_cells, self.n_links)
         self.usage_voice_s = np.zeros(subscribers.count)
@@ -190,13 +202,24 @@ class TrafficKernel:
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
-        self._window = _DataWindow.empty(self.n_cells, self.n_links, subscribers.count)
+        self._window = _DataWindow.empty(self.n_cells)
 
     # --- state set by the engine ------------------------------------------------------------
 
     def set_routes(self, tower_links: np.ndarray, link_in_service: np.ndarray) -> None:
-        self.tower_links = tower_links
-        self.link_in_service = link_in_service
+        """Set every tower's route and which links are in service from now on.
+
+        Keeps copies (the caller may update its routes in place), and starts a new route epoch
+        for data only when something really changed, so that a state change that moves no route
+        does not split how the links are shared.
+        """
+        if np.array_equal(tower_links, self.tower_links) and np.array_equal(
+            link_in_service, self.link_in_service
+        ):
+            return
+        self.tower_links = np.array(tower_links)
+        self.link_in_service = np.array(link_in_service, dtype=bool)
+        self._routes_version += 1
 
     def set_in_service(self, in_service: np.ndarray) -> np.ndarray:
         """Set which cells are in service now; drop the calls on cells that leave service.
@@ -330,7 +353,8 @@ class TrafficKernel:
         dt = t1 - t0
         window = self._window
         window.capacity_mb += self.data_mbps * dt / 8.0 * self.in_service
-        window.link_capacity_mb += self.link_capacity_mbps * dt / 8.0 * self.link_in_service
+        epoch = window.epoch(self._routes_version, self.tower_links, self.n_cells, self.n_links)
+        epoch.link_capacity_mb += self.link_capacity_mbps * dt / 8.0 * self.link_in_service
         pick = arrivals.between(t0, t1)
         if pick is None:
             return
@@ -342,20 +366,18 @@ class TrafficKernel:
         cell, volume, sub = cell[serving], volume[serving], sub[serving]
         demand = np.bincount(cell, weights=volume, minlength=self.n_cells)
         window.demand_mb += demand
-        window.pieces.append((self.tower_links.copy(), demand))
-        count = self.subscribers.count
-        if len(window.sub_demand_mb) < count:
-            window.sub_demand_mb = np.concatenate(
-                [window.sub_demand_mb, np.zeros(count - len(window.sub_demand_mb))]
-            )
-        window.sub_demand_mb[:count] += np.bincount(sub, weights=volume, minlength=count)
+        epoch.demand_mb += demand
+        epoch.sessions.append((cell, volume, sub))
 
     def _settle_data(self) -> None:
-        """Serve the data gathered since the segment began: a fluid model of processor sharing
-        over the whole segment, then proportional sharing of congested links."""
+        """Serve the data gathered since the segment began.
+
+        Cells first, over the whole segment (processor sharing in the fluid limit); then the
+        links, epoch by epoch, max-min fairly (:func:`max_min_shares`).
+        """
         window = self._window
-        self._window = _DataWindow.empty(self.n_cells, self.n_links, self.subscribers.count)
-        if not window.pieces:
+        self._window = _DataWindow.empty(self.n_cells)
+        if not window.epochs:
             return
         cell_share = np.divide(
             window.capacity_mb,
@@ -364,29 +386,25 @@ class TrafficKernel:
             where=window.demand_mb > 0,
         )
         np.minimum(cell_share, 1.0, out=cell_share)
-        link_load = np.zeros(self.n_links)
-        tower_mb = []
-        for routes, demand in window.pieces:
-            mb = np.bincount(self.cell_tower, weights=demand * cell_share, minlength=self.n_towers)
-            tower_mb.append(mb)
-            link_load += _over_routes(routes, mb, self.n_links)
-        link_share = np.divide(
-            window.link_capacity_mb, link_load, out=np.ones(self.n_links), where=link_load > 0
-        )
-        np.minimum(link_share, 1.0, out=link_share)
-        tower_share = np.ones(self.n_towers)
-        for (routes, _), mb in zip(window.pieces, tower_mb, strict=True):
-            on_route = routes >= 0
-            piece = np.where(on_route, link_share[np.maximum(routes, 0)], 1.0).min(axis=1)
-            np.minimum(tower_share, np.where(mb > 0, piece, 1.0), out=tower_share)
-        share = cell_share * tower_share[self.cell_tower]
         c = self.counters
-        c.data_served_mb += window.demand_mb * share
-        c.link_demand_mb += link_load
-        for (routes, _), mb in zip(window.pieces, tower_mb, strict=True):
-            c.link_carried_mb += _over_routes(routes, mb * tower_share, self.n_links)
-        n = len(window.sub_demand_mb)
-        self.usage_data_mb[:n] += window.sub_demand_mb * share[self.subscribers.cell[:n]]
+        subscribers, served = [], []
+        for epoch in window.epochs:
+            tower_mb = np.bincount(
+                self.cell_tower, weights=epoch.demand_mb * cell_share, minlength=self.n_towers
+            )
+            tower_share = max_min_shares(epoch.routes, tower_mb, epoch.link_capacity_mb)
+            share = cell_share * tower_share[self.cell_tower]
+            c.data_served_mb += epoch.demand_mb * share
+            c.link_demand_mb += _over_routes(epoch.routes, tower_mb, self.n_links)
+            c.link_carried_mb += _over_routes(epoch.routes, tower_mb * tower_share, self.n_links)
+            for cell, volume, sub in epoch.sessions:
+                subscribers.append(sub)
+                served.append(volume * share[cell])
+        if subscribers:
+            count = self.subscribers.count
+            self.usage_data_mb[:count] += np.bincount(
+                np.concatenate(subscribers), weights=np.concatenate(served), minlength=count
+            )
 
     def finish(self) -> None:
         """Serve the data of a segment cut short by the end of the run."""
@@ -425,24 +443,71 @@ class TrafficKernel:
 
 
 @dataclass
+class _RouteEpoch:
+    """The part of a segment between two changes of routes or link states."""
+
+    routes: np.ndarray  # (n_towers, depth) link indices, -1 padded, as they were
+    link_capacity_mb: np.ndarray  # per link, over its time in service in this epoch
+    demand_mb: np.ndarray  # per cell, arriving while the cell was in service
+    sessions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (cell, volume, subscriber)
+
+
+@dataclass
 class _DataWindow:
     """Data demand and capacity gathered over one segment, served when it ends.
 
-    Serving a whole segment at once keeps the result independent of how many control events
-    split it: a price change or a fault elsewhere must not change what a cell serves.
+    Serving a whole segment at once, epoch by epoch, keeps the result independent of control
+    events that change no route or state: a price change or an order must not change what a
+    cell serves.
     """
 
     demand_mb: np.ndarray  # per cell, arriving while the cell is in service
     capacity_mb: np.ndarray  # per cell, over its time in service
-    link_capacity_mb: np.ndarray  # per link, over its time in service
-    sub_demand_mb: np.ndarray  # per subscriber, arriving while its cell is in service
-    pieces: list[tuple[np.ndarray, np.ndarray]]  # (routes, per-cell demand) of each piece
+    epochs: list[_RouteEpoch]
+    version: int = -1  # the kernel's routes version of the last epoch
 
     @classmethod
-    def empty(cls, n_cells: int, n_links: int, n_subscribers: int) -> _DataWindow:
-        return cls(
-            np.zeros(n_cells), np.zeros(n_cells), np.zeros(n_links), np.zeros(n_subscribers), []
-        )
+    def empty(cls, n_cells: int) -> _DataWindow:
+        return cls(np.zeros(n_cells), np.zeros(n_cells), [])
+
+    def epoch(self, version: int, routes: np.ndarray, n_cells: int, n_links: int) -> _RouteEpoch:
+        """The epoch of the routes now in force, started if they changed since the last one."""
+        if not self.epochs or version != self.version:
+            self.epochs.append(_RouteEpoch(routes, np.zeros(n_links), np.zeros(n_cells), []))
+            self.version = version
+        return self.epochs[-1]
+
+
+def max_min_shares(
+    routes: np.ndarray, tower_mb: np.ndarray, link_capacity_mb: np.ndarray
+) -> np.ndarray:
+    """Return the fraction of its demand each tower gets through the links on its route.
+
+    Demand-weighted max-min fairness by progressive filling: the link that can give its towers
+    the smallest fraction of their demand (after what towers fixed earlier already take) fixes
+    that fraction for all of them; the rest is shared again among the others, until every link
+    can carry what is left. Each link carries at most its capacity. With a single bottleneck it
+    is the proportional scaling of that link.
+    """
+    n_links = len(link_capacity_mb)
+    share = np.ones(len(tower_mb))
+    on_route = routes >= 0
+    link_of = np.maximum(routes, 0)
+    open_ = (tower_mb > 0) & on_route.any(axis=1)
+    fixed = np.zeros(n_links)
+    while open_.any():
+        load = _over_routes(routes, np.where(open_, tower_mb, 0.0), n_links)
+        room = np.maximum(link_capacity_mb - fixed, 0.0)
+        ratio = np.divide(room, load, out=np.full(n_links, np.inf), where=load > 0)
+        level = float(ratio.min())
+        if level >= 1.0:
+            break
+        tight = ratio <= level
+        held = open_ & (on_route & tight[link_of]).any(axis=1)
+        share[held] = level
+        open_ &= ~held
+        fixed += _over_routes(routes, np.where(held, tower_mb * level, 0.0), n_links)
+    return share
 
 
 def _over_routes(routes: np.ndarray, tower_mb: np.ndarray, n_links: int) -> np.ndarray:

@@ -376,3 +376,67 @@ def test_each_usage_period_holds_the_data_served_in_it():
     assert all(b.data_mb.sum() == pytest.approx(3333, abs=4 * 258) for b in periods)
     served = sum(b.data_served_mb.sum() for b in sink.of_type(CellPmBatch))
     assert sum(b.data_mb.sum() for b in periods) == pytest.approx(served, rel=1e-9)
+
+
+@pytest.mark.parametrize("level", [0.5, 1.0, 100.0])
+def test_the_daily_profile_is_normalised_by_its_largest_value(level):
+    # busy_hour_calls are the calls in the busiest hour whatever the profile's scale: 1000
+    # subscribers x 1 call x 90 s = 25 E offered, flat, for [0.5]*24, [1]*24 and [100]*24 alike
+    scenario = single_cell(duration="1d", extra={"traffic": {"daily_profile": [level] * 24}})
+    offered = simulate(scenario)["cells"]["t1/1"]["offered_erlangs"]
+    assert offered == pytest.approx(25.0, rel=0.02)
+    # the same seed draws the same calls: the three scales are one and the same scenario
+    reference = single_cell(duration="1d", extra={"traffic": {"daily_profile": [1.0] * 24}})
+    assert offered == simulate(reference)["cells"]["t1/1"]["offered_erlangs"]
+
+
+# Two faults on the network behind one tower: core - agg - t1, links "up" (agg-core) and "l1"
+# (t1-agg). The first is down 10h-12h, the second 11h-13h. Each case lists the cell's records:
+# (hour, state, cause). The cause is "node" while t1 itself is down, else "isolation".
+_BEHIND_T1 = {
+    "network": {
+        "nodes": [
+            {"id": "core", "role": "core"},
+            {"id": "agg", "role": "aggregation"},
+            {"id": "t1", "role": "tower"},
+        ],
+        "links": [
+            {"id": "up", "a": "agg", "b": "core", "capacity_mbps": 10_000},
+            {"id": "l1", "a": "t1", "b": "agg", "capacity_mbps": 1000},
+        ],
+    }
+}
+_TOWER_THEN_PATH = [(10, "disabled", "node"), (12, "disabled", "isolation")]
+_PATH_THEN_TOWER = [(10, "disabled", "isolation"), (11, "disabled", "node")]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("t1", "l1", [*_TOWER_THEN_PATH, (13, "enabled", "isolation")]),
+        ("t1", "agg", [*_TOWER_THEN_PATH, (13, "enabled", "isolation")]),
+        ("t1", "up", [*_TOWER_THEN_PATH, (13, "enabled", "isolation")]),
+        ("t1", "core", [*_TOWER_THEN_PATH, (13, "enabled", "isolation")]),
+        ("t1", "t1", [(10, "disabled", "node"), (13, "enabled", "node")]),
+        ("l1", "t1", [*_PATH_THEN_TOWER, (13, "enabled", "node")]),
+        ("agg", "t1", [*_PATH_THEN_TOWER, (13, "enabled", "node")]),
+        ("core", "t1", [*_PATH_THEN_TOWER, (13, "enabled", "node")]),
+        ("l1", "agg", [(10, "disabled", "isolation"), (13, "enabled", "isolation")]),
+        ("agg", "l1", [(10, "disabled", "isolation"), (13, "enabled", "isolation")]),
+        ("up", "core", [(10, "disabled", "isolation"), (13, "enabled", "isolation")]),
+        ("l1", "l1", [(10, "disabled", "isolation"), (13, "enabled", "isolation")]),
+        ("agg", "core", [(10, "disabled", "isolation"), (13, "enabled", "isolation")]),
+    ],
+)
+def test_a_cells_outage_cause_follows_overlapping_faults(first, second, expected):
+    events = [
+        {"at": "10h", "action": "fail", "target": first, "repair_after": "2h"},
+        {"at": "11h", "action": "fail", "target": second, "repair_after": "2h"},
+    ]
+    sink = _run(single_cell(duration="20h", extra={**_BEHIND_T1, "events": events}))
+    cell = [
+        (r.time_s / 3600, r.operational_state, r.cause)
+        for r in sink.of_type(ResourceStateChange)
+        if r.kind == "cell"
+    ]
+    assert cell == expected

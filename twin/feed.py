@@ -100,6 +100,12 @@ class ResourceStateChange:
     ``fault_id`` pairs the disabling and enabling records of one outage of a node or link;
     ``cause`` is ``injected`` or ``random`` for faults, ``isolation`` for a cell whose tower has
     no path to a core, ``node`` for a cell whose own tower is down.
+
+    A cell's reason for being out can change while it stays out (its tower comes back while
+    the path is still cut): a new ``disabled`` record for a cell already disabled says so, with
+    the new cause. A cell's ``enabled`` record carries the cause of the outage it ends. A link
+    is out of service while either end node is down too (its PM ``seconds_in_service`` count
+    that), but only its own faults send records for it.
     """
 
     time_s: float
