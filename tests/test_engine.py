@@ -253,6 +253,8 @@ def test_summary_has_the_promised_fields(example_raw):
         "voice_dropped",
         "offered_erlangs",
         "carried_erlangs",
+        "busy_hour",
+        "busy_hour_start",
         "busy_hour_erlangs",
         "utilization_p95",
         "availability",
@@ -351,6 +353,7 @@ def test_pm_intervals_sit_on_the_clock_and_the_busy_hour_is_whole():
     assert bounds[-1] == (10350.0, 10800.0)  # 15:00 to 15:07:30
     cell = simulate(scenario)["cells"]["t1/1"]
     assert cell["busy_hour"] == 13
+    assert cell["busy_hour_start"] == "13:00"
     assert cell["busy_hour_erlangs"] == pytest.approx(25.0, rel=0.08)
 
 
@@ -440,3 +443,74 @@ def test_a_cells_outage_cause_follows_overlapping_faults(first, second, expected
         if r.kind == "cell"
     ]
     assert cell == expected
+
+
+def test_the_busy_hour_is_the_busiest_hour_long_window_on_the_pm_grid():
+    # 400 subscribers x 1 call/h x 90 s = 10 E, surged x10 from 18:30 for an hour: the window
+    # 18:30-19:30 carries about 100 E. Clock hours 18 and 19 carry only about 55 E each.
+    scenario = single_cell(
+        duration="1d",
+        pm_interval="15m",
+        subscribers=400,
+        extra={
+            "events": [
+                {
+                    "at": "18h30m",
+                    "action": "surge",
+                    "targets": ["t1"],
+                    "factor": 10.0,
+                    "duration": "1h",
+                }
+            ]
+        },
+    )
+    cell = simulate(scenario)["cells"]["t1/1"]
+    assert cell["busy_hour_start"] == "18:30"
+    assert cell["busy_hour"] == 18
+    assert cell["busy_hour_erlangs"] == pytest.approx(100.0, rel=0.05)
+
+
+def test_the_busy_hour_window_is_averaged_over_the_days_and_may_wrap_past_midnight():
+    # Traffic only in hours 23 and 0, flat 10 E each (400 subscribers): over three days the
+    # busiest window is 23:00-00:00 or 00:00-01:00 at about 10 E, never half of it; a
+    # window straddling midnight (23:30-00:30) carries the same 10 E.
+    profile = [0.0] * 24
+    profile[23] = profile[0] = 1.0
+    scenario = single_cell(
+        duration="3d",
+        pm_interval="30m",
+        subscribers=400,
+        extra={"traffic": {"daily_profile": profile}},
+    )
+    cell = simulate(scenario)["cells"]["t1/1"]
+    assert cell["busy_hour_start"] in {"23:00", "23:30", "00:00"}
+    assert cell["busy_hour_erlangs"] == pytest.approx(10.0, rel=0.05)
+
+
+def test_utilization_p95_is_a_value_some_interval_had():
+    # Data demand far above capacity in 2 hours of the day, none in the others: 2 of 24 hourly
+    # intervals at utilisation 1.0, 22 at 0. Nearest rank: the 23rd of 24 values (0.95 x 24 =
+    # 22.8, rounded up) is 1.0; linear interpolation gave 0.85, a value no interval had.
+    profile = [0.0] * 24
+    profile[18] = profile[19] = 1.0
+    scenario = single_cell(
+        calls_per_hour=0.0,
+        sessions_per_hour=10.0,
+        mean_volume_mb=50.0,
+        duration="1d",
+        extra={"traffic": {"daily_profile": profile}},
+    )
+    summary = simulate(scenario)
+    assert summary["cells"]["t1/1"]["utilization_p95"] == 1.0
+    assert summary["links"]["l1"]["utilization_p95"] == pytest.approx(100 / 100_000)
+
+
+def test_a_link_is_out_of_service_while_an_end_node_is_down():
+    # t1 is down 2h of 20h: its link to the core carries nothing and counts as out of service
+    scenario = single_cell(
+        duration="20h",
+        extra={"events": [{"at": "5h", "action": "fail", "target": "t1", "repair_after": "2h"}]},
+    )
+    summary = simulate(scenario)
+    assert summary["links"]["l1"]["availability"] == pytest.approx(18 / 20)
+    assert summary["cells"]["t1/1"]["availability"] == pytest.approx(18 / 20)

@@ -4,11 +4,17 @@ It is what ``summary.json`` holds. Everything is derived from feed records, so a
 real network's exports would be computed the same way.
 
 - ``offered_erlangs`` and ``carried_erlangs`` are means over the run.
-- ``busy_hour_erlangs`` is the offered traffic of the cell's busy hour: the hour of the day
-  whose mean offered traffic over the run's days is highest (time-consistent busy hour, ITU-T
-  E.500); PM intervals sit on the clock, so each lies inside one hour.
-- ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation.
-- ``availability`` is the share of the run the resource was in service.
+- ``busy_hour_start`` and ``busy_hour_erlangs``: the cell's time-consistent busy hour (ITU-T
+  E.500), the hour-long window on the PM grid (starting at any PM boundary of the day, so every
+  quarter-hour with 15-minute PM) whose offered traffic, averaged over the run's days, is
+  highest; its start as a time of day (``"18:30"``, UTC) and its mean offered erlangs.
+  ``busy_hour`` is the hour that window starts in. A window may wrap past midnight. Windows
+  the run saw in full are preferred; a run shorter than an hour takes what it saw.
+- ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation by nearest
+  rank (numpy's ``inverted_cdf``): the smallest observed value with at least 95% of intervals
+  at or below it, so it is always a value some interval had, never an interpolation.
+- ``availability`` is the share of the run the resource was in service; a link is out of
+  service while it or either of its end nodes is down.
 - an outage still open at the end of the run has ``end_s`` null.
 - ``service`` counts subscribers whose home cell was out of service, and for how long.
 """
@@ -31,13 +37,54 @@ from twin.feed import (
     SubscriptionAdmitted,
 )
 
-__all__ = ["SummaryBuilder"]
+__all__ = ["SummaryBuilder", "busy_hours"]
 
 NODE_KINDS = ("core", "aggregation", "tower", "link")
+DAY_S = 86400
 
 
 def _round(value: float, digits: int = 6) -> float:
     return float(round(float(value), digits))
+
+
+def _time_of_day(seconds: float) -> str:
+    minutes = int(seconds) // 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def busy_hours(
+    start_of_day_s: np.ndarray, span_s: np.ndarray, erlangs: np.ndarray, pm_interval_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each column's time-consistent busy hour: its start in seconds past midnight and
+    its mean erlangs (ITU-T E.500).
+
+    ``start_of_day_s`` gives each PM interval's start in seconds past the run's first midnight,
+    ``span_s`` its length and ``erlangs`` (intervals x resources) its mean traffic. Every
+    interval lies inside one PM slot of the day (PM intervals sit on the clock); each slot's
+    traffic is averaged over the days that saw it, weighted by the time seen, and the hour-long
+    windows of consecutive slots, wrapping past midnight, are compared.
+    """
+    slots = round(DAY_S / pm_interval_s)
+    per_hour = round(3600 / pm_interval_s)
+    slot = ((start_of_day_s % DAY_S) // pm_interval_s).astype(np.int64)
+    slot_es = np.zeros((slots, erlangs.shape[1]))
+    slot_s = np.zeros(slots)
+    np.add.at(slot_es, slot, erlangs * span_s[:, None])
+    np.add.at(slot_s, slot, span_s)
+    window = (np.arange(slots)[:, None] + np.arange(per_hour)[None, :]) % slots  # slots x hour
+    seen_s = slot_s[window]  # seconds seen per slot of each window
+    seen = slot_s[:, None] > 0
+    mean = np.divide(slot_es, slot_s[:, None], out=np.zeros_like(slot_es), where=seen)
+    window_erlangs = mean[window].sum(axis=1) / per_hour  # windows x resources
+    whole = (seen_s > 0).all(axis=1)
+    candidates = whole if whole.any() else (seen_s > 0).any(axis=1)
+    if not whole.any():
+        # a run shorter than an hour: the mean over the part of each window it saw
+        slots_seen = (seen_s > 0).sum(axis=1)
+        window_erlangs = window_erlangs * per_hour / np.maximum(slots_seen, 1)[:, None]
+    window_erlangs[~candidates] = -np.inf
+    best = np.argmax(window_erlangs, axis=0)
+    return best * pm_interval_s, window_erlangs[best, np.arange(erlangs.shape[1])]
 
 
 class SummaryBuilder:
@@ -114,16 +161,13 @@ class SummaryBuilder:
         offered_es = (stack["offered_erlangs"] * span[:, None]).sum(axis=0)
         carried_es = (stack["carried_erlangs"] * span[:, None]).sum(axis=0)
         start_of_day = started.start.hour * 3600 + started.start.minute * 60 + started.start.second
-        hour = (((start_of_day + np.array([b.start_s for b in pm])) % 86400) // 3600).astype(int)
-        hour_es = np.zeros((24, len(inv.cell_ids)))
-        hour_s = np.zeros(24)
-        np.add.at(hour_es, hour, stack["offered_erlangs"] * span[:, None])
-        np.add.at(hour_s, hour, span)
-        seen = hour_s > 0
-        hourly = hour_es[seen] / hour_s[seen, None]
-        busy = np.flatnonzero(seen)[np.argmax(hourly, axis=0)]
-        busy_erlangs = hourly.max(axis=0)
-        util_p95 = np.percentile(stack["utilization"], 95, axis=0)
+        busy_start, busy_erlangs = busy_hours(
+            np.array([b.start_s for b in pm]) + start_of_day,
+            span,
+            stack["offered_erlangs"],
+            started.pm_interval_s,
+        )
+        util_p95 = np.percentile(stack["utilization"], 95, axis=0, method="inverted_cdf")
         availability = stack["seconds_in_service"].sum(axis=0) / duration
         service = self._subscriber_outage(stack["seconds_in_service"], span, pm)
         totals = {k: int(stack[k].sum()) for k in CELL_EVENT_COUNTERS}
@@ -139,7 +183,8 @@ class SummaryBuilder:
                 "voice_dropped": int(stack["voice_dropped"][:, i].sum()),
                 "offered_erlangs": _round(offered_es[i] / duration),
                 "carried_erlangs": _round(carried_es[i] / duration),
-                "busy_hour": int(busy[i]),
+                "busy_hour": int(busy_start[i] // 3600),
+                "busy_hour_start": _time_of_day(busy_start[i]),
                 "busy_hour_erlangs": _round(busy_erlangs[i]),
                 "utilization_p95": _round(util_p95[i]),
                 "availability": _round(availability[i]),
@@ -148,7 +193,7 @@ class SummaryBuilder:
         if self._link_pm and inv.link_ids:
             link_util = np.stack([b.utilization for b in self._link_pm])
             link_in = np.stack([b.seconds_in_service for b in self._link_pm]).sum(axis=0)
-            link_p95 = np.percentile(link_util, 95, axis=0)
+            link_p95 = np.percentile(link_util, 95, axis=0, method="inverted_cdf")
             for i, link_id in enumerate(inv.link_ids):
                 links[link_id] = {
                     "utilization_p95": _round(link_p95[i]),
