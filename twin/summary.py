@@ -63,6 +63,12 @@ def busy_hours(
     interval lies inside one PM slot of the day (PM intervals sit on the clock); each slot's
     traffic is averaged over the days that saw it, weighted by the time seen, and the hour-long
     windows of consecutive slots, wrapping past midnight, are compared.
+
+    >>> start, erlangs = busy_hours(
+    ...     np.arange(8) * 900.0, np.full(8, 900.0), np.array([[1, 1, 5, 5, 5, 5, 1, 1.0]]).T, 900
+    ... )
+    >>> start.tolist(), erlangs.tolist()
+    ([1800.0], [5.0])
     """
     slots = round(DAY_S / pm_interval_s)
     per_hour = round(3600 / pm_interval_s)
@@ -75,16 +81,14 @@ def busy_hours(
     seen_s = slot_s[window]  # seconds seen per slot of each window
     seen = slot_s[:, None] > 0
     mean = np.divide(slot_es, slot_s[:, None], out=np.zeros_like(slot_es), where=seen)
-    window_erlangs = mean[window].sum(axis=1) / per_hour  # windows x resources
-    whole = (seen_s > 0).all(axis=1)
-    candidates = whole if whole.any() else (seen_s > 0).any(axis=1)
-    if not whole.any():
-        # a run shorter than an hour: the mean over the part of each window it saw
-        slots_seen = (seen_s > 0).sum(axis=1)
-        window_erlangs = window_erlangs * per_hour / np.maximum(slots_seen, 1)[:, None]
+    # Windows the run saw whole; in a run shorter than an hour, those starting at a slot it saw
+    # with the most slots seen, at their mean over what was seen.
+    slots_seen = (seen_s > 0).sum(axis=1)
+    candidates = (seen_s[:, 0] > 0) & (slots_seen == slots_seen.max())
+    window_erlangs = mean[window].sum(axis=1) / np.maximum(slots_seen, 1)[:, None]
     window_erlangs[~candidates] = -np.inf
     best = np.argmax(window_erlangs, axis=0)
-    return best * pm_interval_s, window_erlangs[best, np.arange(erlangs.shape[1])]
+    return best * float(pm_interval_s), window_erlangs[best, np.arange(erlangs.shape[1])]
 
 
 class SummaryBuilder:
