@@ -64,11 +64,13 @@ def ratio_scenario(towers: int, erlangs_per_cell: float, hours: int) -> dict[str
     }
 
 
-def timed_run(args: list[str]) -> tuple[float, float]:
-    """Run ``telcotwin`` with ``args``; return wall seconds and peak resident memory in MiB."""
+def timed_run(args: list[str], code: Path = ROOT) -> tuple[float, float]:
+    """Run ``telcotwin`` (the one in ``code``) with ``args``; return wall seconds and peak
+    resident memory in MiB."""
     command = [sys.executable, "-m", "twin.cli", *args]
+    env = {**os.environ, "PYTHONPATH": str(code)}  # ahead of the editable install's finder
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -156,6 +158,41 @@ def bench_national(scales: list[float]) -> None:
             )
 
 
+def bench_compare(base: str, scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario on the code at ``base`` and on the working tree, interleaved (A B A B
+    ...) so that the machine's load falls on both alike; report medians and their ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        checkout = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(checkout), base], cwd=ROOT, check=True
+        )
+        try:
+            times: dict[str, list[tuple[float, float]]] = {"base": [], "work": []}
+            for k in range(repeat):
+                for name, code in (("base", checkout), ("work", ROOT)):
+                    args = ["run", scenario, "--out", f"{tmp}/{name}-{k}", "--quiet"]
+                    for item in sets:
+                        args += ["--set", item]
+                    times[name].append(timed_run(args, code))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=ROOT)
+    print(f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
+    medians = {}
+    for name, runs in times.items():
+        walls = sorted(w for w, _ in runs)
+        peak = max(p for _, p in runs)
+        medians[name] = (float(np.median(walls)), peak)
+        label = base if name == "base" else "working tree"
+        print(
+            f"{label:>14}: wall s {' '.join(f'{w:.2f}' for w, _ in runs)}; "
+            f"median {medians[name][0]:.2f}; peak {peak:.0f} MiB"
+        )
+    print(
+        f"ratio working tree / {base}: time {medians['work'][0] / medians['base'][0]:.3f}, "
+        f"peak memory {medians['work'][1] / medians['base'][1]:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -166,9 +203,18 @@ def main() -> None:
     ratio.add_argument("--seed", type=int, default=1)
     national = commands.add_parser("national", help="wall time and memory at national scale")
     national.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0])
+    compare = commands.add_parser(
+        "compare", help="one scenario on a base revision and on the working tree, as a ratio"
+    )
+    compare.add_argument("--base", required=True, help="git revision to compare against")
+    compare.add_argument("--scenario", default="scenarios/national.yaml")
+    compare.add_argument("--repeat", type=int, default=3)
+    compare.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
+    elif args.command == "compare":
+        bench_compare(args.base, args.scenario, args.repeat, args.set)
     else:
         bench_national(args.scales)
 
