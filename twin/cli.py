@@ -155,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     files = ", ".join(
         name
-        for name in ("summary.json", "twin.sqlite", "scenario.json")
+        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json")
         if (result.out_dir / name).exists()
     )
     print(f"wrote {out}/ ({files})")

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def _wire(
     return simulation, builder, bus
 
 
-RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite"})
+RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json"})
 
 
 def is_run_directory(path: Path) -> bool:
@@ -92,10 +93,12 @@ def run_scenario(
     force: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> RunResult:
-    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json) atomically.
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json)
+    atomically.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
-    the new run is complete.
+    the new run is complete. The run gets a new id (run.json, and every row in the store); in a
+    shared store ``force`` replaces the runs recorded for the same directory, by absolute path.
     """
     shown = str(out_dir)
     out_dir = Path(os.path.abspath(out_dir))
@@ -107,8 +110,11 @@ def run_scenario(
             [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
         )
     simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
+    # Symbolic links in the parents resolved, so one directory has one key however it is named.
+    directory = str(Path(os.path.realpath(out_dir.parent)) / out_dir.name)
+    run_id = uuid.uuid4().hex  # random, not derived: it must never reach summary.json
     if store_url is not None:
-        problem = check_store(store_url, out_dir.name, replace=force)
+        problem = check_store(store_url, directory, replace=force)
         if problem is not None:
             raise ScenarioError([Problem(store_url, "--store", problem)])
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
@@ -126,7 +132,14 @@ def run_scenario(
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
-        store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None, replace=force)
+        store = BackgroundStore(
+            url,
+            run_id,
+            directory=directory,
+            label=out_dir.name,
+            scratch=store_url is None,
+            replace=force,
+        )
         store.attach(bus)
         try:
             simulation.run()
@@ -140,6 +153,11 @@ def run_scenario(
         effective = scenario.model_copy(update={"seed": simulation.seed}).model_dump(mode="json")
         (building / "scenario.json").write_text(
             json.dumps(effective, indent=2) + "\n", encoding="utf-8"
+        )
+        # The key to this run's rows in a shared store, kept apart from summary.json so that
+        # same scenario and seed still give a byte-identical summary.
+        (building / "run.json").write_text(
+            json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
         )
         if out_dir.exists():
             retired = out_dir.with_name(f".{out_dir.name}.replaced")
