@@ -1,20 +1,26 @@
 """One scenario run end to end: simulate, feed the twin, and write the run directory atomically.
 
 The run directory is built beside its final place under a hidden temporary name and renamed
-when complete, so a run either leaves a whole directory or nothing: an error, a crash or
-Ctrl-C removes the temporary directory. The twin's store writes in one transaction for the
-same reason when it is an external database.
+when complete, so a run either leaves a whole directory or nothing: an error, Ctrl-C or SIGTERM
+removes the temporary directory. The twin's store writes in one transaction for the same reason when
+it is an external database.
+
+Before building, a run claims its directory with a lock beside it, held until the directory is
+in place, so two runs into one directory cannot both write it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,25 +97,58 @@ def run_scenario(
     file: str = "<scenario>",
     store_url: str | None = None,
     force: bool = False,
+    numbered: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json)
-    atomically.
+    atomically; the result names the directory written.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
-    the new run is complete. The run gets a new id (run.json, and every row in the store); in a
-    shared store ``force`` replaces the runs recorded for the same directory, by absolute path.
+    the new run is complete. With ``numbered``, a taken ``out_dir`` (there, or being written by
+    another run) gives way to the first free of ``<out_dir>-2``, ``-3`` ... The run gets a new
+    id (run.json, and every row in the store); in a shared store ``force`` replaces the runs
+    recorded for the same directory, by absolute path.
     """
-    shown = str(out_dir)
+    shown = Path(out_dir)
     out_dir = Path(os.path.abspath(out_dir))
-    if out_dir.exists() and not force:
-        raise FileExistsError(f"{out_dir} already exists (use --force to replace it)")
-    if out_dir.exists() and not is_run_directory(out_dir):
+    if out_dir.exists() and not force and not numbered:
+        raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
+    if out_dir.exists() and force and not is_run_directory(out_dir):
         # --force replaces a previous run, never a folder of other things (., a scenario folder)
         raise ScenarioError(
-            [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
+            [Problem(str(shown), "--out", "is not a run directory; --force only replaces runs")]
         )
     simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
+    created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
+    try:
+        claim = _claim_run_directory(out_dir, shown, force=force, numbered=numbered)
+        try:
+            out_dir = claim.out_dir
+            summary = _write_run_directory(
+                scenario, simulation, builder, bus, out_dir, store_url=store_url, force=force
+            )
+        finally:
+            claim.release()
+    except BaseException:
+        for folder in created:  # nearest first: leave no folder this run made
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return RunResult(out_dir, summary)
+
+
+def _write_run_directory(
+    scenario: Scenario,
+    simulation: Simulation,
+    builder: SummaryBuilder,
+    bus: Bus,
+    out_dir: Path,
+    *,
+    store_url: str | None,
+    force: bool,
+) -> dict[str, Any]:
+    """Simulate into a hidden folder beside ``out_dir`` and rename it into place; called with
+    the directory claimed."""
     # Symbolic links in the parents resolved, so one directory has one key however it is named.
     directory = str(Path(os.path.realpath(out_dir.parent)) / out_dir.name)
     run_id = uuid.uuid4().hex  # random, not derived: it must never reach summary.json
@@ -117,16 +156,9 @@ def run_scenario(
         problem = check_store(store_url, directory, replace=force)
         if problem is not None:
             raise ScenarioError([Problem(store_url, "--store", problem)])
-    created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        building = Path(
-            tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
-        )
-    except OSError as error:
-        raise ScenarioError(
-            [Problem(shown, "--out", f"cannot create it: {error.strerror}")]
-        ) from None
+    building = Path(
+        tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+    )
     umask = os.umask(0)
     os.umask(umask)
     building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
@@ -168,8 +200,104 @@ def run_scenario(
             os.replace(building, out_dir)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
-        for folder in created:  # nearest first: leave no folder this run made
-            with contextlib.suppress(OSError):
-                folder.rmdir()
         raise
-    return RunResult(out_dir, summary)
+    return summary
+
+
+# --- claiming a run directory ------------------------------------------------------------------
+#
+# A run holds an exclusive flock on ``.<name>.lock`` beside its directory from before it builds
+# until its directory is in place: a second run into the same directory finds the lock taken. The
+# kernel drops a flock when its process dies, however it dies, so a lock that can be taken means
+# no live run of that name, whatever PID is written in it (PIDs are reused; the PID is only for
+# messages).
+
+_ALREADY_EXISTS = "already exists; choose another --out or add --force to replace it"
+_OWNER = re.compile(rb"telcotwin run, pid (\d+)\n")
+
+
+def _lock(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.lock")
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The exclusive right to build ``out_dir``: a flock held on the lock file beside it."""
+
+    out_dir: Path
+    descriptor: int
+
+    @classmethod
+    def take(cls, out_dir: Path) -> _Claim | None:
+        """Return the claim on ``out_dir``, or None while another live process holds it."""
+        lock = _lock(out_dir)
+        while True:
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                return None
+            # A holder removes the file before it lets go: if we opened it just before, our lock
+            # is on a file no longer named, and another run may hold the one that now is.
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:
+                    break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"telcotwin run, pid {os.getpid()}\n".encode())
+        return cls(out_dir, descriptor)
+
+    def release(self) -> None:
+        os.unlink(_lock(self.out_dir))  # while still holding it: see take
+        os.close(self.descriptor)
+
+
+def _claim_run_directory(
+    out_dir: Path,
+    shown: Path,
+    *,
+    force: bool,
+    numbered: bool,
+) -> _Claim:
+    """Claim ``out_dir`` (with ``numbered``, the first free of it, ``-2``, ``-3`` ...); bad input
+    when it is taken."""
+    try:
+        for candidate in _numbered(out_dir) if numbered else [out_dir]:
+            if numbered and candidate.exists():
+                continue  # the usual case, told without touching a lock
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            claim = _Claim.take(candidate)
+            if claim is None:
+                if numbered:
+                    continue
+                pid = _owner(_lock(candidate))
+                writer = "another run is writing it" + (f" (pid {pid})" if pid else "")
+                raise ScenarioError([Problem(str(shown), "", f"{writer}; choose another --out")])
+            # Checked again under the claim: another run may have completed it since we looked.
+            if not candidate.exists() or force:
+                return claim
+            claim.release()
+            if not numbered:
+                raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
+    except OSError as error:
+        raise ScenarioError(
+            [Problem(str(shown), "--out", f"cannot create it: {error.strerror}")]
+        ) from None
+    raise AssertionError("unreachable: the numbered names never run out")
+
+
+def _numbered(out_dir: Path) -> Iterator[Path]:
+    yield out_dir
+    for number in itertools.count(2):
+        yield out_dir.with_name(f"{out_dir.name}-{number}")
+
+
+def _owner(lock: Path) -> int | None:
+    """The PID a telcotwin run wrote in ``lock``, or None if it holds none (empty)."""
+    try:
+        with lock.open("rb") as file:
+            owner = _OWNER.match(file.read(100))
+    except OSError:
+        return None
+    return int(owner[1]) if owner else None
