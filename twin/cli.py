@@ -134,6 +134,12 @@ def _run(args: argparse.Namespace) -> int:
             )
             bar.update(round(now) - bar.n)
 
+    def notice(line: str) -> None:
+        if bar is not None:
+            bar.write(line, file=sys.stderr)  # above the bar, not through it
+        else:
+            print(line, file=sys.stderr)
+
     try:
         result = run_scenario(
             scenario,
@@ -145,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
             force=args.force,
             numbered=numbered,
             progress=progress,
+            notice=notice,
         )
     finally:
         if bar is not None:

@@ -1,12 +1,14 @@
 """One scenario run end to end: simulate, feed the twin, and write the run directory atomically.
 
-The run directory is built beside its final place under a hidden temporary name and renamed
-when complete, so a run either leaves a whole directory or nothing: an error, Ctrl-C or SIGTERM
-removes the temporary directory. The twin's store writes in one transaction for the same reason when
+The run directory is built beside its final place as ``.<name>.partial`` and renamed when
+complete, so a run either leaves a whole directory or nothing: an error, Ctrl-C or SIGTERM
+removes the partial folder. The twin's store writes in one transaction for the same reason when
 it is an external database.
 
 Before building, a run claims its directory with a lock beside it, held until the directory is
-in place, so two runs into one directory cannot both write it.
+in place, so two runs into one directory cannot both write it. A run killed outright (SIGKILL,
+a lost machine) cannot clean up; the next run into the same parent removes what it left, as
+only a run holding that name's claim would (see docs/runs.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def run_scenario(
     force: bool = False,
     numbered: bool = False,
     progress: Callable[[float], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json)
     atomically; the result names the directory written.
@@ -108,6 +110,8 @@ def run_scenario(
     another run) gives way to the first free of ``<out_dir>-2``, ``-3`` ... The run gets a new
     id (run.json, and every row in the store); in a shared store ``force`` replaces the runs
     recorded for the same directory, by absolute path.
+
+    What killed runs left in the parent is removed first; ``notice`` gets one line for each.
     """
     shown = Path(out_dir)
     out_dir = Path(os.path.abspath(out_dir))
@@ -121,9 +125,12 @@ def run_scenario(
     simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
-        claim = _claim_run_directory(out_dir, shown, force=force, numbered=numbered)
+        claim = _claim_run_directory(
+            out_dir, shown, force=force, numbered=numbered, notice=notice or _silent
+        )
         try:
             out_dir = claim.out_dir
+            _remove_leftovers(out_dir.parent, out_dir, shown.parent, notice or _silent)
             summary = _write_run_directory(
                 scenario, simulation, builder, bus, out_dir, store_url=store_url, force=force
             )
@@ -147,8 +154,8 @@ def _write_run_directory(
     store_url: str | None,
     force: bool,
 ) -> dict[str, Any]:
-    """Simulate into a hidden folder beside ``out_dir`` and rename it into place; called with
-    the directory claimed."""
+    """Simulate into ``.<name>.partial`` beside ``out_dir`` and rename it into place; called
+    with the directory claimed, so the partial folder's name is this run's alone."""
     # Symbolic links in the parents resolved, so one directory has one key however it is named.
     directory = str(Path(os.path.realpath(out_dir.parent)) / out_dir.name)
     run_id = uuid.uuid4().hex  # random, not derived: it must never reach summary.json
@@ -156,12 +163,8 @@ def _write_run_directory(
         problem = check_store(store_url, directory, replace=force)
         if problem is not None:
             raise ScenarioError([Problem(store_url, "--store", problem)])
-    building = Path(
-        tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
-    )
-    umask = os.umask(0)
-    os.umask(umask)
-    building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
+    building = _partial(out_dir)
+    building.mkdir()
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
         store = BackgroundStore(
@@ -192,7 +195,7 @@ def _write_run_directory(
             json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
         )
         if out_dir.exists():
-            retired = out_dir.with_name(f".{out_dir.name}.replaced")
+            retired = _retired(out_dir)
             os.replace(out_dir, retired)
             os.replace(building, out_dir)
             shutil.rmtree(retired, ignore_errors=True)
@@ -210,14 +213,27 @@ def _write_run_directory(
 # until its directory is in place: a second run into the same directory finds the lock taken. The
 # kernel drops a flock when its process dies, however it dies, so a lock that can be taken means
 # no live run of that name, whatever PID is written in it (PIDs are reused; the PID is only for
-# messages).
+# messages). ``.<name>.partial`` and ``.<name>.replaced`` are touched only under the claim on
+# ``<name>``, so whoever takes the claim and finds them knows their run is gone.
 
 _ALREADY_EXISTS = "already exists; choose another --out or add --force to replace it"
 _OWNER = re.compile(rb"telcotwin run, pid (\d+)\n")
 
 
+def _silent(_line: str) -> None:
+    pass
+
+
 def _lock(out_dir: Path) -> Path:
     return out_dir.with_name(f".{out_dir.name}.lock")
+
+
+def _partial(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.partial")
+
+
+def _retired(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.replaced")
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,7 @@ class _Claim:
 
     out_dir: Path
     descriptor: int
+    previous_pid: int | None  # written by a run that died holding it and left the file behind
 
     @classmethod
     def take(cls, out_dir: Path) -> _Claim | None:
@@ -244,9 +261,10 @@ class _Claim:
                 if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:
                     break
             os.close(descriptor)
+        owner = _OWNER.match(os.pread(descriptor, 100, 0))
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"telcotwin run, pid {os.getpid()}\n".encode())
-        return cls(out_dir, descriptor)
+        return cls(out_dir, descriptor, int(owner[1]) if owner else None)
 
     def release(self) -> None:
         os.unlink(_lock(self.out_dir))  # while still holding it: see take
@@ -259,9 +277,10 @@ def _claim_run_directory(
     *,
     force: bool,
     numbered: bool,
+    notice: Callable[[str], None],
 ) -> _Claim:
-    """Claim ``out_dir`` (with ``numbered``, the first free of it, ``-2``, ``-3`` ...); bad input
-    when it is taken."""
+    """Claim ``out_dir`` (with ``numbered``, the first free of it, ``-2``, ``-3`` ...) and undo
+    what a killed run of it left; bad input when it is taken."""
     try:
         for candidate in _numbered(out_dir) if numbered else [out_dir]:
             if numbered and candidate.exists():
@@ -274,6 +293,11 @@ def _claim_run_directory(
                 pid = _owner(_lock(candidate))
                 writer = "another run is writing it" + (f" (pid {pid})" if pid else "")
                 raise ScenarioError([Problem(str(shown), "", f"{writer}; choose another --out")])
+            try:
+                _clear(candidate, shown.parent, claim.previous_pid, notice)
+            except BaseException:
+                claim.release()
+                raise
             # Checked again under the claim: another run may have completed it since we looked.
             if not candidate.exists() or force:
                 return claim
@@ -294,10 +318,58 @@ def _numbered(out_dir: Path) -> Iterator[Path]:
 
 
 def _owner(lock: Path) -> int | None:
-    """The PID a telcotwin run wrote in ``lock``, or None if it holds none (empty)."""
+    """The PID a telcotwin run wrote in ``lock``, or None if it holds none (not ours, empty)."""
     try:
         with lock.open("rb") as file:
             owner = _OWNER.match(file.read(100))
     except OSError:
         return None
     return int(owner[1]) if owner else None
+
+
+def _ours(folder: Path) -> bool:
+    """True for a folder holding nothing but run files: what a run builds or retires. A hidden
+    folder of the same name holding anything else is someone else's, and is left alone."""
+    return folder.is_dir() and {p.name for p in folder.iterdir()} <= RUN_FILES
+
+
+def _clear(
+    out_dir: Path, shown_parent: Path, pid: int | None, notice: Callable[[str], None]
+) -> None:
+    """Under the claim on ``out_dir``: remove what a killed run of it left, and give back the
+    previous run if it was killed between retiring that run and renaming its own into place."""
+    retired, partial = _retired(out_dir), _partial(out_dir)
+    gone = "left by a run that is gone" + (f" (pid {pid})" if pid else "")
+    if _ours(retired) and not out_dir.exists():
+        os.replace(retired, out_dir)
+        notice(
+            f"{shown_parent / out_dir.name}: restored: "
+            "the run replacing it was stopped before it completed"
+        )
+    for leftover in (retired, partial):
+        if _ours(leftover):
+            shutil.rmtree(leftover)
+            notice(f"{shown_parent / leftover.name}: removed: {gone}")
+
+
+def _remove_leftovers(
+    parent: Path, own: Path, shown_parent: Path, notice: Callable[[str], None]
+) -> None:
+    """Remove what killed runs left in ``parent`` (partial folders, retired runs, locks) for
+    every name no live run holds. Best effort: what cannot be removed stays for the next run."""
+    names: set[str] = set()
+    for entry in parent.iterdir():
+        if not entry.name.startswith("."):
+            continue
+        name, _, kind = entry.name[1:].rpartition(".")  # .<name>.partial and the like
+        ours = kind in ("partial", "replaced") or (kind == "lock" and _owner(entry) is not None)
+        if ours and name not in ("", ".", "..", own.name):
+            names.add(name)
+    for name in sorted(names):
+        with contextlib.suppress(OSError):
+            claim = _Claim.take(parent / name)
+            if claim is not None:  # None: a live run holds it, and its partial folder
+                try:
+                    _clear(parent / name, shown_parent, claim.previous_pid, notice)
+                finally:
+                    claim.release()
