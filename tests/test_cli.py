@@ -14,7 +14,7 @@ import sim.engine
 from tests.conftest import EXAMPLE
 from twin.cli import main
 
-RUN_FILES = ["scenario.json", "summary.json", "twin.sqlite"]
+RUN_FILES = ["run.json", "scenario.json", "summary.json", "twin.sqlite"]
 EXAMPLE_SEED = 20270301  # the seed written in the reference example
 
 
@@ -58,7 +58,9 @@ def test_validate_writes_nothing(metro, tmp_path):
 def test_run_writes_summary_store_and_scenario_into_out(metro, tmp_path, capsys):
     out = tmp_path / "out"
     assert _run(metro, out) == 0
-    assert capsys.readouterr().out == f"wrote {out}/ (summary.json, twin.sqlite, scenario.json)\n"
+    assert capsys.readouterr().out == (
+        f"wrote {out}/ (summary.json, twin.sqlite, scenario.json, run.json)\n"
+    )
     assert sorted(os.listdir(out)) == RUN_FILES
     assert sorted(os.listdir(tmp_path)) == ["metro.yaml", "out"]  # no partial directory left
     assert _summary(out)["scenario"] == "metro-evening-fiber-cut"
@@ -80,9 +82,8 @@ def test_run_builds_in_a_hidden_partial_directory_and_renames_it_when_complete(
     monkeypatch.setattr(sim.engine.Simulation, "run", run_and_look)
     assert _run(metro, out) == 0
     [during] = seen_while_running
-    assert "out" not in during
-    [building] = [name for name in during if name != "metro.yaml"]
-    assert building.startswith(".out.") and building.endswith(".partial")
+    # the partial folder, and the lock that claims "out" for this run (tests/test_run.py)
+    assert during == [".out.lock", ".out.partial", "metro.yaml"]
     assert sorted(os.listdir(tmp_path)) == ["metro.yaml", "out"]
 
 
@@ -259,7 +260,7 @@ def test_run_prints_a_summary_table(metro, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("metro-evening-fiber-cut  seed 20270301  from 2027-03-01T00:00:00Z")
     assert "  outages: 4" in printed  # three injected and one random (seed 20270301)
-    assert printed.endswith(f"wrote {out}/ (summary.json, twin.sqlite, scenario.json)\n")
+    assert printed.endswith(f"wrote {out}/ (summary.json, twin.sqlite, scenario.json, run.json)\n")
 
 
 def test_help_lists_the_commands(capsys):

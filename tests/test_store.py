@@ -9,6 +9,7 @@ import pytest
 
 from sim.scenario import parse_scenario
 from tests.conftest import EXAMPLE as EXAMPLE_PATH
+from tests.conftest import single_cell
 from twin.run import run_scenario
 
 
@@ -133,9 +134,63 @@ def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, ca
     capsys.readouterr()
     assert main([*args, "--force", "--seed", "5"]) == 0
     db = sqlite3.connect(tmp_path / "shared.sqlite")
-    assert db.execute("select run_id, seed from runs").fetchall() == [("metro", "5")]
+    assert db.execute("select label, seed from runs").fetchall() == [("metro", "5")]
     assert _one(db, "select count(*) from cell_pm") == (22 * 192,)
     assert sorted(p.name for p in (tmp_path / "metro").iterdir()) == [
+        "run.json",
         "scenario.json",
         "summary.json",
     ]
+
+
+# --- a store shared by runs of several directories ----------------------------------------------
+
+
+def _small_run(out, url, *, seed=1, force=False):
+    # one cell for two hours: two hourly PM rows per run
+    return run_scenario(single_cell(duration="2h", seed=seed), out, store_url=url, force=force)
+
+
+def test_two_directories_of_the_same_name_keep_their_own_runs_in_a_shared_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    runs = tmp_path.resolve()  # the store records the path with symbolic links resolved
+    team_a, team_b = runs / "teamA" / "baseline", runs / "teamB" / "baseline"
+    _small_run(team_a, url)
+    _small_run(team_b, url)
+    db = sqlite3.connect(tmp_path / "shared.sqlite")
+    rows = db.execute("select run_id, label, directory from runs order by directory").fetchall()
+    assert [(label, directory) for _, label, directory in rows] == [
+        ("baseline", str(team_a)),
+        ("baseline", str(team_b)),
+    ]
+    run_a, run_b = (run_id for run_id, _, _ in rows)
+    assert run_a != run_b
+    per_run = dict(db.execute("select run_id, count(*) from cell_pm group by run_id"))
+    assert per_run == {run_a: 2, run_b: 2}
+
+
+def test_force_replaces_only_the_run_of_the_same_directory(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    runs = tmp_path.resolve()  # the store records the path with symbolic links resolved
+    team_a, team_b = runs / "teamA" / "baseline", runs / "teamB" / "baseline"
+    _small_run(team_a, url, seed=1)
+    _small_run(team_b, url, seed=1)
+    db = sqlite3.connect(tmp_path / "shared.sqlite")
+    [(kept,)] = db.execute("select run_id from runs where directory = ?", [str(team_a)])
+    _small_run(team_b, url, seed=5, force=True)
+    runs_now = db.execute("select run_id, directory, seed from runs order by directory").fetchall()
+    assert runs_now[0] == (kept, str(team_a), "1")
+    assert runs_now[1][1:] == (str(team_b), "5")
+    # the replaced run left no rows behind: PM rows belong to the two runs listed, two each
+    per_run = dict(db.execute("select run_id, count(*) from cell_pm group by run_id"))
+    assert per_run == {kept: 2, runs_now[1][0]: 2}
+
+
+def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    out = tmp_path / "baseline"
+    _small_run(out, url)
+    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    db = sqlite3.connect(tmp_path / "shared.sqlite")
+    assert db.execute("select run_id from runs").fetchall() == [(run_id,)]
+    assert len(run_id) == 32 and int(run_id, 16) >= 0  # a uuid4 in hex

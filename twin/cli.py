@@ -109,13 +109,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         print(f"{args.file.name}: --seed: must be from 0 to 2**63-1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = args.out or _next_free(Path("runs") / f"{scenario.name}-seed{seed}", args.force)
-    if out.exists() and not args.force:
-        print(
-            f"{out}: already exists; choose another --out or add --force to replace it",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
+    # The default directory is numbered -2, -3 ... when taken; a named --out never is: it is
+    # refused or, with --force, replaced.
+    out = args.out or Path("runs") / f"{scenario.name}-seed{seed}"
+    numbered = args.out is None and not args.force
     show = not args.quiet and sys.stderr.isatty()
     bar = None
     if show:
@@ -137,6 +134,12 @@ def _run(args: argparse.Namespace) -> int:
             )
             bar.update(round(now) - bar.n)
 
+    def notice(line: str) -> None:
+        if bar is not None:
+            bar.write(line, file=sys.stderr)  # above the bar, not through it
+        else:
+            print(line, file=sys.stderr)
+
     try:
         result = run_scenario(
             scenario,
@@ -146,7 +149,9 @@ def _run(args: argparse.Namespace) -> int:
             file=args.file.name,
             store_url=args.store_url,
             force=args.force,
+            numbered=numbered,
             progress=progress,
+            notice=notice,
         )
     finally:
         if bar is not None:
@@ -155,22 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     files = ", ".join(
         name
-        for name in ("summary.json", "twin.sqlite", "scenario.json")
+        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json")
         if (result.out_dir / name).exists()
     )
-    print(f"wrote {out}/ ({files})")
+    print(f"wrote {out.with_name(result.out_dir.name)}/ ({files})")
     return 0
-
-
-def _next_free(out: Path, force: bool) -> Path:
-    """The default run directory, numbered -2, -3 ... when earlier runs are there (a named
-    --out is never renumbered: it is refused or, with --force, replaced)."""
-    if force or not out.exists():
-        return out
-    number = 2
-    while out.with_name(f"{out.name}-{number}").exists():
-        number += 1
-    return out.with_name(f"{out.name}-{number}")
 
 
 def format_summary(summary: dict[str, Any], worst: int = 8) -> str:

@@ -1,19 +1,27 @@
 """One scenario run end to end: simulate, feed the twin, and write the run directory atomically.
 
-The run directory is built beside its final place under a hidden temporary name and renamed
-when complete, so a run either leaves a whole directory or nothing: an error, a crash or
-Ctrl-C removes the temporary directory. The twin's store writes in one transaction for the
-same reason when it is an external database.
+The run directory is built beside its final place as ``.<name>.partial`` and renamed when
+complete, so a run either leaves a whole directory or nothing: an error, Ctrl-C or SIGTERM
+removes the partial folder. The twin's store writes in one transaction for the same reason when
+it is an external database.
+
+Before building, a run claims its directory with a lock beside it, held until the directory is
+in place, so two runs into one directory cannot both write it. A run killed outright (SIGKILL,
+a lost machine) cannot clean up; the next run into the same parent removes what it left, as
+only a run holding that name's claim would (see docs/runs.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import itertools
 import json
 import os
+import re
 import shutil
-import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +76,7 @@ def _wire(
     return simulation, builder, bus
 
 
-RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite"})
+RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json"})
 
 
 def is_run_directory(path: Path) -> bool:
@@ -90,43 +98,83 @@ def run_scenario(
     file: str = "<scenario>",
     store_url: str | None = None,
     force: bool = False,
+    numbered: bool = False,
     progress: Callable[[float], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json) atomically.
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json)
+    atomically; the result names the directory written.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
-    the new run is complete.
+    the new run is complete. With ``numbered``, a taken ``out_dir`` (there, or being written by
+    another run) gives way to the first free of ``<out_dir>-2``, ``-3`` ... The run gets a new
+    id (run.json, and every row in the store); in a shared store ``force`` replaces the runs
+    recorded for the same directory, by absolute path.
+
+    What killed runs left in the parent is removed first; ``notice`` gets one line for each.
     """
-    shown = str(out_dir)
+    shown = Path(out_dir)
     out_dir = Path(os.path.abspath(out_dir))
-    if out_dir.exists() and not force:
-        raise FileExistsError(f"{out_dir} already exists (use --force to replace it)")
-    if out_dir.exists() and not is_run_directory(out_dir):
+    if out_dir.exists() and not force and not numbered:
+        raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
+    if out_dir.exists() and force and not is_run_directory(out_dir):
         # --force replaces a previous run, never a folder of other things (., a scenario folder)
         raise ScenarioError(
-            [Problem(shown, "--out", "is not a run directory; --force only replaces runs")]
+            [Problem(str(shown), "--out", "is not a run directory; --force only replaces runs")]
         )
     simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
-    if store_url is not None:
-        problem = check_store(store_url, out_dir.name, replace=force)
-        if problem is not None:
-            raise ScenarioError([Problem(store_url, "--store", problem)])
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        building = Path(
-            tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent)
+        claim = _claim_run_directory(
+            out_dir, shown, force=force, numbered=numbered, notice=notice or _silent
         )
-    except OSError as error:
-        raise ScenarioError(
-            [Problem(shown, "--out", f"cannot create it: {error.strerror}")]
-        ) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    building.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
+        try:
+            out_dir = claim.out_dir
+            _remove_leftovers(out_dir.parent, out_dir, shown.parent, notice or _silent)
+            summary = _write_run_directory(
+                scenario, simulation, builder, bus, out_dir, store_url=store_url, force=force
+            )
+        finally:
+            claim.release()
+    except BaseException:
+        for folder in created:  # nearest first: leave no folder this run made
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return RunResult(out_dir, summary)
+
+
+def _write_run_directory(
+    scenario: Scenario,
+    simulation: Simulation,
+    builder: SummaryBuilder,
+    bus: Bus,
+    out_dir: Path,
+    *,
+    store_url: str | None,
+    force: bool,
+) -> dict[str, Any]:
+    """Simulate into ``.<name>.partial`` beside ``out_dir`` and rename it into place; called
+    with the directory claimed, so the partial folder's name is this run's alone."""
+    # Symbolic links in the parents resolved, so one directory has one key however it is named.
+    directory = str(Path(os.path.realpath(out_dir.parent)) / out_dir.name)
+    run_id = uuid.uuid4().hex  # random, not derived: it must never reach summary.json
+    if store_url is not None:
+        problem = check_store(store_url, directory, replace=force)
+        if problem is not None:
+            raise ScenarioError([Problem(store_url, "--store", problem)])
+    building = _partial(out_dir)
+    building.mkdir()
     try:
         url = store_url or f"sqlite:///{building / 'twin.sqlite'}"
-        store = BackgroundStore(url, run_id=out_dir.name, scratch=store_url is None, replace=force)
+        store = BackgroundStore(
+            url,
+            run_id,
+            directory=directory,
+            label=out_dir.name,
+            scratch=store_url is None,
+            replace=force,
+        )
         store.attach(bus)
         try:
             simulation.run()
@@ -141,8 +189,13 @@ def run_scenario(
         (building / "scenario.json").write_text(
             json.dumps(effective, indent=2) + "\n", encoding="utf-8"
         )
+        # The key to this run's rows in a shared store, kept apart from summary.json so that
+        # same scenario and seed still give a byte-identical summary.
+        (building / "run.json").write_text(
+            json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
+        )
         if out_dir.exists():
-            retired = out_dir.with_name(f".{out_dir.name}.replaced")
+            retired = _retired(out_dir)
             os.replace(out_dir, retired)
             os.replace(building, out_dir)
             shutil.rmtree(retired, ignore_errors=True)
@@ -150,8 +203,173 @@ def run_scenario(
             os.replace(building, out_dir)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
-        for folder in created:  # nearest first: leave no folder this run made
-            with contextlib.suppress(OSError):
-                folder.rmdir()
         raise
-    return RunResult(out_dir, summary)
+    return summary
+
+
+# --- claiming a run directory ------------------------------------------------------------------
+#
+# A run holds an exclusive flock on ``.<name>.lock`` beside its directory from before it builds
+# until its directory is in place: a second run into the same directory finds the lock taken. The
+# kernel drops a flock when its process dies, however it dies, so a lock that can be taken means
+# no live run of that name, whatever PID is written in it (PIDs are reused; the PID is only for
+# messages). ``.<name>.partial`` and ``.<name>.replaced`` are touched only under the claim on
+# ``<name>``, so whoever takes the claim and finds them knows their run is gone.
+
+_ALREADY_EXISTS = "already exists; choose another --out or add --force to replace it"
+_OWNER = re.compile(rb"telcotwin run, pid (\d+)\n")
+
+
+def _silent(_line: str) -> None:
+    pass
+
+
+def _lock(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.lock")
+
+
+def _partial(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.partial")
+
+
+def _retired(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.replaced")
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The exclusive right to build ``out_dir``: a flock held on the lock file beside it."""
+
+    out_dir: Path
+    descriptor: int
+    previous_pid: int | None  # written by a run that died holding it and left the file behind
+
+    @classmethod
+    def take(cls, out_dir: Path) -> _Claim | None:
+        """Return the claim on ``out_dir``, or None while another live process holds it."""
+        lock = _lock(out_dir)
+        while True:
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                return None
+            # A holder removes the file before it lets go: if we opened it just before, our lock
+            # is on a file no longer named, and another run may hold the one that now is.
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:
+                    break
+            os.close(descriptor)
+        owner = _OWNER.match(os.pread(descriptor, 100, 0))
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"telcotwin run, pid {os.getpid()}\n".encode())
+        return cls(out_dir, descriptor, int(owner[1]) if owner else None)
+
+    def release(self) -> None:
+        os.unlink(_lock(self.out_dir))  # while still holding it: see take
+        os.close(self.descriptor)
+
+
+def _claim_run_directory(
+    out_dir: Path,
+    shown: Path,
+    *,
+    force: bool,
+    numbered: bool,
+    notice: Callable[[str], None],
+) -> _Claim:
+    """Claim ``out_dir`` (with ``numbered``, the first free of it, ``-2``, ``-3`` ...) and undo
+    what a killed run of it left; bad input when it is taken."""
+    try:
+        for candidate in _numbered(out_dir) if numbered else [out_dir]:
+            if numbered and candidate.exists():
+                continue  # the usual case, told without touching a lock
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            claim = _Claim.take(candidate)
+            if claim is None:
+                if numbered:
+                    continue
+                pid = _owner(_lock(candidate))
+                writer = "another run is writing it" + (f" (pid {pid})" if pid else "")
+                raise ScenarioError([Problem(str(shown), "", f"{writer}; choose another --out")])
+            try:
+                _clear(candidate, shown.parent, claim.previous_pid, notice)
+            except BaseException:
+                claim.release()
+                raise
+            # Checked again under the claim: another run may have completed it since we looked.
+            if not candidate.exists() or force:
+                return claim
+            claim.release()
+            if not numbered:
+                raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
+    except OSError as error:
+        raise ScenarioError(
+            [Problem(str(shown), "--out", f"cannot create it: {error.strerror}")]
+        ) from None
+    raise AssertionError("unreachable: the numbered names never run out")
+
+
+def _numbered(out_dir: Path) -> Iterator[Path]:
+    yield out_dir
+    for number in itertools.count(2):
+        yield out_dir.with_name(f"{out_dir.name}-{number}")
+
+
+def _owner(lock: Path) -> int | None:
+    """The PID a telcotwin run wrote in ``lock``, or None if it holds none (not ours, empty)."""
+    try:
+        with lock.open("rb") as file:
+            owner = _OWNER.match(file.read(100))
+    except OSError:
+        return None
+    return int(owner[1]) if owner else None
+
+
+def _ours(folder: Path) -> bool:
+    """True for a folder holding nothing but run files: what a run builds or retires. A hidden
+    folder of the same name holding anything else is someone else's, and is left alone."""
+    return folder.is_dir() and {p.name for p in folder.iterdir()} <= RUN_FILES
+
+
+def _clear(
+    out_dir: Path, shown_parent: Path, pid: int | None, notice: Callable[[str], None]
+) -> None:
+    """Under the claim on ``out_dir``: remove what a killed run of it left, and give back the
+    previous run if it was killed between retiring that run and renaming its own into place."""
+    retired, partial = _retired(out_dir), _partial(out_dir)
+    gone = "left by a run that is gone" + (f" (pid {pid})" if pid else "")
+    if _ours(retired) and not out_dir.exists():
+        os.replace(retired, out_dir)
+        notice(
+            f"{shown_parent / out_dir.name}: restored: "
+            "the run replacing it was stopped before it completed"
+        )
+    for leftover in (retired, partial):
+        if _ours(leftover):
+            shutil.rmtree(leftover)
+            notice(f"{shown_parent / leftover.name}: removed: {gone}")
+
+
+def _remove_leftovers(
+    parent: Path, own: Path, shown_parent: Path, notice: Callable[[str], None]
+) -> None:
+    """Remove what killed runs left in ``parent`` (partial folders, retired runs, locks) for
+    every name no live run holds. Best effort: what cannot be removed stays for the next run."""
+    names: set[str] = set()
+    for entry in parent.iterdir():
+        if not entry.name.startswith("."):
+            continue
+        name, _, kind = entry.name[1:].rpartition(".")  # .<name>.partial and the like
+        ours = kind in ("partial", "replaced") or (kind == "lock" and _owner(entry) is not None)
+        if ours and name not in ("", ".", "..", own.name):
+            names.add(name)
+    for name in sorted(names):
+        with contextlib.suppress(OSError):
+            claim = _Claim.take(parent / name)
+            if claim is not None:  # None: a live run holds it, and its partial folder
+                try:
+                    _clear(parent / name, shown_parent, claim.previous_pid, notice)
+                finally:
+                    claim.release()

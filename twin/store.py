@@ -2,7 +2,10 @@
 
 By default each run writes a SQLite file in its run directory; any SQLAlchemy URL (PostgreSQL)
 may be given instead. A run is written in one transaction, so a failed run leaves nothing
-behind in a shared database either. Every row carries the ``run_id``.
+behind in a shared database either. Every row carries the ``run_id``, a uuid4 drawn for the
+run, so runs of many directories can share one database; the ``runs`` row also records the
+run directory's absolute path (``directory``, what ``--force`` replaces) and its folder name
+(``label``, for people). Directories of the same name in different places never collide.
 
 Columnar batches are written with ``executemany`` of plain tuples: the PM and usage tables are
 the large ones (cells x intervals, subscribers x usage periods).
@@ -28,6 +31,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    select,
 )
 
 from twin.bus import Bus
@@ -64,6 +68,8 @@ runs = Table(
     "runs",
     metadata,
     Column("run_id", String, primary_key=True),
+    Column("label", String, nullable=False),
+    Column("directory", String, nullable=False, index=True),
     Column("scenario", String, nullable=False),
     Column("seed", String, nullable=False),
     Column("start", String, nullable=False),
@@ -218,9 +224,11 @@ class Store:
     :meth:`write` takes any feed record; :class:`BackgroundStore` runs it on its own thread.
     """
 
-    def __init__(self, connection: Connection, run_id: str):
+    def __init__(self, connection: Connection, run_id: str, *, directory: str, label: str):
         self.connection = connection
         self.run_id = run_id
+        self.directory = directory
+        self.label = label
         self._sql: dict[str, str] = {}  # compiled INSERT per table
         self._cell_ids: tuple[str, ...] = ()
         self._link_ids: tuple[str, ...] = ()
@@ -267,6 +275,8 @@ class Store:
             [
                 (
                     self.run_id,
+                    self.label,
+                    self.directory,
                     r.scenario,
                     str(r.seed),
                     r.start.isoformat(),
@@ -411,15 +421,25 @@ class Store:
 _DONE = object()
 
 
+def _delete_runs_of(connection: Connection, directory: str) -> None:
+    """Delete every row of the runs recorded for ``directory``, and no other run's."""
+    query = select(runs.c.run_id).where(runs.c.directory == directory)
+    replaced = list(connection.execute(query).scalars())
+    if replaced:
+        for table in metadata.sorted_tables:
+            connection.execute(table.delete().where(table.c.run_id.in_(replaced)))
+
+
 class StoreError(RuntimeError):
     """Writing the twin's store failed; the run is rolled back."""
 
 
-def check_store(url: str, run_id: str, *, replace: bool) -> str | None:
-    """Return why ``url`` cannot take run ``run_id``, or None when it can.
+def check_store(url: str, directory: str, *, replace: bool) -> str | None:
+    """Return why ``url`` cannot take a run of ``directory``, or None when it can.
 
     Opens the database, creates the tables if needed and looks for an earlier run of the same
-    id (which ``replace`` allows), so that a bad ``--store`` stops before the simulation starts.
+    directory (which ``replace`` allows), so that a bad ``--store`` stops before the simulation
+    starts.
     """
     try:
         engine = open_engine(url)
@@ -427,13 +447,13 @@ def check_store(url: str, run_id: str, *, replace: bool) -> str | None:
         return f"cannot open it: {str(error).splitlines()[0]}"
     try:
         with engine.connect() as connection:
-            taken = connection.execute(runs.select().where(runs.c.run_id == run_id)).first()
+            taken = connection.execute(runs.select().where(runs.c.directory == directory)).first()
     except Exception as error:
         return f"cannot use it: {str(error).splitlines()[0]}"
     finally:
         engine.dispose()
     if taken is not None and not replace:
-        return f"it already holds a run '{run_id}'; choose another --out or add --force"
+        return f"it already holds a run of {directory}; choose another --out or add --force"
     return None
 
 
@@ -451,6 +471,8 @@ class BackgroundStore:
         url: str,
         run_id: str,
         *,
+        directory: str,
+        label: str,
         scratch: bool = False,
         replace: bool = False,
         backlog: int = 64,
@@ -459,6 +481,8 @@ class BackgroundStore:
         self.scratch = scratch
         self.replace = replace
         self.run_id = run_id
+        self.directory = directory
+        self.label = label
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=backlog)
         self._error: BaseException | None = None
         self._commit = False
@@ -491,9 +515,10 @@ class BackgroundStore:
                 with engine.connect() as connection:
                     transaction = connection.begin()
                     if self.replace:  # --force: the new run replaces the old in one transaction
-                        for table in reversed(metadata.sorted_tables):
-                            connection.execute(table.delete().where(table.c.run_id == self.run_id))
-                    store = Store(connection, self.run_id)
+                        _delete_runs_of(connection, self.directory)
+                    store = Store(
+                        connection, self.run_id, directory=self.directory, label=self.label
+                    )
                     while (record := self._queue.get()) is not _DONE:
                         store.write(record)
                     if self._commit:
