@@ -194,13 +194,14 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
     width = max([24, *(len(cell_id) for cell_id, _ in ranked)])
     lines += [
         "",
-        f"  {'cell':<{width}} {'channels':>8} {'busy-hour E':>11} {'blocking':>9} "
+        f"  {'cell':<{width}} {'channels':>8} {'busy hour':>9} {'E':>7} {'blocking':>9} "
         f"{'dropped':>8} {'util p95':>8} {'avail':>8}",
     ]
     for cell_id, c in ranked:
         blocking = c["voice_blocked"] / max(1, c["voice_offered"] - c["voice_failed"])
         lines.append(
-            f"  {cell_id:<{width}} {c['voice_channels']:>8} {c['busy_hour_erlangs']:>11.2f} "
+            f"  {cell_id:<{width}} {c['voice_channels']:>8} {c['busy_hour_start']:>9} "
+            f"{c['busy_hour_erlangs']:>7.2f} "
             f"{blocking:>9.2%} {c['voice_dropped']:>8} {c['utilization_p95']:>8.2f} "
             f"{c['availability']:>8.4f}"
         )
