@@ -9,6 +9,7 @@ exports it as JSON Schema for editors.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -590,6 +591,57 @@ def parse_scenario(raw: Any, file: str = "<scenario>") -> Scenario:
     return scenario
 
 
+# YAML 1.2 core schema numbers (spec 1.2.2, section 10.3.2). Ints are tried before floats, as
+# the float pattern also matches a plain integer.
+_YAML_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_YAML_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers the way YAML 1.2 does; used for scenario files and
+    ``--set`` values alike.
+
+    PyYAML follows YAML 1.1, where ``1e3`` (no dot, no sign in the exponent) is a string, ``017``
+    is octal 15, and ``1_000`` and ``1:30`` (sexagesimal, 90) are numbers. Here ``1e3``, ``1E+3``,
+    ``.5`` and ``-.5`` are floats, ``017`` is 17, ``0o17`` is 15, and ``1_000`` and ``1:30`` are
+    strings. Booleans and null stay as PyYAML reads them. A value that cannot hold its explicit
+    tag (``!!int many``) is a :class:`yaml.constructor.ConstructorError` with its position.
+    """
+
+    def construct_yaml12_int(self, node: yaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith(("0o", "0x")):
+            return int(digits[2:], 8 if digits[1] == "o" else 16)
+        return sign * int(digits)  # leading zeros are decimal in YAML 1.2: 017 is 17
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        # PyYAML's constructors raise these for an explicit tag on a value it cannot hold
+        except (ValueError, TypeError, AttributeError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = f"'{node.value}'" if isinstance(node.value, str) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} is not a valid {tag}", node.start_mark
+            ) from None
+
+
+# PyYAML's own resolvers less its YAML 1.1 ints and floats, then the YAML 1.2 ones
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(_INT_TAG, _YAML_INT, list("-+0123456789"))
+_Yaml12Loader.add_implicit_resolver(_FLOAT_TAG, _YAML_FLOAT, list("-+.0123456789"))
+_Yaml12Loader.add_constructor(_INT_TAG, _Yaml12Loader.construct_yaml12_int)
+
+
 def read_yaml(path: Path) -> Any:
     """Return the parsed YAML of a file, or raise :class:`ScenarioError` naming line and column."""
     name = path.name
@@ -600,7 +652,7 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([Problem(str(path), "", f"cannot read: {error}")]) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Yaml12Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -610,7 +662,8 @@ def read_yaml(path: Path) -> Any:
 
 
 def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
-    """Apply ``dotted.key=value`` overrides (values read as YAML) to a parsed scenario."""
+    """Apply ``dotted.key=value`` overrides (values read as YAML, numbers as YAML 1.2 reads
+    them) to a parsed scenario."""
     problems = []
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -618,7 +671,7 @@ def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
             problems.append(Problem(file, "--set", f"'{item}' is not key=value"))
             continue
         try:
-            value = yaml.safe_load(text)
+            value = yaml.load(text, Loader=_Yaml12Loader)
         except yaml.YAMLError:
             value = text
         parts: list[str | int] = []

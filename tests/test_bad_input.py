@@ -76,6 +76,18 @@ def test_yaml_list_is_not_a_scenario(tmp_path, capsys, example_raw):
     ]
 
 
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!timestamp"])
+def test_explicit_tag_on_a_value_it_cannot_hold_names_line_and_column(tmp_path, capsys, tag):
+    text = EXAMPLE.read_text().replace("  count: 6000\n", f"  count: {tag} many\n")
+    line = text.splitlines().index(f"  count: {tag} many") + 1
+    path = tmp_path / "metro.yaml"
+    path.write_text(text, encoding="utf-8")
+    # the value starts in column 10, after "  count: "
+    assert _refused(tmp_path, capsys, path) == [
+        f"metro.yaml: line {line}, column 10: YAML syntax error: 'many' is not a valid {tag}"
+    ]
+
+
 # --- schema: keys and types -------------------------------------------------------------------
 
 

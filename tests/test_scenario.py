@@ -15,6 +15,7 @@ from sim.scenario import (
     json_schema,
     load_scenario,
     parse_scenario,
+    read_yaml,
 )
 from sim.units import format_duration, parse_duration, parse_money, parse_utc
 from tests.conftest import EXAMPLE
@@ -104,6 +105,46 @@ def test_overrides_reach_nested_keys_and_list_items(example_raw):
     assert scenario.subscribers.count == 9000
     assert scenario.network.nodes[3].cells == 6
     assert scenario.traffic.voice.mean_duration == 90
+
+
+# YAML 1.2 core schema, section 10.3.2: 1e3 and .5 are floats, 0o17 octal, 017 decimal 17; PyYAML
+# (YAML 1.1) reads 1e3 as a string, 017 as octal 15 and 1_000 and 1:30 (sexagesimal) as numbers.
+YAML_1_2_NUMBERS = [
+    ("1e3", 1000.0),
+    ("1E+3", 1000.0),
+    ("1.0e3", 1000.0),
+    ("2.5e-3", 0.0025),
+    (".5", 0.5),
+    ("-.5", -0.5),
+    ("+12", 12),
+    ("017", 17),
+    ("0o17", 15),
+    ("0x1F", 31),
+    ("-.inf", float("-inf")),
+    ("1_000", "1_000"),
+    ("1:30", "1:30"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), YAML_1_2_NUMBERS)
+def test_set_reads_numbers_the_way_yaml_1_2_does(text, value):
+    raw = apply_overrides({"x": None}, [f"x={text}"], "metro.yaml")
+    assert raw["x"] == value
+    assert type(raw["x"]) is type(value)
+
+
+@pytest.mark.parametrize(("text", "value"), YAML_1_2_NUMBERS)
+def test_scenario_file_reads_numbers_the_way_yaml_1_2_does(tmp_path, text, value):
+    path = tmp_path / "metro.yaml"
+    path.write_text(f"x: {text}\n", encoding="utf-8")
+    raw = read_yaml(path)
+    assert raw["x"] == value
+    assert type(raw["x"]) is type(value)
+
+
+def test_set_data_mbps_in_exponent_notation_is_a_number(example_raw):
+    apply_overrides(example_raw, ["network.defaults.data_mbps=1e3"], "metro.yaml")
+    assert parse_scenario(example_raw, "metro.yaml").network.defaults.data_mbps == 1000.0
 
 
 def test_overrides_of_unknown_paths_are_refused(example_raw):
