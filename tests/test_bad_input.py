@@ -257,6 +257,78 @@ def test_huge_max_subscribers_is_refused(tmp_path, capsys, example_raw):
     assert lines[0].startswith("metro.yaml: network.defaults.max_subscribers: ")
 
 
+# The limits are the schema's (sim/scenario.py, shown by `telcotwin schema`): a cell at most
+# 100 Gbps, a link 10 Tbps and 10 s of latency, a data session 100 GB.
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        (
+            ("network", "defaults", "data_mbps"),
+            1e308,
+            "metro.yaml: network.defaults.data_mbps: Input should be less than or equal to 100000",
+        ),
+        (
+            ("network", "links", 0, "capacity_mbps"),
+            1e308,
+            "metro.yaml: network.links[0].capacity_mbps: "
+            "Input should be less than or equal to 10000000",
+        ),
+        (
+            ("network", "links", 0, "latency_ms"),
+            1e308,
+            "metro.yaml: network.links[0].latency_ms: Input should be less than or equal to 10000",
+        ),
+        (
+            ("traffic", "data", "mean_volume_mb"),
+            1e308,
+            "metro.yaml: traffic.data.mean_volume_mb: Input should be less than or equal to 100000",
+        ),
+        (
+            ("traffic", "voice", "mean_duration"),
+            "2d",
+            "metro.yaml: traffic.voice.mean_duration: must be at most 1d",
+        ),
+        (
+            ("faults", "random", "tower"),
+            {"mtbf": "400000d", "mttr": "4h"},
+            "metro.yaml: faults.random.tower: mtbf must be at most 365250d (1,000 years) "
+            "and mttr at most 365d",
+        ),
+    ],
+    ids=["cell-mbps", "link-mbps", "latency", "session-mb", "call-duration", "mtbf"],
+)
+def test_value_beyond_what_a_real_network_has_is_refused(
+    tmp_path, capsys, example_raw, where, value, expected
+):
+    target = example_raw
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]
+
+
+def test_set_of_a_capacity_near_the_largest_float_is_one_line(tmp_path, capsys, example_raw):
+    # The report: 1.0e+308 Mbps overflowed to inf * 0 = NaN in the PM counters, and the
+    # store refused the NaN with exit status 1.
+    path = _write(tmp_path, example_raw)
+    assert _refused(tmp_path, capsys, path, "--set", "network.defaults.data_mbps=1.0e+308") == [
+        "metro.yaml: network.defaults.data_mbps: Input should be less than or equal to 100000"
+    ]
+
+
+def test_traffic_grown_past_a_billion_attempts_in_an_hour_is_refused(tmp_path, capsys, example_raw):
+    # 6000 subscribers x (1.0 calls + 2.0 sessions) x profile peak 1.00 x growth (1 + 100) **
+    # (1825 d / 365.25 d) = 6000 x 3.0 x 1.0345e10 = 186,217,271,062,914 in the last busy hour
+    example_raw["duration"] = "1825d"
+    example_raw["traffic"]["growth_per_year"] = 100
+    path = _write(tmp_path, example_raw)
+    assert _refused(tmp_path, capsys, path, command="validate") == [
+        "metro.yaml: traffic: about 186,217,271,062,914 call attempts and data sessions in the "
+        "busiest hour (subscribers x (busy_hour_calls + busy_hour_sessions) x the daily "
+        "profile's peak x growth over the run); more than 1,000,000,000 is surely a mistake"
+    ]
+
+
 def test_pm_interval_must_divide_an_hour(tmp_path, capsys, example_raw):
     example_raw["pm_interval"] = "7m"
     path = _write(tmp_path, example_raw)

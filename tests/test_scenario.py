@@ -172,3 +172,45 @@ def test_json_schema_describes_the_format():
     }
     # durations are strings for an editor, not the seconds they become
     assert schema["properties"]["duration"]["type"] == "string"
+
+
+def _limit(maximum: float) -> str:
+    return f"{int(maximum):,}" if maximum == int(maximum) else f"{maximum:g}"
+
+
+def _bounded_properties(schema: dict) -> list[tuple[str, dict, str]]:
+    """Every property of the schema with a numeric maximum above 1 (shares of 1 are fractions
+    by name), as (definition.property, property, how its description must state the limit)."""
+    found = []
+    definitions = {"Scenario": schema, **schema["$defs"]}
+    for name, definition in definitions.items():
+        for key, prop in definition.get("properties", {}).items():
+            for branch in [prop, *prop.get("anyOf", [])]:
+                if branch.get("maximum", 0) > 1:
+                    found.append((f"{name}.{key}", prop, f"at most {_limit(branch['maximum'])}"))
+                if branch.get("exclusiveMaximum", 0) > 1:
+                    limit = _limit(branch["exclusiveMaximum"])
+                    found.append((f"{name}.{key}", prop, f"below {limit}"))
+    return found
+
+
+def test_every_bounded_number_states_its_limit_in_its_description():
+    bounded = _bounded_properties(json_schema())
+    # capacities, counts and rates of every section are bounded: at least these
+    names = {name for name, _, _ in bounded}
+    assert {
+        "CellDefaults.data_mbps",
+        "Node.data_mbps",
+        "Link.capacity_mbps",
+        "Link.latency_ms",
+        "Generate.tower_link_mbps",
+        "TopologyZoo.capacity_mbps",
+        "OpenCellId.tower_link_mbps",
+        "TowersNearTransport.radius_km",
+        "Subscribers.count",
+        "Data.mean_volume_mb",
+        "Traffic.growth_per_year",
+        "SurgeEvent.factor",
+    } <= names
+    for name, prop, limit in bounded:
+        assert limit in prop.get("description", ""), name
