@@ -259,8 +259,10 @@ def _scenario_specs(
                 default_latency_ms=zoo.default_latency_ms,
             )
         except ValueError as error:
+            # a TopologyFileError holds one (key, sentence) per problem
+            problems = getattr(error, "problems", [("graphml", str(error))])
             raise ScenarioError(
-                [Problem(file, "network.topology_zoo.graphml", str(error))]
+                [Problem(file, f"network.topology_zoo.{key}", text) for key, text in problems]
             ) from None
         nodes += zoo_nodes
         links += zoo_links

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLE
+from tests.test_topology_import import write_graphml
 from twin.cli import main
 
 EXIT_BAD_INPUT = 2
@@ -398,6 +399,59 @@ def test_network_problem_writes_nothing_with_the_default_out(
         "metro.yaml: network.nodes[3]: tower 't-n1' has no path to a core"
     ]
     assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+# --- imported networks -----------------------------------------------------------------------
+
+
+def _on_graphml(example_raw: dict[str, Any], **zoo: Any) -> dict[str, Any]:
+    """The reference scenario on the transport network in ``net.graphml`` beside it, with three
+    towers scattered around its nodes and no events (they name the example's own nodes)."""
+    example_raw["network"] = {
+        "topology_zoo": {"graphml": "net.graphml", **zoo},
+        "towers_near_transport": {"count": 3, "radius_km": 5},
+    }
+    example_raw["events"] = []
+    return example_raw
+
+
+def test_graphml_problems_give_one_line_each_naming_file_node_and_link(
+    tmp_path, capsys, example_raw
+):
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            ("0", {"label": "Frankfurt", "Latitude": 50.1, "Longitude": 8.7}),
+            ("1", {"label": "Kassel", "Latitude": 1000.0, "Longitude": 9.5}),
+            ("2", {"label": "Berlin", "Latitude": 52.5, "Longitude": 13.4}),
+        ],
+        [("0", "1", {"LinkSpeedRaw": 1e9}), ("1", "2", {"LinkSpeedRaw": -1e10})],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: node 1 (Kassel): "
+        "Latitude 1000 is not between -90 and 90",
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: link test-net-l-1-2-0 "
+        "(Kassel - Berlin): LinkSpeedRaw -1e+10 is not a link speed; give bits per second above "
+        "0 and at most 1e+13 (10 Tbps), or leave it out for capacity_mbps",
+    ]
+
+
+def test_graphml_node_id_given_twice_is_one_line_not_an_unknown_core(tmp_path, capsys, example_raw):
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            ("0", {"label": "New York", "Latitude": 40.7, "Longitude": -74.0}),
+            ("1", {"label": "Chicago", "Latitude": 41.9, "Longitude": -87.6}),
+            ("0", {"label": "Boston", "Latitude": 42.4, "Longitude": -71.1}),
+        ],
+        [("0", "1")],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw, cores=["New York"]))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: node id '0' appears 2 times "
+        "(New York, Boston); each node needs its own id"
+    ]
 
 
 # --- events ------------------------------------------------------------------------------------
