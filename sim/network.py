@@ -254,6 +254,7 @@ def _scenario_specs(
             zoo_nodes, zoo_links = read_topology_zoo(
                 base_dir / zoo.graphml,
                 cores=zoo.cores,
+                cores_match=zoo.cores_match,
                 capacity_mbps=zoo.capacity_mbps,
                 latency_ms_per_km=zoo.latency_ms_per_km,
                 default_latency_ms=zoo.default_latency_ms,

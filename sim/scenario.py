@@ -220,7 +220,14 @@ class TopologyZoo(_Strict):
     graphml: str = Field(description="path, relative to the scenario file")
     cores: list[str] = Field(
         default_factory=list,
-        description="node labels or ids to use as core; default: highest degree",
+        description="node ids (abilene-4) or labels (New York) to use as core; a label carried "
+        "by several nodes is refused, listing their ids, unless cores_match is 'all'; default: "
+        "the internal node of highest degree",
+    )
+    cores_match: Literal["one", "all"] = Field(
+        "one",
+        description="'one': a label in cores must name a single node; 'all': a label names "
+        "every node that carries it",
     )
     capacity_mbps: float = Field(
         10_000.0,

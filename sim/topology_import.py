@@ -11,8 +11,8 @@ lowercased and punctuation turned into ``-``. A node the Zoo marks external (``I
 peer's router rather than the operator's) gets the id suffix ``-ext`` (:func:`is_external`):
 towers are never attached to it and it is never chosen as the default core. The suffix lives in
 the id rather than in a side table so that the information travels with the node and the module
-keeps no state. Links are ``<network>-l-<GraphML id>-<GraphML id>-<n>``, the end listed first in
-the file first, ``n`` counting parallel edges from 0: ``abilene-l-7-10-0``.
+keeps no state. Links are ``<network>-l-<GraphML id>-<GraphML id>-<n>``, the end whose node
+comes first in the file first, ``n`` counting parallel edges from 0: ``abilene-l-7-10-0``.
 
 A GraphML node at exactly (0, 0) has no position, as an OpenCellID row there has none: both are
 what exporters write for a position nobody filled in (it lies in the Gulf of Guinea).
@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree import ElementTree
 from xml.etree.ElementTree import ParseError
 
@@ -83,24 +83,26 @@ def read_topology_zoo(
     path: Path,
     *,
     cores: list[str],
+    cores_match: Literal["one", "all"] = "one",
     capacity_mbps: float,
     latency_ms_per_km: float,
     default_latency_ms: float,
 ) -> tuple[list[NodeSpec], list[LinkSpec]]:
     """Return the nodes and links of a Topology Zoo GraphML file, in file order.
 
-    Nodes whose label or id is in ``cores`` become cores (a label shared by several nodes makes
-    all of them cores); with no ``cores``, the internal node of highest degree does (ties: the
-    smallest GraphML id). Every other node is aggregation. Nodes without Latitude/Longitude, or
-    at exactly (0, 0), get NaN. Every edge but self-loops becomes a link, parallel edges
-    included: its capacity is LinkSpeedRaw when given, else ``capacity_mbps``; its latency is
-    the great-circle distance times ``latency_ms_per_km``, or ``default_latency_ms`` when an end
-    has no coordinates.
+    Each name in ``cores`` is a node id (``abilene-4``), which names that node, or a label
+    (``New York``); a label carried by several nodes names all of them when ``cores_match`` is
+    ``"all"`` and is refused, listing their ids, when it is ``"one"``. With no ``cores``, the
+    internal node of highest degree is the core (ties: the smallest GraphML id). Every other
+    node is aggregation. Nodes without Latitude/Longitude, or at exactly (0, 0), get NaN. Every
+    edge but self-loops becomes a link, parallel edges included: its capacity is LinkSpeedRaw
+    when given, else ``capacity_mbps``; its latency is the great-circle distance times
+    ``latency_ms_per_km``, or ``default_latency_ms`` when an end has no coordinates.
 
     Raise :class:`ValueError` when the file is missing or not GraphML, has no nodes, no internal
     node with coordinates, or is not connected, and :class:`TopologyFileError`, one sentence per
-    problem, when node ids repeat, coordinates are off the globe, or a LinkSpeedRaw is not above
-    0 and at most 10 Tbps; a name in ``cores`` that matches no node is a :class:`ValueError`.
+    problem, when node ids repeat, coordinates are off the globe, a LinkSpeedRaw is not above 0
+    and at most 10 Tbps, or a name in ``cores`` matches no node or, by label, several.
     """
     graph = _read_graphml(path)
     if graph.number_of_nodes() == 0:
@@ -167,7 +169,7 @@ def read_topology_zoo(
             f"of {sizes} nodes, and towers in a part without a core are cut off"
         )
 
-    core_gids = _core_gids(zoo_nodes, cores, degree, path)
+    core_gids = _core_gids(zoo_nodes, cores, cores_match == "all", degree, path)
     nodes = [
         NodeSpec(
             node.id,
@@ -305,30 +307,47 @@ def _latency_ms(a: _ZooNode, b: _ZooNode, ms_per_km: float, default_ms: float) -
 
 
 def _core_gids(
-    nodes: list[_ZooNode], cores: list[str], degree: Counter[str], path: Path
+    nodes: list[_ZooNode], cores: list[str], match_all: bool, degree: Counter[str], path: Path
 ) -> set[str]:
     if not cores:
         internal = [node.gid for node in nodes if node.internal]
         if not internal:
             raise ValueError(f"{path.name} has no internal node to use as core: name one in cores")
         return {min(internal, key=lambda gid: (-degree[gid], _natural(gid)))}
-    wanted = set(cores)
-    matched: set[str] = set()
-    core_gids: set[str] = set()
+    # An id names one node; a label may be carried by several (real networks have dozens of
+    # towns named Paris or Franklin), so it names them all only when asked to.
+    by_id: dict[str, _ZooNode] = {}
+    by_label: dict[str, list[_ZooNode]] = {}
     for node in nodes:
-        names = {node.id, node.id.removesuffix(EXTERNAL_SUFFIX)}
+        by_id[node.id] = by_id[node.id.removesuffix(EXTERNAL_SUFFIX)] = node
         if node.label is not None:
-            names.add(node.label)
-        if names & wanted:
-            core_gids.add(node.gid)
-            matched |= names & wanted
-    unknown = [name for name in cores if name not in matched]
-    if unknown:
-        labels = ", ".join(f"'{node.label}'" for node in nodes[:4] if node.label is not None)
-        raise ValueError(
-            f"no node in {path.name} is labelled or named "
-            f"{', '.join(repr(name) for name in unknown)} (labels are like {labels})"
-        )
+            by_label.setdefault(node.label, []).append(node)
+    core_gids: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for index, name in enumerate(cores):
+        matches = [by_id[name]] if name in by_id else by_label.get(name, [])
+        if not matches:
+            labels = ", ".join(f"'{node.label}'" for node in nodes[:4] if node.label is not None)
+            problems.append(
+                (
+                    f"cores[{index}]",
+                    f"no node in {path.name} is labelled or named '{name}' "
+                    f"(labels are like {labels})",
+                )
+            )
+        elif len(matches) > 1 and not match_all:
+            problems.append(
+                (
+                    f"cores[{index}]",
+                    f"'{name}' matches {len(matches)} nodes in {path.name}: "
+                    f"{', '.join(node.id for node in matches)}; name one by id, or set "
+                    "cores_match: all",
+                )
+            )
+        else:
+            core_gids.update(node.gid for node in matches)
+    if problems:
+        raise TopologyFileError(problems)
     return core_gids
 
 

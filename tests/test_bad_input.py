@@ -454,6 +454,23 @@ def test_graphml_node_id_given_twice_is_one_line_not_an_unknown_core(tmp_path, c
     ]
 
 
+def test_core_label_of_several_nodes_is_refused_with_their_ids(tmp_path, capsys, example_raw):
+    # `cores: [Columbus]` made all four nodes of that name cores without a word
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            (gid, {"label": "Columbus", "Latitude": 39.9 + i / 10, "Longitude": -83.0})
+            for i, gid in enumerate(["0", "1", "2", "3"])
+        ],
+        [("0", "1"), ("1", "2"), ("2", "3")],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw, cores=["Columbus"]))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.cores[0]: 'Columbus' matches 4 nodes in net.graphml: "
+        "test-net-0, test-net-1, test-net-2, test-net-3; name one by id, or set cores_match: all"
+    ]
+
+
 # --- events ------------------------------------------------------------------------------------
 
 

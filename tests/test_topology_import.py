@@ -7,6 +7,7 @@ degrees and row counts with networkx and awk on the same files.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from sim.network import LinkSpec, NodeSpec, haversine_km
 from sim.topology_import import (
+    TopologyFileError,
     attach_towers,
     is_external,
     read_opencellid,
@@ -204,18 +206,59 @@ def test_cores_named_by_label_or_id() -> None:
     assert sorted(n.id for n in nodes if n.role == "core") == ["abilene-0", "abilene-5"]
 
 
-def test_core_label_shared_by_several_nodes_makes_them_all_cores(tmp_path: Path) -> None:
-    path = write_graphml(
-        tmp_path / "twins.graphml",
+# Four nodes labelled Columbus (GraphML ids 3, 7, 12, 40) and one Lexington, in a line: names
+# repeat in real networks (the Kentucky network has dozens of Paris, Lebanon or Franklin).
+def _columbus(tmp_path: Path) -> Path:
+    gids = ["3", "7", "12", "40", "41"]
+    labels = ["Columbus"] * 4 + ["Lexington"]
+    return write_graphml(
+        tmp_path / "kentucky.graphml",
         [
-            ("0", {"label": "Hub", "Latitude": 50.0, "Longitude": 8.0}),
-            ("1", {"label": "Hub", "Latitude": 50.1, "Longitude": 8.1}),
-            ("2", {"label": "Edge", "Latitude": 50.2, "Longitude": 8.2}),
+            (gid, {"label": label, "Latitude": 37.0 + i / 10, "Longitude": -85.0})
+            for i, (gid, label) in enumerate(zip(gids, labels, strict=True))
         ],
-        [("0", "1"), ("1", "2")],
+        list(itertools.pairwise(gids)),
+        network="Kentucky",
     )
-    nodes, _ = zoo(path, cores=["Hub"])
-    assert [n.role for n in nodes] == ["core", "core", "aggregation"]
+
+
+def test_core_label_carried_by_several_nodes_is_refused_listing_their_ids(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as error:
+        zoo(_columbus(tmp_path), cores=["Lexington", "Columbus"])
+    assert error.value.problems == [
+        (
+            "cores[1]",
+            "'Columbus' matches 4 nodes in kentucky.graphml: kentucky-3, kentucky-7, "
+            "kentucky-12, kentucky-40; name one by id, or set cores_match: all",
+        )
+    ]
+
+
+def test_cores_match_all_makes_every_node_carrying_the_label_a_core(tmp_path: Path) -> None:
+    nodes, _ = read_topology_zoo(
+        _columbus(tmp_path),
+        cores=["Columbus"],
+        cores_match="all",
+        capacity_mbps=10_000.0,
+        latency_ms_per_km=0.005,
+        default_latency_ms=1.0,
+    )
+    assert [n.role for n in nodes] == ["core"] * 4 + ["aggregation"]
+
+
+def test_core_named_by_id_is_that_node_alone_though_its_label_repeats(tmp_path: Path) -> None:
+    nodes, _ = zoo(_columbus(tmp_path), cores=["kentucky-12"])
+    assert [n.id for n in nodes if n.role == "core"] == ["kentucky-12"]
+
+
+def test_every_unknown_core_name_gets_its_own_line() -> None:
+    with pytest.raises(TopologyFileError) as error:
+        zoo(DATA / "Abilene.graphml", cores=["Atlantis", "New York", "Lemuria"])
+    like = "(labels are like 'New York', 'Chicago', 'Washington DC', 'Seattle')"
+    assert error.value.problems == [
+        ("cores[0]", f"no node in Abilene.graphml is labelled or named 'Atlantis' {like}"),
+        ("cores[2]", f"no node in Abilene.graphml is labelled or named 'Lemuria' {like}"),
+    ]
 
 
 def test_unknown_core_name_is_refused_naming_it() -> None:
