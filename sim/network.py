@@ -254,13 +254,16 @@ def _scenario_specs(
             zoo_nodes, zoo_links = read_topology_zoo(
                 base_dir / zoo.graphml,
                 cores=zoo.cores,
+                cores_match=zoo.cores_match,
                 capacity_mbps=zoo.capacity_mbps,
                 latency_ms_per_km=zoo.latency_ms_per_km,
                 default_latency_ms=zoo.default_latency_ms,
             )
         except ValueError as error:
+            # a TopologyFileError holds one (key, sentence) per problem
+            problems = getattr(error, "problems", [("graphml", str(error))])
             raise ScenarioError(
-                [Problem(file, "network.topology_zoo.graphml", str(error))]
+                [Problem(file, f"network.topology_zoo.{key}", text) for key, text in problems]
             ) from None
         nodes += zoo_nodes
         links += zoo_links

@@ -9,6 +9,7 @@ exports it as JSON Schema for editors.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +33,7 @@ from pydantic import (
 from sim.units import format_duration, parse_duration, parse_money, parse_utc
 
 __all__ = [
+    "MAX_LINK_MBPS",
     "Problem",
     "Scenario",
     "ScenarioError",
@@ -40,6 +42,27 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+# --- limits -----------------------------------------------------------------------------------
+
+# Generous but finite: more than a real network has, so that no product of them overflows a
+# float (a cell of 1e308 Mbps made inf * 0 = NaN in the PM counters). Each field's description
+# states its limit, so ``telcotwin schema`` shows them.
+MAX_CELL_MBPS = 100_000  # 100 Gbps; a 5G NR cell on 400 MHz of mmWave peaks near 20 Gbps
+MAX_LINK_MBPS = 10_000_000  # 10 Tbps; one DWDM fibre pair carries a few tens of Tbps
+MAX_LATENCY_MS = 10_000  # 10 s; a geostationary satellite hop takes about 280 ms
+MAX_MS_PER_KM = 1.0  # 200 times fibre's 0.005 ms/km
+MAX_RADIUS_KM = 2000
+MAX_SUBSCRIBERS = 100_000_000
+MAX_SESSION_MB = 100_000  # 100 GB in one data session
+MAX_CALL_S = 86_400.0  # a mean holding time of a day; real ones are about two minutes
+MAX_MTBF_S = 1000 * 365.25 * 86_400.0  # 1,000 years; telecom equipment is rated 10 to 100
+MAX_MTTR_S = 365 * 86_400.0
+# Subscribers x busy-hour rates x profile x growth can each be within bounds and still ask for
+# more arrivals than memory holds (numpy refuses a Poisson mean above 9.2e18 outright); the
+# national benchmark makes 3 million an hour.
+MAX_ATTEMPTS_PER_HOUR = 1_000_000_000
+YEAR_S = 365.25 * 86_400.0  # as in sim.traffic, whose growth this estimates
 
 # --- scalar types -------------------------------------------------------------------------
 
@@ -102,14 +125,22 @@ class _Strict(BaseModel):
 class CellDefaults(_Strict):
     """Capacity given to every tower's cells unless the tower says otherwise."""
 
-    cells: int = Field(3, ge=1, le=64, description="cells (sectors) per tower")
-    voice_channels: int = Field(30, ge=1, le=1000, description="simultaneous calls per cell")
-    data_mbps: float = Field(150.0, gt=0, description="shared downlink capacity per cell")
+    cells: int = Field(3, ge=1, le=64, description="cells (sectors) per tower; at most 64")
+    voice_channels: int = Field(
+        30, ge=1, le=1000, description="simultaneous calls per cell; at most 1,000"
+    )
+    data_mbps: float = Field(
+        150.0,
+        gt=0,
+        le=MAX_CELL_MBPS,
+        description="shared downlink capacity per cell in Mbps; at most 100,000 (100 Gbps)",
+    )
     max_subscribers: int | None = Field(
         None,
         ge=1,
-        le=100_000_000,
-        description="subscriptions a tower admits (southbound admission control)",
+        le=MAX_SUBSCRIBERS,
+        description="subscriptions a tower admits (southbound admission control); "
+        "at most 100,000,000",
     )
 
 
@@ -117,10 +148,15 @@ class Node(_Strict):
     id: Identifier
     role: Literal["core", "aggregation", "tower"]
     position: LatLon | None = Field(None, description="[latitude, longitude] in degrees")
-    cells: int | None = Field(None, ge=1, le=64)
-    voice_channels: int | None = Field(None, ge=1, le=1000)
-    data_mbps: float | None = Field(None, gt=0)
-    max_subscribers: int | None = Field(None, ge=1, le=100_000_000)
+    # a tower's own capacity, instead of network.defaults
+    cells: int | None = Field(None, ge=1, le=64, description="at most 64")
+    voice_channels: int | None = Field(None, ge=1, le=1000, description="at most 1,000")
+    data_mbps: float | None = Field(
+        None, gt=0, le=MAX_CELL_MBPS, description="per cell, in Mbps; at most 100,000"
+    )
+    max_subscribers: int | None = Field(
+        None, ge=1, le=MAX_SUBSCRIBERS, description="at most 100,000,000"
+    )
 
     @model_validator(mode="after")
     def _capacity_only_on_towers(self) -> Node:
@@ -141,25 +177,40 @@ class Link(_Strict):
     id: Identifier
     a: Identifier
     b: Identifier
-    capacity_mbps: float = Field(gt=0)
-    latency_ms: float = Field(1.0, ge=0)
+    capacity_mbps: float = Field(
+        gt=0, le=MAX_LINK_MBPS, description="in Mbps; at most 10,000,000 (10 Tbps)"
+    )
+    latency_ms: float = Field(
+        1.0,
+        ge=0,
+        le=MAX_LATENCY_MS,
+        description="one way; at most 10,000 (a geostationary satellite hop is about 280 ms)",
+    )
 
 
 class Region(_Strict):
     center: LatLon
-    radius_km: float = Field(gt=0, le=2000)
+    radius_km: float = Field(gt=0, le=MAX_RADIUS_KM, description="at most 2,000")
 
 
 class Generate(_Strict):
     """A synthetic network: towers attached to the nearest aggregation site, each aggregation
     site dual-homed to the core sites."""
 
-    towers: int = Field(ge=1, le=200_000)
-    aggregation: int = Field(ge=1, le=10_000)
-    cores: int = Field(2, ge=1, le=100)
+    towers: int = Field(ge=1, le=200_000, description="at most 200,000")
+    aggregation: int = Field(ge=1, le=10_000, description="at most 10,000")
+    cores: int = Field(2, ge=1, le=100, description="at most 100")
     region: Region
-    tower_link_mbps: float = Field(1000.0, gt=0)
-    aggregation_link_mbps: float = Field(10_000.0, gt=0)
+    tower_link_mbps: float = Field(
+        1000.0, gt=0, le=MAX_LINK_MBPS, description="each tower's uplink; at most 10,000,000"
+    )
+    aggregation_link_mbps: float = Field(
+        10_000.0,
+        gt=0,
+        le=MAX_LINK_MBPS,
+        description="each aggregation site's link to a core (links between cores get four "
+        "times it); at most 10,000,000",
+    )
     prefix: str = Field("g", pattern=r"^[A-Za-z0-9_.-]*$")
 
 
@@ -169,12 +220,32 @@ class TopologyZoo(_Strict):
     graphml: str = Field(description="path, relative to the scenario file")
     cores: list[str] = Field(
         default_factory=list,
-        description="node labels or ids to use as core; default: highest degree",
+        description="node ids (abilene-4) or labels (New York) to use as core; a label carried "
+        "by several nodes is refused, listing their ids, unless cores_match is 'all'; default: "
+        "the internal node of highest degree",
     )
-    capacity_mbps: float = Field(10_000.0, gt=0, description="for links without LinkSpeed")
-    latency_ms_per_km: float = Field(0.005, gt=0, description="propagation delay of fibre")
+    cores_match: Literal["one", "all"] = Field(
+        "one",
+        description="'one': a label in cores must name a single node; 'all': a label names "
+        "every node that carries it",
+    )
+    capacity_mbps: float = Field(
+        10_000.0,
+        gt=0,
+        le=MAX_LINK_MBPS,
+        description="for links without LinkSpeedRaw; at most 10,000,000",
+    )
+    latency_ms_per_km: float = Field(
+        0.005,
+        gt=0,
+        le=MAX_MS_PER_KM,
+        description="propagation delay, 0.005 in fibre; at most 1",
+    )
     default_latency_ms: float = Field(
-        1.0, ge=0, description="for links between nodes without coordinates"
+        1.0,
+        ge=0,
+        le=MAX_LATENCY_MS,
+        description="for links between nodes without coordinates; at most 10,000",
     )
 
 
@@ -183,18 +254,22 @@ class OpenCellId(_Strict):
 
     csv: str = Field(description="path, relative to the scenario file")
     radio: list[Literal["GSM", "UMTS", "LTE", "NR", "CDMA"]] = Field(default_factory=list)
-    mcc: int | None = None
-    net: int | None = None
+    mcc: int | None = Field(None, ge=0, le=999, description="mobile country code; at most 999")
+    net: int | None = Field(None, ge=0, le=999, description="mobile network code; at most 999")
     limit: int | None = Field(None, ge=1, description="keep the first N towers of the file")
-    tower_link_mbps: float = Field(1000.0, gt=0)
+    tower_link_mbps: float = Field(
+        1000.0, gt=0, le=MAX_LINK_MBPS, description="each tower's uplink; at most 10,000,000"
+    )
 
 
 class TowersNearTransport(_Strict):
     """Synthetic towers scattered around the imported transport nodes."""
 
-    count: int = Field(ge=1, le=200_000)
-    radius_km: float = Field(20.0, gt=0)
-    tower_link_mbps: float = Field(1000.0, gt=0)
+    count: int = Field(ge=1, le=200_000, description="at most 200,000")
+    radius_km: float = Field(20.0, gt=0, le=MAX_RADIUS_KM, description="at most 2,000")
+    tower_link_mbps: float = Field(
+        1000.0, gt=0, le=MAX_LINK_MBPS, description="each tower's uplink; at most 10,000,000"
+    )
 
 
 class Network(_Strict):
@@ -211,7 +286,7 @@ class Network(_Strict):
 
 
 class Subscribers(_Strict):
-    count: int = Field(ge=0, le=100_000_000)
+    count: int = Field(ge=0, le=MAX_SUBSCRIBERS, description="at most 100,000,000")
     placement: Literal["uniform", "by_capacity"] | dict[Identifier, Share] = Field(
         "uniform", description="'uniform', 'by_capacity', or a map tower id -> share (sums to 1)"
     )
@@ -245,21 +320,27 @@ class Subscribers(_Strict):
 
 class Voice(_Strict):
     busy_hour_calls: float = Field(
-        ge=0, le=1000, description="calls per subscriber in the busy hour"
+        ge=0, le=1000, description="calls per subscriber in the busy hour; at most 1,000"
     )
-    mean_duration: Seconds = Field(description="mean call holding time")
+    mean_duration: Seconds = Field(description="mean call holding time; at most 1d")
 
     @field_validator("mean_duration")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be longer than 0s")
+        if value > MAX_CALL_S:
+            raise ValueError("must be at most 1d")
         return value
 
 
 class Data(_Strict):
-    busy_hour_sessions: float = Field(ge=0, le=10_000)
-    mean_volume_mb: float = Field(gt=0)
+    busy_hour_sessions: float = Field(
+        ge=0, le=10_000, description="sessions per subscriber in the busy hour; at most 10,000"
+    )
+    mean_volume_mb: float = Field(
+        gt=0, le=MAX_SESSION_MB, description="per session; at most 100,000 (100 GB)"
+    )
 
 
 class Traffic(_Strict):
@@ -273,7 +354,12 @@ class Traffic(_Strict):
     )
     voice: Voice
     data: Data
-    growth_per_year: float = Field(0.0, ge=-0.99, le=100)
+    growth_per_year: float = Field(
+        0.0,
+        ge=-0.99,
+        le=100,
+        description="0.2 for 20 % more traffic a year; at least -0.99, at most 100",
+    )
 
     @field_validator("daily_profile")
     @classmethod
@@ -289,8 +375,8 @@ class Traffic(_Strict):
 
 
 class Includes(_Strict):
-    voice_minutes: int = Field(0, ge=0)
-    data_gb: float = Field(0, ge=0)
+    voice_minutes: int = Field(0, ge=0, le=1_000_000, description="a month; at most 1,000,000")
+    data_gb: float = Field(0, ge=0, le=1_000_000, description="a month; at most 1,000,000")
 
 
 class Overage(_Strict):
@@ -300,7 +386,7 @@ class Overage(_Strict):
 
 class ProductSla(_Strict):
     availability: Share
-    credit_percent: float = Field(ge=0, le=100)
+    credit_percent: float = Field(ge=0, le=100, description="at most 100")
 
 
 class Product(_Strict):
@@ -321,13 +407,17 @@ class Catalog(_Strict):
 
 
 class Reliability(_Strict):
-    mtbf: Seconds = Field(description="mean time between failures")
-    mttr: Seconds = Field(description="mean time to repair")
+    mtbf: Seconds = Field(
+        description="mean time between failures; at least 1m, at most 365250d (1,000 years)"
+    )
+    mttr: Seconds = Field(description="mean time to repair; at most 365d")
 
     @model_validator(mode="after")
-    def _positive(self) -> Reliability:
+    def _in_range(self) -> Reliability:
         if self.mtbf < 60 or self.mttr <= 0:
             raise ValueError("mtbf must be at least 1m and mttr longer than 0s")
+        if self.mtbf > MAX_MTBF_S or self.mttr > MAX_MTTR_S:
+            raise ValueError("mtbf must be at most 365250d (1,000 years) and mttr at most 365d")
         return self
 
 
@@ -355,14 +445,14 @@ class FailEvent(_Event):
 class SurgeEvent(_Event):
     action: Literal["surge"]
     targets: list[CellOrTower] = Field(min_length=1, description="tower or cell ids")
-    factor: float = Field(gt=0, le=1000)
+    factor: float = Field(gt=0, le=1000, description="traffic multiplier; at most 1,000")
     duration: Seconds
 
 
 class OrderEvent(_Event):
     action: Literal["order"]
     product: Identifier
-    count: int = Field(1, ge=1, le=10_000_000)
+    count: int = Field(1, ge=1, le=10_000_000, description="at most 10,000,000")
     tower: Identifier
 
 
@@ -393,7 +483,12 @@ class Scenario(_Strict):
 
     name: Identifier
     description: str = ""
-    seed: int = Field(0, ge=0, lt=2**63)
+    seed: int = Field(
+        0,
+        ge=0,
+        lt=2**63,
+        description="seeds every random draw of the run; below 9,223,372,036,854,775,808 (2**63)",
+    )
     start: UtcTime
     duration: Seconds
     pm_interval: Seconds = 900.0
@@ -581,6 +676,26 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
     return problems
 
 
+def _check_traffic_volume(file: str, scenario: Scenario) -> list[Problem]:
+    """Refuse traffic whose busiest hour would hold more arrivals than a run can draw."""
+    traffic = scenario.traffic
+    per_subscriber = traffic.voice.busy_hour_calls + traffic.data.busy_hour_sessions
+    # growth is largest at the end of the run, or at its start when traffic shrinks
+    growth = max(1.0, (1.0 + traffic.growth_per_year) ** (scenario.duration / YEAR_S))
+    peak = scenario.subscribers.count * per_subscriber * max(traffic.daily_profile) * growth
+    if peak <= MAX_ATTEMPTS_PER_HOUR:
+        return []
+    return [
+        Problem(
+            file,
+            "traffic",
+            f"about {peak:,.0f} call attempts and data sessions in the busiest hour "
+            "(subscribers x (busy_hour_calls + busy_hour_sessions) x the daily profile's peak "
+            f"x growth over the run); more than {MAX_ATTEMPTS_PER_HOUR:,} is surely a mistake",
+        )
+    ]
+
+
 def parse_scenario(raw: Any, file: str = "<scenario>") -> Scenario:
     """Return a validated :class:`Scenario` from parsed YAML, or raise :class:`ScenarioError`."""
     if not isinstance(raw, dict):
@@ -589,10 +704,61 @@ def parse_scenario(raw: Any, file: str = "<scenario>") -> Scenario:
         scenario = Scenario.model_validate(raw)
     except ValidationError as error:
         raise ScenarioError(_pydantic_problems(file, error, raw)) from None
-    problems = _check_references(file, scenario)
+    problems = _check_references(file, scenario) + _check_traffic_volume(file, scenario)
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+# YAML 1.2 core schema numbers (spec 1.2.2, section 10.3.2). Ints are tried before floats, as
+# the float pattern also matches a plain integer.
+_YAML_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_YAML_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers the way YAML 1.2 does; used for scenario files and
+    ``--set`` values alike.
+
+    PyYAML follows YAML 1.1, where ``1e3`` (no dot, no sign in the exponent) is a string, ``017``
+    is octal 15, and ``1_000`` and ``1:30`` (sexagesimal, 90) are numbers. Here ``1e3``, ``1E+3``,
+    ``.5`` and ``-.5`` are floats, ``017`` is 17, ``0o17`` is 15, and ``1_000`` and ``1:30`` are
+    strings. Booleans and null stay as PyYAML reads them. A value that cannot hold its explicit
+    tag (``!!int many``) is a :class:`yaml.constructor.ConstructorError` with its position.
+    """
+
+    def construct_yaml12_int(self, node: yaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith(("0o", "0x")):
+            return int(digits[2:], 8 if digits[1] == "o" else 16)
+        return sign * int(digits)  # leading zeros are decimal in YAML 1.2: 017 is 17
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        # PyYAML's constructors raise these for an explicit tag on a value it cannot hold
+        except (ValueError, TypeError, AttributeError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = f"'{node.value}'" if isinstance(node.value, str) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} is not a valid {tag}", node.start_mark
+            ) from None
+
+
+# PyYAML's own resolvers less its YAML 1.1 ints and floats, then the YAML 1.2 ones
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(_INT_TAG, _YAML_INT, list("-+0123456789"))
+_Yaml12Loader.add_implicit_resolver(_FLOAT_TAG, _YAML_FLOAT, list("-+.0123456789"))
+_Yaml12Loader.add_constructor(_INT_TAG, _Yaml12Loader.construct_yaml12_int)
 
 
 def read_yaml(path: Path) -> Any:
@@ -605,7 +771,7 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([Problem(str(path), "", f"cannot read: {error}")]) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Yaml12Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -615,7 +781,8 @@ def read_yaml(path: Path) -> Any:
 
 
 def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
-    """Apply ``dotted.key=value`` overrides (values read as YAML) to a parsed scenario."""
+    """Apply ``dotted.key=value`` overrides (values read as YAML, numbers as YAML 1.2 reads
+    them) to a parsed scenario."""
     problems = []
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -623,7 +790,7 @@ def apply_overrides(raw: Any, overrides: list[str], file: str) -> Any:
             problems.append(Problem(file, "--set", f"'{item}' is not key=value"))
             continue
         try:
-            value = yaml.safe_load(text)
+            value = yaml.load(text, Loader=_Yaml12Loader)
         except yaml.YAMLError:
             value = text
         parts: list[str | int] = []

@@ -11,10 +11,15 @@ lowercased and punctuation turned into ``-``. A node the Zoo marks external (``I
 peer's router rather than the operator's) gets the id suffix ``-ext`` (:func:`is_external`):
 towers are never attached to it and it is never chosen as the default core. The suffix lives in
 the id rather than in a side table so that the information travels with the node and the module
-keeps no state.
+keeps no state. Links are ``<network>-l-<GraphML id>-<GraphML id>-<n>``, the end whose node
+comes first in the file first, ``n`` counting parallel edges from 0: ``abilene-l-7-10-0``.
+
+A GraphML node at exactly (0, 0) has no position, as an OpenCellID row there has none: both are
+what exporters write for a position nobody filled in (it lies in the Gulf of Guinea).
 
 Refusals are :class:`ValueError` with one sentence that a scenario author can act on; the caller
-prefixes it with the scenario file and key.
+prefixes it with the scenario file and key. A file with several problems raises
+:class:`TopologyFileError`, which holds one sentence per problem and the key each belongs to.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from xml.etree import ElementTree
 from xml.etree.ElementTree import ParseError
 
 import networkx as nx
 import numpy as np
 
 from sim.network import LinkSpec, NodeSpec, haversine_km, nearest_site
+from sim.scenario import MAX_LINK_MBPS
 
 __all__ = [
     "EXTERNAL_SUFFIX",
+    "TopologyFileError",
     "attach_towers",
     "is_external",
     "read_opencellid",
@@ -53,6 +61,16 @@ UPLINK_BASE_MS = 0.1
 UPLINK_MS_PER_KM = 0.005
 
 
+class TopologyFileError(ValueError):
+    """Refusals of one imported file: ``problems`` holds ``(key, sentence)`` pairs, the key being
+    the scenario key under the import's section that the problem is about (``graphml``,
+    ``cores[2]``)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("\n".join(sentence for _, sentence in problems))
+
+
 def is_external(node: NodeSpec) -> bool:
     """Return whether an imported transport node is another network's (Zoo ``Internal`` = 0)."""
     return node.id.endswith(EXTERNAL_SUFFIX)
@@ -65,28 +83,74 @@ def read_topology_zoo(
     path: Path,
     *,
     cores: list[str],
+    cores_match: Literal["one", "all"] = "one",
     capacity_mbps: float,
     latency_ms_per_km: float,
     default_latency_ms: float,
 ) -> tuple[list[NodeSpec], list[LinkSpec]]:
     """Return the nodes and links of a Topology Zoo GraphML file, in file order.
 
-    Nodes whose label or id is in ``cores`` become cores (a label shared by several nodes makes
-    all of them cores); with no ``cores``, the internal node of highest degree does (ties: the
-    smallest GraphML id). Every other node is aggregation. Nodes without Latitude/Longitude get
-    NaN. Every edge but self-loops becomes a link, parallel edges included: its capacity is
-    LinkSpeedRaw when given, else ``capacity_mbps``; its latency is the great-circle distance
-    times ``latency_ms_per_km``, or ``default_latency_ms`` when an end has no coordinates.
+    Each name in ``cores`` is a node id (``abilene-4``), which names that node, or a label
+    (``New York``); a label carried by several nodes names all of them when ``cores_match`` is
+    ``"all"`` and is refused, listing their ids, when it is ``"one"``. With no ``cores``, the
+    internal node of highest degree is the core (ties: the smallest GraphML id). Every other
+    node is aggregation. Nodes without Latitude/Longitude, or at exactly (0, 0), get NaN. Every
+    edge but self-loops becomes a link, parallel edges included: its capacity is LinkSpeedRaw
+    when given, else ``capacity_mbps``; its latency is the great-circle distance times
+    ``latency_ms_per_km``, or ``default_latency_ms`` when an end has no coordinates.
 
     Raise :class:`ValueError` when the file is missing or not GraphML, has no nodes, no internal
-    node with coordinates, is not connected, or a name in ``cores`` matches no node.
+    node with coordinates, or is not connected, and :class:`TopologyFileError`, one sentence per
+    problem, when node ids repeat, coordinates are off the globe, a LinkSpeedRaw is not above 0
+    and at most 10 Tbps, or a name in ``cores`` matches no node or, by label, several.
     """
     graph = _read_graphml(path)
     if graph.number_of_nodes() == 0:
         raise ValueError(f"{path.name} has no nodes")
     network = _slug(str(graph.graph.get("Network") or graph.graph.get("label") or path.stem))
-    zoo_nodes = [_zoo_node(network, str(gid), data) for gid, data in graph.nodes(data=True)]
+    problems: list[tuple[str, str]] = []
+    zoo_nodes = []
+    for gid, data in graph.nodes(data=True):
+        try:
+            lat, lon = _position(data)
+        except ValueError as error:
+            label = f" ({data['label']})" if data.get("label") is not None else ""
+            problems.append(("graphml", f"{path.name}: node {gid}{label}: {error}"))
+            lat = lon = float("nan")
+        zoo_nodes.append(_zoo_node(network, str(gid), data, lat, lon))
     _check_ids_unique(zoo_nodes, path)
+    by_gid = {node.gid: node for node in zoo_nodes}
+    links: list[LinkSpec] = []
+    parallel = Counter[tuple[str, str]]()
+    degree = Counter[str]()
+    for u, v, data in graph.edges(data=True):
+        a, b = by_gid[str(u)], by_gid[str(v)]
+        if a.gid == b.gid:
+            continue
+        pair = (min(a.gid, b.gid), max(a.gid, b.gid))
+        link_id = f"{network}-l-{_slug(a.gid)}-{_slug(b.gid)}-{parallel[pair]}"
+        try:
+            capacity = _capacity_mbps(data, capacity_mbps)
+        except ValueError as error:
+            ends = f"{a.label or a.gid} - {b.label or b.gid}"
+            problems.append(("graphml", f"{path.name}: link {link_id} ({ends}): {error}"))
+            capacity = float("nan")
+        links.append(
+            LinkSpec(
+                link_id,
+                a.id,
+                b.id,
+                capacity,
+                _latency_ms(a, b, latency_ms_per_km, default_latency_ms),
+                where="network.topology_zoo",
+            )
+        )
+        parallel[pair] += 1
+        degree[a.gid] += 1
+        degree[b.gid] += 1
+    if problems:
+        raise TopologyFileError(problems)
+
     if not any(node.has_position for node in zoo_nodes):
         raise ValueError(
             f"none of the {len(zoo_nodes)} nodes in {path.name} has Latitude and "
@@ -105,30 +169,7 @@ def read_topology_zoo(
             f"of {sizes} nodes, and towers in a part without a core are cut off"
         )
 
-    by_gid = {node.gid: node for node in zoo_nodes}
-    links: list[LinkSpec] = []
-    parallel = Counter[tuple[str, str]]()
-    degree = Counter[str]()
-    for u, v, data in graph.edges(data=True):
-        a, b = by_gid[str(u)], by_gid[str(v)]
-        if a.gid == b.gid:
-            continue
-        pair = (min(a.gid, b.gid), max(a.gid, b.gid))
-        links.append(
-            LinkSpec(
-                f"{network}-l-{_slug(a.gid)}-{_slug(b.gid)}-{parallel[pair]}",
-                a.id,
-                b.id,
-                _capacity_mbps(data, capacity_mbps),
-                _latency_ms(a, b, latency_ms_per_km, default_latency_ms),
-                where="network.topology_zoo",
-            )
-        )
-        parallel[pair] += 1
-        degree[a.gid] += 1
-        degree[b.gid] += 1
-
-    core_gids = _core_gids(zoo_nodes, cores, degree, path)
+    core_gids = _core_gids(zoo_nodes, cores, cores_match == "all", degree, path)
     nodes = [
         NodeSpec(
             node.id,
@@ -166,17 +207,63 @@ def _read_graphml(path: Path) -> nx.MultiGraph:
     except (ParseError, nx.NetworkXError, ValueError, KeyError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{path.name} is not readable GraphML ({reason})") from None
+    repeated = _repeated_node_ids(path)
+    if repeated:
+        raise TopologyFileError(
+            [
+                (
+                    "graphml",
+                    f"{path.name}: node id '{gid}' appears {len(labels)} times"
+                    + (f" ({', '.join(labels)})" if labels else "")
+                    + "; each node needs its own id",
+                )
+                for gid, labels in repeated.items()
+            ]
+        )
     return graph.to_undirected() if graph.is_directed() else graph
 
 
-def _zoo_node(network: str, gid: str, data: dict[str, Any]) -> _ZooNode:
-    lat, lon = _number(data.get("Latitude")), _number(data.get("Longitude"))
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        lat = lon = float("nan")
+def _repeated_node_ids(path: Path) -> dict[str, list[str]]:
+    """Return each node id the file gives to more than one node, with those nodes' labels.
+
+    networkx keeps the last of them silently, so the first one's label and position vanish.
+    """
+    root = ElementTree.parse(path).getroot()
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    label_keys = {
+        key.get("id")
+        for key in root.iter(f"{ns}key")
+        if key.get("attr.name") == "label" and key.get("for") in ("node", "all")
+    }
+    labels: dict[str, list[str]] = {}
+    count = Counter[str]()
+    for node in root.iter(f"{ns}node"):
+        gid = str(node.get("id"))
+        count[gid] += 1
+        labels.setdefault(gid, []).extend(
+            data.text or "" for data in node.iter(f"{ns}data") if data.get("key") in label_keys
+        )
+    return {gid: labels[gid] for gid, n in count.items() if n > 1}
+
+
+def _zoo_node(network: str, gid: str, data: dict[str, Any], lat: float, lon: float) -> _ZooNode:
     internal = data.get("Internal", 1) != 0
     node_id = f"{network}-{_slug(gid)}" + ("" if internal else EXTERNAL_SUFFIX)
     label = data.get("label")
     return _ZooNode(gid, node_id, None if label is None else str(label), lat, lon, internal)
+
+
+def _position(data: dict[str, Any]) -> tuple[float, float]:
+    """Return a node's (Latitude, Longitude), NaN for none; raise :class:`ValueError` for a
+    position off the globe."""
+    lat, lon = _number(data.get("Latitude")), _number(data.get("Longitude"))
+    if not (math.isnan(lat) or -90 <= lat <= 90):
+        raise ValueError(f"Latitude {lat:g} is not between -90 and 90")
+    if not (math.isnan(lon) or -180 <= lon <= 180):
+        raise ValueError(f"Longitude {lon:g} is not between -180 and 180")
+    if math.isnan(lat) or math.isnan(lon) or (lat == 0 and lon == 0):
+        return float("nan"), float("nan")
+    return lat, lon
 
 
 def _number(value: object) -> float:
@@ -198,8 +285,19 @@ def _check_ids_unique(nodes: list[_ZooNode], path: Path) -> None:
 
 
 def _capacity_mbps(data: dict[str, Any], default_mbps: float) -> float:
-    bits_per_second = _number(data.get("LinkSpeedRaw"))
-    return bits_per_second / 1e6 if 0 < bits_per_second < math.inf else float(default_mbps)
+    """Return LinkSpeedRaw (bits per second) in Mbps, or ``default_mbps`` when it is absent;
+    raise :class:`ValueError` for a speed no link has."""
+    raw = data.get("LinkSpeedRaw")
+    if raw is None:
+        return float(default_mbps)
+    bits_per_second = _number(raw)
+    if not 0 < bits_per_second <= MAX_LINK_MBPS * 1e6:
+        shown = f"{bits_per_second:g}" if isinstance(raw, (int, float)) else repr(raw)
+        raise ValueError(
+            f"LinkSpeedRaw {shown} is not a link speed; give bits per second above 0 and at "
+            f"most {MAX_LINK_MBPS * 1e6:g} (10 Tbps), or leave it out for capacity_mbps"
+        )
+    return bits_per_second / 1e6
 
 
 def _latency_ms(a: _ZooNode, b: _ZooNode, ms_per_km: float, default_ms: float) -> float:
@@ -209,30 +307,47 @@ def _latency_ms(a: _ZooNode, b: _ZooNode, ms_per_km: float, default_ms: float) -
 
 
 def _core_gids(
-    nodes: list[_ZooNode], cores: list[str], degree: Counter[str], path: Path
+    nodes: list[_ZooNode], cores: list[str], match_all: bool, degree: Counter[str], path: Path
 ) -> set[str]:
     if not cores:
         internal = [node.gid for node in nodes if node.internal]
         if not internal:
             raise ValueError(f"{path.name} has no internal node to use as core: name one in cores")
         return {min(internal, key=lambda gid: (-degree[gid], _natural(gid)))}
-    wanted = set(cores)
-    matched: set[str] = set()
-    core_gids: set[str] = set()
+    # An id names one node; a label may be carried by several (real networks have dozens of
+    # towns named Paris or Franklin), so it names them all only when asked to.
+    by_id: dict[str, _ZooNode] = {}
+    by_label: dict[str, list[_ZooNode]] = {}
     for node in nodes:
-        names = {node.id, node.id.removesuffix(EXTERNAL_SUFFIX)}
+        by_id[node.id] = by_id[node.id.removesuffix(EXTERNAL_SUFFIX)] = node
         if node.label is not None:
-            names.add(node.label)
-        if names & wanted:
-            core_gids.add(node.gid)
-            matched |= names & wanted
-    unknown = [name for name in cores if name not in matched]
-    if unknown:
-        labels = ", ".join(f"'{node.label}'" for node in nodes[:4] if node.label is not None)
-        raise ValueError(
-            f"no node in {path.name} is labelled or named "
-            f"{', '.join(repr(name) for name in unknown)} (labels are like {labels})"
-        )
+            by_label.setdefault(node.label, []).append(node)
+    core_gids: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for index, name in enumerate(cores):
+        matches = [by_id[name]] if name in by_id else by_label.get(name, [])
+        if not matches:
+            labels = ", ".join(f"'{node.label}'" for node in nodes[:4] if node.label is not None)
+            problems.append(
+                (
+                    f"cores[{index}]",
+                    f"no node in {path.name} is labelled or named '{name}' "
+                    f"(labels are like {labels})",
+                )
+            )
+        elif len(matches) > 1 and not match_all:
+            problems.append(
+                (
+                    f"cores[{index}]",
+                    f"'{name}' matches {len(matches)} nodes in {path.name}: "
+                    f"{', '.join(node.id for node in matches)}; name one by id, or set "
+                    "cores_match: all",
+                )
+            )
+        else:
+            core_gids.update(node.gid for node in matches)
+    if problems:
+        raise TopologyFileError(problems)
     return core_gids
 
 

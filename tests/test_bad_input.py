@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLE
+from tests.test_topology_import import write_graphml
 from twin.cli import main
 
 EXIT_BAD_INPUT = 2
@@ -73,6 +74,18 @@ def test_yaml_list_is_not_a_scenario(tmp_path, capsys, example_raw):
     path = _write(tmp_path, [example_raw])
     assert _refused(tmp_path, capsys, path) == [
         "metro.yaml: a scenario is a YAML mapping of keys to values"
+    ]
+
+
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!timestamp"])
+def test_explicit_tag_on_a_value_it_cannot_hold_names_line_and_column(tmp_path, capsys, tag):
+    text = EXAMPLE.read_text().replace("  count: 6000\n", f"  count: {tag} many\n")
+    line = text.splitlines().index(f"  count: {tag} many") + 1
+    path = tmp_path / "metro.yaml"
+    path.write_text(text, encoding="utf-8")
+    # the value starts in column 10, after "  count: "
+    assert _refused(tmp_path, capsys, path) == [
+        f"metro.yaml: line {line}, column 10: YAML syntax error: 'many' is not a valid {tag}"
     ]
 
 
@@ -245,6 +258,78 @@ def test_huge_max_subscribers_is_refused(tmp_path, capsys, example_raw):
     assert lines[0].startswith("metro.yaml: network.defaults.max_subscribers: ")
 
 
+# The limits are the schema's (sim/scenario.py, shown by `telcotwin schema`): a cell at most
+# 100 Gbps, a link 10 Tbps and 10 s of latency, a data session 100 GB.
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        (
+            ("network", "defaults", "data_mbps"),
+            1e308,
+            "metro.yaml: network.defaults.data_mbps: Input should be less than or equal to 100000",
+        ),
+        (
+            ("network", "links", 0, "capacity_mbps"),
+            1e308,
+            "metro.yaml: network.links[0].capacity_mbps: "
+            "Input should be less than or equal to 10000000",
+        ),
+        (
+            ("network", "links", 0, "latency_ms"),
+            1e308,
+            "metro.yaml: network.links[0].latency_ms: Input should be less than or equal to 10000",
+        ),
+        (
+            ("traffic", "data", "mean_volume_mb"),
+            1e308,
+            "metro.yaml: traffic.data.mean_volume_mb: Input should be less than or equal to 100000",
+        ),
+        (
+            ("traffic", "voice", "mean_duration"),
+            "2d",
+            "metro.yaml: traffic.voice.mean_duration: must be at most 1d",
+        ),
+        (
+            ("faults", "random", "tower"),
+            {"mtbf": "400000d", "mttr": "4h"},
+            "metro.yaml: faults.random.tower: mtbf must be at most 365250d (1,000 years) "
+            "and mttr at most 365d",
+        ),
+    ],
+    ids=["cell-mbps", "link-mbps", "latency", "session-mb", "call-duration", "mtbf"],
+)
+def test_value_beyond_what_a_real_network_has_is_refused(
+    tmp_path, capsys, example_raw, where, value, expected
+):
+    target = example_raw
+    for part in where[:-1]:
+        target = target[part]
+    target[where[-1]] = value
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]
+
+
+def test_set_of_a_capacity_near_the_largest_float_is_one_line(tmp_path, capsys, example_raw):
+    # The issue's report: 1.0e+308 Mbps overflowed to inf * 0 = NaN in the PM counters, and the
+    # store refused the NaN with exit status 1.
+    path = _write(tmp_path, example_raw)
+    assert _refused(tmp_path, capsys, path, "--set", "network.defaults.data_mbps=1.0e+308") == [
+        "metro.yaml: network.defaults.data_mbps: Input should be less than or equal to 100000"
+    ]
+
+
+def test_traffic_grown_past_a_billion_attempts_in_an_hour_is_refused(tmp_path, capsys, example_raw):
+    # 6000 subscribers x (1.0 calls + 2.0 sessions) x profile peak 1.00 x growth (1 + 100) **
+    # (1825 d / 365.25 d) = 6000 x 3.0 x 1.0345e10 = 186,217,271,062,914 in the last busy hour
+    example_raw["duration"] = "1825d"
+    example_raw["traffic"]["growth_per_year"] = 100
+    path = _write(tmp_path, example_raw)
+    assert _refused(tmp_path, capsys, path, command="validate") == [
+        "metro.yaml: traffic: about 186,217,271,062,914 call attempts and data sessions in the "
+        "busiest hour (subscribers x (busy_hour_calls + busy_hour_sessions) x the daily "
+        "profile's peak x growth over the run); more than 1,000,000,000 is surely a mistake"
+    ]
+
+
 def test_pm_interval_must_divide_an_hour(tmp_path, capsys, example_raw):
     example_raw["pm_interval"] = "7m"
     path = _write(tmp_path, example_raw)
@@ -314,6 +399,76 @@ def test_network_problem_writes_nothing_with_the_default_out(
         "metro.yaml: network.nodes[3]: tower 't-n1' has no path to a core"
     ]
     assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+# --- imported networks -----------------------------------------------------------------------
+
+
+def _on_graphml(example_raw: dict[str, Any], **zoo: Any) -> dict[str, Any]:
+    """The reference scenario on the transport network in ``net.graphml`` beside it, with three
+    towers scattered around its nodes and no events (they name the example's own nodes)."""
+    example_raw["network"] = {
+        "topology_zoo": {"graphml": "net.graphml", **zoo},
+        "towers_near_transport": {"count": 3, "radius_km": 5},
+    }
+    example_raw["events"] = []
+    return example_raw
+
+
+def test_graphml_problems_give_one_line_each_naming_file_node_and_link(
+    tmp_path, capsys, example_raw
+):
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            ("0", {"label": "Frankfurt", "Latitude": 50.1, "Longitude": 8.7}),
+            ("1", {"label": "Kassel", "Latitude": 1000.0, "Longitude": 9.5}),
+            ("2", {"label": "Berlin", "Latitude": 52.5, "Longitude": 13.4}),
+        ],
+        [("0", "1", {"LinkSpeedRaw": 1e9}), ("1", "2", {"LinkSpeedRaw": -1e10})],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: node 1 (Kassel): "
+        "Latitude 1000 is not between -90 and 90",
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: link test-net-l-1-2-0 "
+        "(Kassel - Berlin): LinkSpeedRaw -1e+10 is not a link speed; give bits per second above "
+        "0 and at most 1e+13 (10 Tbps), or leave it out for capacity_mbps",
+    ]
+
+
+def test_graphml_node_id_given_twice_is_one_line_not_an_unknown_core(tmp_path, capsys, example_raw):
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            ("0", {"label": "New York", "Latitude": 40.7, "Longitude": -74.0}),
+            ("1", {"label": "Chicago", "Latitude": 41.9, "Longitude": -87.6}),
+            ("0", {"label": "Boston", "Latitude": 42.4, "Longitude": -71.1}),
+        ],
+        [("0", "1")],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw, cores=["New York"]))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.graphml: net.graphml: node id '0' appears 2 times "
+        "(New York, Boston); each node needs its own id"
+    ]
+
+
+def test_core_label_of_several_nodes_is_refused_with_their_ids(tmp_path, capsys, example_raw):
+    # `cores: [Columbus]` made all four nodes of that name cores without a word
+    write_graphml(
+        tmp_path / "net.graphml",
+        [
+            (gid, {"label": "Columbus", "Latitude": 39.9 + i / 10, "Longitude": -83.0})
+            for i, gid in enumerate(["0", "1", "2", "3"])
+        ],
+        [("0", "1"), ("1", "2"), ("2", "3")],
+    )
+    path = _write(tmp_path, _on_graphml(example_raw, cores=["Columbus"]))
+    assert _refused(tmp_path, capsys, path) == [
+        "metro.yaml: network.topology_zoo.cores[0]: 'Columbus' matches 4 nodes in net.graphml: "
+        "test-net-0, test-net-1, test-net-2, test-net-3; name one by id, or set cores_match: all"
+    ]
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ nothing written). It never raises.
 
 Each example starts from a valid scenario (the reference example, or a three-tower scenario of
 two hours that runs in a few hundredths of a second) and applies one or two random mutations
-at random key paths: delete a key or list entry, scale a number (by 2, 3, 0.5, 0 or -1), set it
-to a value of a random type (None, booleans, small, negative, zero and huge numbers, strings,
-durations, lists, nested mappings), duplicate a list entry, point an id reference elsewhere,
-rename a key, add an unknown key. A second property only rescales numbers, which mostly keeps
-the scenario valid, so that whole runs are exercised too.
+at random key paths: delete a key or list entry, scale a number (by 2, 3, 0.5, 0 or -1), set a
+number to an extreme (the largest float, 1e308, 1e15, a subnormal, the smallest normal float,
+2**63, their negatives), set any value to one of a random type (None, booleans, small, negative,
+zero and huge numbers, strings, durations, lists, nested mappings), duplicate a list entry,
+point an id reference elsewhere, rename a key, add an unknown key. A second property only
+rescales numbers (by factors up to 1e300 and down to a subnormal 5e-324), which mostly keeps the
+scenario valid, so that whole runs with extreme capacities, loads and delays are exercised too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import copy
 import io
 import os
 import re
+import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -113,6 +116,20 @@ TEXT = st.lists(
     st.characters() | st.sampled_from(["\n", " ", "/", ":", "'", "-", "t-n1", "core-1"]),
     max_size=6,
 ).map("".join)
+# Numbers at the ends of what a float holds: the largest, 1e308 (whose products overflow to inf),
+# subnormal and smallest normal floats (whose quotients underflow to 0), and the int64 edge.
+EXTREME_NUMBERS = [
+    sys.float_info.max,
+    1e308,
+    1e15,
+    2**63,
+    2**53 + 1,
+    sys.float_info.min,
+    5e-324,
+    1e-300,
+    -0.0,
+]
+EXTREMES = st.sampled_from(EXTREME_NUMBERS + [-x for x in EXTREME_NUMBERS])
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -120,6 +137,7 @@ SCALARS = st.one_of(
     st.integers(2**62, 2**80),
     st.integers(-(2**80), -(2**62)),
     st.floats(),
+    EXTREMES,
     TEXT,
     st.sampled_from(DURATIONS),
 )
@@ -133,6 +151,8 @@ MUTATIONS = [
     "scale",
     "scale",
     "scale",
+    "extreme",
+    "extreme",
     "delete",
     "delete",
     "delete",
@@ -144,6 +164,8 @@ MUTATIONS = [
     "replace_all",
 ]
 SCALE_FACTORS = [2, 3, 0.5, 0, -1]
+# Rescaling far enough to reach the float's ends from any number in the scenarios.
+EXTREME_FACTORS = [2**64, 1e300, 1e-300, 5e-324]
 REFERENCE_KEYS = {"id", "a", "b", "target", "targets", "tower", "product"}
 
 
@@ -194,6 +216,9 @@ def _mutate(raw: dict[str, Any], data: st.DataObject) -> Any:
         factor = data.draw(st.sampled_from(SCALE_FACTORS), label="by")
         value = _at(raw, path)
         _at(raw, path[:-1])[path[-1]] = type(value)(value * factor)
+    elif kind == "extreme" and numbers:
+        path = data.draw(st.sampled_from(numbers), label="extreme")
+        _at(raw, path[:-1])[path[-1]] = data.draw(EXTREMES, label="to")
     elif kind == "delete":
         path = data.draw(st.sampled_from(paths), label="delete")
         del _at(raw, path[:-1])[path[-1]]
@@ -296,7 +321,7 @@ def test_rescaled_scenario_runs_or_is_refused_cleanly(base, data):
     for path in data.draw(
         st.lists(st.sampled_from(numbers), min_size=1, max_size=2), label="scale"
     ):
-        factor = data.draw(st.sampled_from([*SCALE_FACTORS, 2**64]), label="by")
+        factor = data.draw(st.sampled_from([*SCALE_FACTORS, *EXTREME_FACTORS]), label="by")
         value = _at(document, path)
         _at(document, path[:-1])[path[-1]] = type(value)(value * factor)
     _assert_runs_or_is_refused_cleanly(document)

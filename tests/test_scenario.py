@@ -15,6 +15,7 @@ from sim.scenario import (
     json_schema,
     load_scenario,
     parse_scenario,
+    read_yaml,
 )
 from sim.units import format_duration, parse_duration, parse_money, parse_utc
 from tests.conftest import EXAMPLE
@@ -106,6 +107,46 @@ def test_overrides_reach_nested_keys_and_list_items(example_raw):
     assert scenario.traffic.voice.mean_duration == 90
 
 
+# YAML 1.2 core schema, section 10.3.2: 1e3 and .5 are floats, 0o17 octal, 017 decimal 17; PyYAML
+# (YAML 1.1) reads 1e3 as a string, 017 as octal 15 and 1_000 and 1:30 (sexagesimal) as numbers.
+YAML_1_2_NUMBERS = [
+    ("1e3", 1000.0),
+    ("1E+3", 1000.0),
+    ("1.0e3", 1000.0),
+    ("2.5e-3", 0.0025),
+    (".5", 0.5),
+    ("-.5", -0.5),
+    ("+12", 12),
+    ("017", 17),
+    ("0o17", 15),
+    ("0x1F", 31),
+    ("-.inf", float("-inf")),
+    ("1_000", "1_000"),
+    ("1:30", "1:30"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), YAML_1_2_NUMBERS)
+def test_set_reads_numbers_the_way_yaml_1_2_does(text, value):
+    raw = apply_overrides({"x": None}, [f"x={text}"], "metro.yaml")
+    assert raw["x"] == value
+    assert type(raw["x"]) is type(value)
+
+
+@pytest.mark.parametrize(("text", "value"), YAML_1_2_NUMBERS)
+def test_scenario_file_reads_numbers_the_way_yaml_1_2_does(tmp_path, text, value):
+    path = tmp_path / "metro.yaml"
+    path.write_text(f"x: {text}\n", encoding="utf-8")
+    raw = read_yaml(path)
+    assert raw["x"] == value
+    assert type(raw["x"]) is type(value)
+
+
+def test_set_data_mbps_in_exponent_notation_is_a_number(example_raw):
+    apply_overrides(example_raw, ["network.defaults.data_mbps=1e3"], "metro.yaml")
+    assert parse_scenario(example_raw, "metro.yaml").network.defaults.data_mbps == 1000.0
+
+
 def test_overrides_of_unknown_paths_are_refused(example_raw):
     with pytest.raises(ScenarioError) as error:
         apply_overrides(example_raw, ["network.nodes[99].cells=2", "nonsense"], "metro.yaml")
@@ -131,3 +172,45 @@ def test_json_schema_describes_the_format():
     }
     # durations are strings for an editor, not the seconds they become
     assert schema["properties"]["duration"]["type"] == "string"
+
+
+def _limit(maximum: float) -> str:
+    return f"{int(maximum):,}" if maximum == int(maximum) else f"{maximum:g}"
+
+
+def _bounded_properties(schema: dict) -> list[tuple[str, dict, str]]:
+    """Every property of the schema with a numeric maximum above 1 (shares of 1 are fractions
+    by name), as (definition.property, property, how its description must state the limit)."""
+    found = []
+    definitions = {"Scenario": schema, **schema["$defs"]}
+    for name, definition in definitions.items():
+        for key, prop in definition.get("properties", {}).items():
+            for branch in [prop, *prop.get("anyOf", [])]:
+                if branch.get("maximum", 0) > 1:
+                    found.append((f"{name}.{key}", prop, f"at most {_limit(branch['maximum'])}"))
+                if branch.get("exclusiveMaximum", 0) > 1:
+                    limit = _limit(branch["exclusiveMaximum"])
+                    found.append((f"{name}.{key}", prop, f"below {limit}"))
+    return found
+
+
+def test_every_bounded_number_states_its_limit_in_its_description():
+    bounded = _bounded_properties(json_schema())
+    # capacities, counts and rates of every section are bounded: at least these
+    names = {name for name, _, _ in bounded}
+    assert {
+        "CellDefaults.data_mbps",
+        "Node.data_mbps",
+        "Link.capacity_mbps",
+        "Link.latency_ms",
+        "Generate.tower_link_mbps",
+        "TopologyZoo.capacity_mbps",
+        "OpenCellId.tower_link_mbps",
+        "TowersNearTransport.radius_km",
+        "Subscribers.count",
+        "Data.mean_volume_mb",
+        "Traffic.growth_per_year",
+        "SurgeEvent.factor",
+    } <= names
+    for name, prop, limit in bounded:
+        assert limit in prop.get("description", ""), name

@@ -7,6 +7,7 @@ degrees and row counts with networkx and awk on the same files.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from sim.network import LinkSpec, NodeSpec, haversine_km
 from sim.topology_import import (
+    TopologyFileError,
     attach_towers,
     is_external,
     read_opencellid,
@@ -53,16 +55,18 @@ def ocid(
 def write_graphml(
     path: Path,
     nodes: list[tuple[str, dict[str, object]]],
-    edges: list[tuple[str, str]],
+    edges: list[tuple[str, str]] | list[tuple[str, str, dict[str, object]]],
     network: str = "Test Net",
 ) -> Path:
-    """Write a small GraphML file with the Topology Zoo's attribute names."""
+    """Write a small GraphML file with the Topology Zoo's attribute names; an edge may carry
+    attributes as a third item (``{"LinkSpeedRaw": 1e9}``)."""
     keys = {
         "label": ("d0", "string"),
         "Latitude": ("d1", "double"),
         "Longitude": ("d2", "double"),
         "Internal": ("d3", "int"),
     }
+    edge_keys = {"LinkSpeedRaw": ("e0", "double")}
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">',
@@ -72,11 +76,21 @@ def write_graphml(
         f'<key attr.name="{name}" attr.type="{kind}" for="node" id="{key}" />'
         for name, (key, kind) in keys.items()
     ]
+    lines += [
+        f'<key attr.name="{name}" attr.type="{kind}" for="edge" id="{key}" />'
+        for name, (key, kind) in edge_keys.items()
+    ]
     lines += ['<graph edgedefault="undirected">', f'<data key="g0">{network}</data>']
     for node_id, attrs in nodes:
         data = "".join(f'<data key="{keys[k][0]}">{v}</data>' for k, v in attrs.items())
         lines.append(f'<node id="{node_id}">{data}</node>')
-    lines += [f'<edge source="{a}" target="{b}" />' for a, b in edges]
+    for a, b, *attrs in edges:
+        data = "".join(
+            f'<data key="{edge_keys[k][0]}">{v}</data>'
+            for extra in attrs
+            for k, v in extra.items()  # type: ignore[attr-defined]
+        )
+        lines.append(f'<edge source="{a}" target="{b}">{data}</edge>')
     lines += ["</graph>", "</graphml>"]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -192,18 +206,59 @@ def test_cores_named_by_label_or_id() -> None:
     assert sorted(n.id for n in nodes if n.role == "core") == ["abilene-0", "abilene-5"]
 
 
-def test_core_label_shared_by_several_nodes_makes_them_all_cores(tmp_path: Path) -> None:
-    path = write_graphml(
-        tmp_path / "twins.graphml",
+# Four nodes labelled Columbus (GraphML ids 3, 7, 12, 40) and one Lexington, in a line: names
+# repeat in real networks (the Kentucky network has dozens of Paris, Lebanon or Franklin).
+def _columbus(tmp_path: Path) -> Path:
+    gids = ["3", "7", "12", "40", "41"]
+    labels = ["Columbus"] * 4 + ["Lexington"]
+    return write_graphml(
+        tmp_path / "kentucky.graphml",
         [
-            ("0", {"label": "Hub", "Latitude": 50.0, "Longitude": 8.0}),
-            ("1", {"label": "Hub", "Latitude": 50.1, "Longitude": 8.1}),
-            ("2", {"label": "Edge", "Latitude": 50.2, "Longitude": 8.2}),
+            (gid, {"label": label, "Latitude": 37.0 + i / 10, "Longitude": -85.0})
+            for i, (gid, label) in enumerate(zip(gids, labels, strict=True))
         ],
-        [("0", "1"), ("1", "2")],
+        list(itertools.pairwise(gids)),
+        network="Kentucky",
     )
-    nodes, _ = zoo(path, cores=["Hub"])
-    assert [n.role for n in nodes] == ["core", "core", "aggregation"]
+
+
+def test_core_label_carried_by_several_nodes_is_refused_listing_their_ids(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as error:
+        zoo(_columbus(tmp_path), cores=["Lexington", "Columbus"])
+    assert error.value.problems == [
+        (
+            "cores[1]",
+            "'Columbus' matches 4 nodes in kentucky.graphml: kentucky-3, kentucky-7, "
+            "kentucky-12, kentucky-40; name one by id, or set cores_match: all",
+        )
+    ]
+
+
+def test_cores_match_all_makes_every_node_carrying_the_label_a_core(tmp_path: Path) -> None:
+    nodes, _ = read_topology_zoo(
+        _columbus(tmp_path),
+        cores=["Columbus"],
+        cores_match="all",
+        capacity_mbps=10_000.0,
+        latency_ms_per_km=0.005,
+        default_latency_ms=1.0,
+    )
+    assert [n.role for n in nodes] == ["core"] * 4 + ["aggregation"]
+
+
+def test_core_named_by_id_is_that_node_alone_though_its_label_repeats(tmp_path: Path) -> None:
+    nodes, _ = zoo(_columbus(tmp_path), cores=["kentucky-12"])
+    assert [n.id for n in nodes if n.role == "core"] == ["kentucky-12"]
+
+
+def test_every_unknown_core_name_gets_its_own_line() -> None:
+    with pytest.raises(TopologyFileError) as error:
+        zoo(DATA / "Abilene.graphml", cores=["Atlantis", "New York", "Lemuria"])
+    like = "(labels are like 'New York', 'Chicago', 'Washington DC', 'Seattle')"
+    assert error.value.problems == [
+        ("cores[0]", f"no node in Abilene.graphml is labelled or named 'Atlantis' {like}"),
+        ("cores[2]", f"no node in Abilene.graphml is labelled or named 'Lemuria' {like}"),
+    ]
 
 
 def test_unknown_core_name_is_refused_naming_it() -> None:
@@ -293,6 +348,142 @@ def test_self_loops_are_skipped(tmp_path: Path) -> None:
     )
     _, links = zoo(path)
     assert [(link.a, link.b) for link in links] == [("test-net-0", "test-net-1")]
+
+
+# --- Topology Zoo: values no real network has ----------------------------------------------------
+
+
+def _three_nodes(middle: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
+    """Three nodes in a line from Frankfurt (50.1, 8.7), the middle one given."""
+    return [
+        ("0", {"label": "Frankfurt", "Latitude": 50.1, "Longitude": 8.7}),
+        ("1", middle),
+        ("2", {"label": "Berlin", "Latitude": 52.5, "Longitude": 13.4}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [
+        ({"Latitude": 1000.0, "Longitude": 8.7}, "Latitude 1000 is not between -90 and 90"),
+        ({"Latitude": 50.0, "Longitude": -181.5}, "Longitude -181.5 is not between -180 and 180"),
+        ({"Latitude": "-INF", "Longitude": 8.7}, "Latitude -inf is not between -90 and 90"),
+    ],
+    ids=["latitude-1000", "longitude", "infinite"],
+)
+def test_node_with_impossible_coordinates_is_refused_by_file_and_node(
+    tmp_path: Path, position: dict[str, object], expected: str
+) -> None:
+    # A latitude of 1,000 used to be accepted: towers near it were clamped to the pole, with
+    # uplinks of 67 ms.
+    path = write_graphml(
+        tmp_path / "far.graphml",
+        _three_nodes({"label": "Kassel", **position}),
+        [("0", "1"), ("1", "2")],
+    )
+    with pytest.raises(ValueError, match=rf"^far\.graphml: node 1 \(Kassel\): {expected}$"):
+        zoo(path)
+
+
+def test_every_node_with_impossible_coordinates_gets_its_own_line(tmp_path: Path) -> None:
+    path = write_graphml(
+        tmp_path / "far.graphml",
+        [
+            ("0", {"label": "Frankfurt", "Latitude": 50.1, "Longitude": 8.7}),
+            ("1", {"label": "Kassel", "Latitude": 1000.0, "Longitude": 9.5}),
+            ("2", {"label": "Berlin", "Latitude": 52.5, "Longitude": 1300.0}),
+        ],
+        [("0", "1"), ("1", "2")],
+    )
+    with pytest.raises(ValueError) as error:
+        zoo(path)
+    assert error.value.problems == [  # type: ignore[attr-defined]
+        ("graphml", "far.graphml: node 1 (Kassel): Latitude 1000 is not between -90 and 90"),
+        ("graphml", "far.graphml: node 2 (Berlin): Longitude 1300 is not between -180 and 180"),
+    ]
+
+
+def test_node_at_zero_zero_has_no_position_as_in_opencellid(tmp_path: Path) -> None:
+    # (0, 0) lies in the Gulf of Guinea; like the OpenCellID reader, which skips such rows, the
+    # import reads it as a position nobody filled in: no coordinates, the default latency on its
+    # links, and no towers attached to it.
+    path = write_graphml(
+        tmp_path / "null-island.graphml",
+        _three_nodes({"label": "Kassel", "Latitude": 0.0, "Longitude": 0.0}),
+        [("0", "1"), ("1", "2")],
+    )
+    nodes, links = zoo(path)
+    kassel = by_id(nodes)["test-net-1"]
+    assert math.isnan(kassel.lat) and math.isnan(kassel.lon)
+    assert [link.latency_ms for link in links] == [1.0, 1.0]
+    _, uplinks = attach_towers([NodeSpec("t1", "tower", 0.01, 0.01)], nodes, 1000.0)
+    assert uplinks[0].b == "test-net-0"  # Frankfurt, 5,600 km away, not the node at (0, 0)
+
+
+def test_node_on_the_equator_or_the_meridian_keeps_its_position(tmp_path: Path) -> None:
+    # only (0, 0) together is "no position": Greenwich (51.48, 0) and Quito (-0.18, -78.47) stay
+    path = write_graphml(
+        tmp_path / "zeros.graphml",
+        [
+            ("0", {"label": "Greenwich", "Latitude": 51.48, "Longitude": 0.0}),
+            ("1", {"label": "Equator", "Latitude": 0.0, "Longitude": -78.47}),
+        ],
+        [("0", "1")],
+    )
+    nodes, _ = zoo(path)
+    assert [(n.lat, n.lon) for n in nodes] == [(51.48, 0.0), (0.0, -78.47)]
+
+
+def test_graphml_node_id_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    # networkx keeps the last of two nodes with one id, so the first one's label vanished and
+    # `cores: [New York]` was refused as "no node labelled 'New York'".
+    path = write_graphml(
+        tmp_path / "twice.graphml",
+        [
+            ("0", {"label": "New York", "Latitude": 40.7, "Longitude": -74.0}),
+            ("1", {"label": "Chicago", "Latitude": 41.9, "Longitude": -87.6}),
+            ("0", {"label": "Boston", "Latitude": 42.4, "Longitude": -71.1}),
+        ],
+        [("0", "1")],
+    )
+    with pytest.raises(ValueError) as error:
+        zoo(path, cores=["New York"])
+    assert str(error.value) == (
+        "twice.graphml: node id '0' appears 2 times (New York, Boston); each node needs its own id"
+    )
+
+
+@pytest.mark.parametrize(
+    ("speed", "shown"),
+    [(-10_000_000_000.0, "-1e+10"), (0.0, "0"), ("NaN", "nan"), (1e14, "1e+14")],
+    ids=["negative", "zero", "nan", "100-tbps"],
+)
+def test_link_speed_that_no_link_has_is_refused_naming_the_link(
+    tmp_path: Path, speed: object, shown: str
+) -> None:
+    # A negative LinkSpeedRaw used to fall back to the default 10 Gbps without a word.
+    path = write_graphml(
+        tmp_path / "speeds.graphml",
+        _three_nodes({"label": "Kassel", "Latitude": 51.3, "Longitude": 9.5}),
+        [("0", "1", {"LinkSpeedRaw": 1e9}), ("1", "2", {"LinkSpeedRaw": speed})],
+    )
+    with pytest.raises(ValueError) as error:
+        zoo(path)
+    assert str(error.value) == (
+        f"speeds.graphml: link test-net-l-1-2-0 (Kassel - Berlin): LinkSpeedRaw {shown} is not "
+        "a link speed; give bits per second above 0 and at most 1e+13 (10 Tbps), or leave it "
+        "out for capacity_mbps"
+    )
+
+
+def test_link_without_link_speed_takes_the_default_capacity(tmp_path: Path) -> None:
+    path = write_graphml(
+        tmp_path / "speeds.graphml",
+        _three_nodes({"label": "Kassel", "Latitude": 51.3, "Longitude": 9.5}),
+        [("0", "1", {"LinkSpeedRaw": 2.5e9}), ("1", "2")],
+    )
+    _, links = zoo(path)
+    assert [link.capacity_mbps for link in links] == [2_500.0, 10_000.0]
 
 
 # --- OpenCellID -------------------------------------------------------------------------------
