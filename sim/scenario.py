@@ -682,7 +682,8 @@ def _check_traffic_volume(file: str, scenario: Scenario) -> list[Problem]:
     per_subscriber = traffic.voice.busy_hour_calls + traffic.data.busy_hour_sessions
     # growth is largest at the end of the run, or at its start when traffic shrinks
     growth = max(1.0, (1.0 + traffic.growth_per_year) ** (scenario.duration / YEAR_S))
-    peak = scenario.subscribers.count * per_subscriber * max(traffic.daily_profile) * growth
+    # the daily profile is normalised by its peak, so the busiest hour is at 1.0
+    peak = scenario.subscribers.count * per_subscriber * growth
     if peak <= MAX_ATTEMPTS_PER_HOUR:
         return []
     return [
@@ -690,8 +691,8 @@ def _check_traffic_volume(file: str, scenario: Scenario) -> list[Problem]:
             file,
             "traffic",
             f"about {peak:,.0f} call attempts and data sessions in the busiest hour "
-            "(subscribers x (busy_hour_calls + busy_hour_sessions) x the daily profile's peak "
-            f"x growth over the run); more than {MAX_ATTEMPTS_PER_HOUR:,} is surely a mistake",
+            "(subscribers x (busy_hour_calls + busy_hour_sessions) x growth over the run); "
+            f"more than {MAX_ATTEMPTS_PER_HOUR:,} is surely a mistake",
         )
     ]
 

@@ -318,15 +318,16 @@ def test_set_of_a_capacity_near_the_largest_float_is_one_line(tmp_path, capsys, 
 
 
 def test_traffic_grown_past_a_billion_attempts_in_an_hour_is_refused(tmp_path, capsys, example_raw):
-    # 6000 subscribers x (1.0 calls + 2.0 sessions) x profile peak 1.00 x growth (1 + 100) **
-    # (1825 d / 365.25 d) = 6000 x 3.0 x 1.0345e10 = 186,217,271,062,914 in the last busy hour
+    # 6000 subscribers x (1.0 calls + 2.0 sessions) x growth (1 + 100) ** (1825 d / 365.25 d)
+    # = 6000 x 3.0 x 1.0345e10 = 186,217,271,062,914 in the last busy hour (the profile is
+    # normalised: its peak is 1)
     example_raw["duration"] = "1825d"
     example_raw["traffic"]["growth_per_year"] = 100
     path = _write(tmp_path, example_raw)
     assert _refused(tmp_path, capsys, path, command="validate") == [
         "metro.yaml: traffic: about 186,217,271,062,914 call attempts and data sessions in the "
-        "busiest hour (subscribers x (busy_hour_calls + busy_hour_sessions) x the daily "
-        "profile's peak x growth over the run); more than 1,000,000,000 is surely a mistake"
+        "busiest hour (subscribers x (busy_hour_calls + busy_hour_sessions) x growth over the "
+        "run); more than 1,000,000,000 is surely a mistake"
     ]
 
 
