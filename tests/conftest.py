@@ -63,6 +63,37 @@ def single_cell(
     return parse_scenario(raw, "single-cell.yaml")
 
 
+def two_towers_sharing_an_uplink(
+    *, uplink_mbps: float, t2_access_mbps: float = 1000, offered_mbps: float = 60
+) -> Scenario:
+    """Towers t1 and t2 behind aggregation site agg, whose uplink "up" reaches the core; each
+    tower offers ``offered_mbps`` of flat data over its access link (l1: 1000 Mbps, l2:
+    ``t2_access_mbps``) for a day."""
+    return single_cell(
+        calls_per_hour=0.0,
+        sessions_per_hour=offered_mbps * 3600 / (500 * 10 * 8),
+        subscribers=1000,
+        data_mbps=1000,
+        duration="1d",
+        extra={
+            "network": {
+                "nodes": [
+                    {"id": "core", "role": "core"},
+                    {"id": "agg", "role": "aggregation"},
+                    {"id": "t1", "role": "tower"},
+                    {"id": "t2", "role": "tower"},
+                ],
+                "links": [
+                    {"id": "up", "a": "agg", "b": "core", "capacity_mbps": uplink_mbps},
+                    {"id": "l1", "a": "t1", "b": "agg", "capacity_mbps": 1000},
+                    {"id": "l2", "a": "t2", "b": "agg", "capacity_mbps": t2_access_mbps},
+                ],
+            },
+            "subscribers": {"count": 1000, "placement": {"t1": 0.5, "t2": 0.5}},
+        },
+    )
+
+
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Return ``base`` with ``extra`` merged in, recursively for mappings."""
     out = copy.deepcopy(base)

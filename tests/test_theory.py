@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.conftest import run_summary, single_cell
+from tests.conftest import run_summary, single_cell, two_towers_sharing_an_uplink
 
 ITU_TABLE = Path(__file__).parent / "data" / "ITU-PLANITU-erlangB-subset.tsv"
 
@@ -102,29 +102,7 @@ def test_data_beyond_capacity_is_counted_as_unserved():
 
 def test_a_link_shared_by_towers_caps_what_they_carry():
     # Two towers each offer 60 Mbps over one 100 Mbps link: the link carries 100 Mbps.
-    scenario = single_cell(
-        calls_per_hour=0.0,
-        sessions_per_hour=60 * 3600 / (500 * 10 * 8),
-        subscribers=1000,
-        data_mbps=1000,
-        duration="1d",
-        extra={
-            "network": {
-                "nodes": [
-                    {"id": "core", "role": "core"},
-                    {"id": "agg", "role": "aggregation"},
-                    {"id": "t1", "role": "tower"},
-                    {"id": "t2", "role": "tower"},
-                ],
-                "links": [
-                    {"id": "up", "a": "agg", "b": "core", "capacity_mbps": 100},
-                    {"id": "l1", "a": "t1", "b": "agg", "capacity_mbps": 1000},
-                    {"id": "l2", "a": "t2", "b": "agg", "capacity_mbps": 1000},
-                ],
-            },
-            "subscribers": {"count": 1000, "placement": {"t1": 0.5, "t2": 0.5}},
-        },
-    )
+    scenario = two_towers_sharing_an_uplink(uplink_mbps=100)
     summary = run_summary(scenario)
     assert summary["links"]["up"]["utilization_p95"] == pytest.approx(1.0)
     capacity_mb = 100 / 8 * 86400

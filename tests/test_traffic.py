@@ -10,7 +10,7 @@ import pytest
 from sim.engine import Simulation
 from sim.scenario import parse_scenario
 from sim.traffic import max_min_shares
-from tests.conftest import single_cell
+from tests.conftest import single_cell, two_towers_sharing_an_uplink
 from twin.feed import CellPmBatch, Inventory, LinkPmBatch, RecordingSink
 
 
@@ -123,29 +123,7 @@ def test_max_min_shares_never_load_a_link_beyond_capacity():
 def test_a_tower_behind_a_thin_access_link_leaves_the_shared_uplink_to_the_other():
     # The max-min case end to end: t1 and t2 each offer 60 Mbps over a 100 Mbps uplink; t2's
     # own access link is 20 Mbps. Served: 60 + 20 = 80 Mbps (proportional sharing gave 70).
-    scenario = single_cell(
-        calls_per_hour=0.0,
-        sessions_per_hour=60 * 3600 / (500 * 10 * 8),
-        subscribers=1000,
-        data_mbps=1000,
-        duration="1d",
-        extra={
-            "network": {
-                "nodes": [
-                    {"id": "core", "role": "core"},
-                    {"id": "agg", "role": "aggregation"},
-                    {"id": "t1", "role": "tower"},
-                    {"id": "t2", "role": "tower"},
-                ],
-                "links": [
-                    {"id": "up", "a": "agg", "b": "core", "capacity_mbps": 100},
-                    {"id": "l1", "a": "t1", "b": "agg", "capacity_mbps": 1000},
-                    {"id": "l2", "a": "t2", "b": "agg", "capacity_mbps": 20},
-                ],
-            },
-            "subscribers": {"count": 1000, "placement": {"t1": 0.5, "t2": 0.5}},
-        },
-    )
+    scenario = two_towers_sharing_an_uplink(uplink_mbps=100, t2_access_mbps=20)
     sink = _run(scenario)
     served = sum(b.data_served_mb for b in sink.of_type(CellPmBatch))
     # t2 gets exactly its 20 Mbps all day; t1 all its demand (about 60 Mbps)
