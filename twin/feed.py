@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "CELL_EVENT_COUNTERS",
     "Admission",
+    "AlarmNotification",
     "BusinessEvent",
     "CellPmBatch",
     "FeedRecord",
@@ -40,6 +41,14 @@ __all__ = [
 
 T = TypeVar("T")
 ResourceKind = Literal["core", "aggregation", "tower", "link", "cell"]
+AlarmType = Literal[
+    "communicationsAlarm",
+    "qualityOfServiceAlarm",
+    "processingErrorAlarm",
+    "equipmentAlarm",
+    "environmentalAlarm",
+]
+PerceivedSeverity = Literal["critical", "major", "minor", "warning", "indeterminate", "cleared"]
 
 # The counters of a CellPmBatch that count events (the others are volumes, loads or seconds).
 CELL_EVENT_COUNTERS = (
@@ -114,6 +123,35 @@ class ResourceStateChange:
     operational_state: Literal["enabled", "disabled"]
     cause: str
     fault_id: int = -1
+
+
+@dataclass(frozen=True)
+class AlarmNotification:
+    """One alarm notification as the element management system forwards it (ITU-T X.733,
+    TMF642 field names in snake case): a problem raised, or cleared (severity ``cleared``).
+
+    ``source`` is the element that reported it: a node id (a link's loss of signal is reported
+    by the node at each end, one notification per port), or ``"nms"`` for what the management
+    system raises itself (an element unreachable after its heartbeat timeout). ``event_time_s``
+    is when the element raised it, ``time_s`` when it reached the twin (never earlier). A
+    duplicate is the same notification delivered again: same ``notification_id`` and content,
+    a later ``time_s``. ``planned_outage`` is X.733's plannedOutageIndicator (maintenance).
+
+    What reaches the twin obeys the network's rules: an element with no management path to a
+    core says nothing, so notifications can be late, doubled or lost (``faults.notifications``).
+    """
+
+    notification_id: int
+    time_s: float
+    event_time_s: float
+    alarmed_object: str
+    alarmed_object_type: ResourceKind
+    source: str
+    alarm_type: AlarmType
+    perceived_severity: PerceivedSeverity
+    probable_cause: str
+    specific_problem: str
+    planned_outage: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,6 +237,7 @@ FeedRecord = (
     | RunStarted
     | Inventory
     | ResourceStateChange
+    | AlarmNotification
     | CellPmBatch
     | LinkPmBatch
     | UsageBatch

@@ -1,0 +1,56 @@
+"""Records the OSS functions publish on the bus, for each other, the store and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from twin.feed import AlarmType, PerceivedSeverity, ResourceKind
+
+__all__ = ["AlarmChange", "AlarmChangeKind"]
+
+AlarmChangeKind = Literal[
+    "raised",  # a new alarm in the list
+    "reduced",  # a repeat folded in: count and last_event_time_s grew
+    "severity",  # perceived severity changed
+    "cleared",  # by the network's clear, by the twin learning the element is back, or with its root
+    "reraised",  # a problem back after its clear: the same alarm, raised again
+    "acknowledged",
+    "unacknowledged",
+    "correlated",  # became a child of a root-cause alarm (parent_alarm set), or a root itself
+    "flapping",  # the flapping alarm that stands for a storm on one resource
+]
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """One alarm of the twin's alarm list (TMF642 ``Alarm``) as it is after one change.
+
+    ``alarm_id`` is stable for the alarm's life; ``count`` notifications were folded into it
+    by its reduction key. ``cleared_time_s`` is None while it is active. A child of a root-cause
+    alarm has ``parent_alarm`` set and leaves the active list shown to operators; a root has
+    ``is_root_cause`` and its children in ``correlated_alarms``. ``root_candidates`` names, for
+    a root that the alarms cannot tell from others, every resource that would explain them
+    (the smallest such set); it is empty when the root cause is certain.
+    """
+
+    time_s: float
+    change: AlarmChangeKind
+    alarm_id: int
+    alarmed_object: str
+    alarmed_object_type: ResourceKind
+    source: str
+    alarm_type: AlarmType
+    perceived_severity: PerceivedSeverity
+    probable_cause: str
+    specific_problem: str
+    raised_time_s: float
+    cleared_time_s: float | None
+    ack_state: Literal["acknowledged", "unacknowledged"]
+    count: int
+    last_event_time_s: float
+    planned_outage: bool = False
+    is_root_cause: bool = False
+    parent_alarm: int | None = None
+    correlated_alarms: tuple[int, ...] = ()
+    root_candidates: tuple[str, ...] = ()
