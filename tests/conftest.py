@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,64 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def run_summary(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
     return simulate(scenario, seed=seed)
+
+
+# --- the store's databases: SQLite, and PostgreSQL when there is one ----------------------------
+
+POSTGRES_ENV = "TELCOTWIN_TEST_POSTGRES_URL"
+NO_POSTGRES = (
+    f"no PostgreSQL: {POSTGRES_ENV} is unset (the README's test command sets it from "
+    ".ci/postgres when it can start one); skipped outside CI only, a failure under CI"
+)
+
+
+def postgres_url() -> str:
+    """The PostgreSQL database the tests may use; skips the test outside CI when there is none,
+    and fails it under CI (CI=true), where .ci/postgres must have provided one."""
+    url = os.environ.get(POSTGRES_ENV, "")
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {POSTGRES_ENV} is not: .ci/postgres did not start PostgreSQL")
+    pytest.skip(NO_POSTGRES)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> Iterator[str]:
+    """A URL of an empty database for one test: a SQLite file in ``tmp_path``, or a schema of
+    its own in the PostgreSQL test database (dropped after the test), so tests never share rows.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.sqlite'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(postgres_url())
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:
+        admin.dispose()
+        pytest.fail(f"{POSTGRES_ENV}={base!r}: cannot create a schema: {error}")
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def query(url: str, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` in the database at ``url`` (named parameters: ``:name``)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params or {})]
+    finally:
+        engine.dispose()

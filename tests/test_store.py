@@ -9,7 +9,7 @@ import pytest
 
 from sim.scenario import parse_scenario
 from tests.conftest import EXAMPLE as EXAMPLE_PATH
-from tests.conftest import single_cell
+from tests.conftest import query, single_cell
 from twin.run import run_scenario
 
 
@@ -93,22 +93,24 @@ def test_inventory_and_subscribers_are_stored(metro_run):
     assert shares["mobile-l"] == pytest.approx(1800, abs=120)
 
 
-def test_a_failed_run_leaves_no_rows_in_an_external_database(tmp_path, example_raw, monkeypatch):
+def test_a_failed_run_leaves_no_rows_in_an_external_database(
+    tmp_path, example_raw, monkeypatch, store_url
+):
     from sim.engine import Simulation
-
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
 
     def explode(self):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Simulation, "_close_usage", explode)
     with pytest.raises(RuntimeError):
-        run_scenario(parse_scenario(example_raw, "metro.yaml"), tmp_path / "out", store_url=url)
-    db = sqlite3.connect(tmp_path / "shared.sqlite")
-    assert _one(db, "select count(*) from cell_pm") == (0,)
-    assert _one(db, "select count(*) from runs") == (0,)
+        run_scenario(
+            parse_scenario(example_raw, "metro.yaml"), tmp_path / "out", store_url=store_url
+        )
+    # the tables exist (made before the run), empty: the run's transaction was rolled back
+    for table in ("runs", "cell_pm", "usage", "resource_states", "subscribers", "alarms"):
+        assert query(store_url, f"select count(*) from {table}") == [(0,)], table
     assert not (tmp_path / "out").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["shared.sqlite"]
+    assert {p.name for p in tmp_path.iterdir()} <= {"shared.sqlite"}
 
 
 def test_a_store_url_that_cannot_be_opened_is_bad_input(tmp_path, capsys):
@@ -124,23 +126,38 @@ def test_a_store_url_that_cannot_be_opened_is_bad_input(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, capsys):
+def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, capsys, store_url):
     from twin.cli import main
 
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    url = store_url
     args = ["run", str(EXAMPLE_PATH), "--out", str(tmp_path / "metro"), "--quiet", "--store", url]
     assert main(args) == 0
     assert main(args) == 2  # the run directory exists, and so does the run in the store
     capsys.readouterr()
     assert main([*args, "--force", "--seed", "5"]) == 0
-    db = sqlite3.connect(tmp_path / "shared.sqlite")
-    assert db.execute("select label, seed from runs").fetchall() == [("metro", "5")]
-    assert _one(db, "select count(*) from cell_pm") == (22 * 192,)
+    assert query(url, "select label, seed from runs") == [("metro", "5")]
+    assert query(url, "select count(*) from cell_pm") == [(22 * 192,)]
     assert sorted(p.name for p in (tmp_path / "metro").iterdir()) == [
         "run.json",
         "scenario.json",
         "summary.json",
     ]
+    # what the summary counts, the store holds (the store being SQLite or PostgreSQL)
+    summary = json.loads((tmp_path / "metro" / "summary.json").read_text())
+    voice = summary["voice"]
+    assert query(
+        url,
+        "select sum(voice_offered), sum(voice_carried), sum(voice_blocked), sum(voice_dropped) "
+        "from cell_pm",
+    ) == [(voice["offered"], voice["carried"], voice["blocked"], voice["dropped"])]
+    counts = [
+        query(url, f"select count(*) from {table}")[0][0]
+        for table in ("nodes", "links", "cells", "subscribers")
+    ]
+    assert counts[:3] == [11, 11, 22] and counts[3] >= 6000
+    (usage_s,) = query(url, "select sum(voice_seconds) from usage")[0]
+    (carried_es,) = query(url, "select sum(carried_erlangs * (end_s - start_s)) from cell_pm")[0]
+    assert usage_s == pytest.approx(carried_es, rel=1e-9)
 
 
 # --- a store shared by runs of several directories ----------------------------------------------
@@ -151,46 +168,45 @@ def _small_run(out, url, *, seed=1, force=False):
     return run_scenario(single_cell(duration="2h", seed=seed), out, store_url=url, force=force)
 
 
-def test_two_directories_of_the_same_name_keep_their_own_runs_in_a_shared_store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+def test_two_directories_of_the_same_name_keep_their_own_runs_in_a_shared_store(
+    tmp_path, store_url
+):
+    url = store_url
     runs = tmp_path.resolve()  # the store records the path with symbolic links resolved
     team_a, team_b = runs / "teamA" / "baseline", runs / "teamB" / "baseline"
     _small_run(team_a, url)
     _small_run(team_b, url)
-    db = sqlite3.connect(tmp_path / "shared.sqlite")
-    rows = db.execute("select run_id, label, directory from runs order by directory").fetchall()
+    rows = query(url, "select run_id, label, directory from runs order by directory")
     assert [(label, directory) for _, label, directory in rows] == [
         ("baseline", str(team_a)),
         ("baseline", str(team_b)),
     ]
     run_a, run_b = (run_id for run_id, _, _ in rows)
     assert run_a != run_b
-    per_run = dict(db.execute("select run_id, count(*) from cell_pm group by run_id"))
+    per_run = dict(query(url, "select run_id, count(*) from cell_pm group by run_id"))
     assert per_run == {run_a: 2, run_b: 2}
 
 
-def test_force_replaces_only_the_run_of_the_same_directory(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+def test_force_replaces_only_the_run_of_the_same_directory(tmp_path, store_url):
+    url = store_url
     runs = tmp_path.resolve()  # the store records the path with symbolic links resolved
     team_a, team_b = runs / "teamA" / "baseline", runs / "teamB" / "baseline"
     _small_run(team_a, url, seed=1)
     _small_run(team_b, url, seed=1)
-    db = sqlite3.connect(tmp_path / "shared.sqlite")
-    [(kept,)] = db.execute("select run_id from runs where directory = ?", [str(team_a)])
+    [(kept,)] = query(url, "select run_id from runs where directory = :d", {"d": str(team_a)})
     _small_run(team_b, url, seed=5, force=True)
-    runs_now = db.execute("select run_id, directory, seed from runs order by directory").fetchall()
+    runs_now = query(url, "select run_id, directory, seed from runs order by directory")
     assert runs_now[0] == (kept, str(team_a), "1")
     assert runs_now[1][1:] == (str(team_b), "5")
     # the replaced run left no rows behind: PM rows belong to the two runs listed, two each
-    per_run = dict(db.execute("select run_id, count(*) from cell_pm group by run_id"))
+    per_run = dict(query(url, "select run_id, count(*) from cell_pm group by run_id"))
     assert per_run == {kept: 2, runs_now[1][0]: 2}
 
 
-def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path, store_url):
+    url = store_url
     out = tmp_path / "baseline"
     _small_run(out, url)
     run_id = json.loads((out / "run.json").read_text())["run_id"]
-    db = sqlite3.connect(tmp_path / "shared.sqlite")
-    assert db.execute("select run_id from runs").fetchall() == [(run_id,)]
+    assert query(url, "select run_id from runs") == [(run_id,)]
     assert len(run_id) == 32 and int(run_id, 16) >= 0  # a uuid4 in hex

@@ -8,11 +8,20 @@ run directory's absolute path (``directory``, what ``--force`` replaces) and its
 (``label``, for people). Directories of the same name in different places never collide.
 
 Columnar batches are written with ``executemany`` of plain tuples: the PM and usage tables are
-the large ones (cells x intervals, subscribers x usage periods).
+the large ones (cells x intervals, subscribers x usage periods). On PostgreSQL (psycopg 3, the
+``postgres`` extra) SQLAlchemy folds them into multi-row INSERTs ("insertmanyvalues"), and
+every value is a Python one (numpy scalars are converted), as the driver needs.
+
+The fault-management tables: ``notifications`` holds every :class:`~twin.feed.AlarmNotification`
+as it reached the twin (duplicates included); ``alarm_history`` one row per
+:class:`~twin.oss.records.AlarmChange`, in the order published (``seq``); ``alarms`` the latest
+state of each alarm of the run, keyed by ``run_id`` and ``alarm_id``, written when the run ends.
+Tuples of alarm ids or resources are JSON arrays in text columns.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Callable
@@ -20,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -33,9 +43,11 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import make_url
 
 from twin.bus import Bus
 from twin.feed import (
+    AlarmNotification,
     BusinessEvent,
     CellPmBatch,
     FeedRecord,
@@ -47,6 +59,7 @@ from twin.feed import (
     SubscriptionAdmitted,
     UsageBatch,
 )
+from twin.oss.records import AlarmChange
 
 __all__ = ["BackgroundStore", "Store", "StoreError", "check_store", "metadata", "open_engine"]
 
@@ -59,6 +72,8 @@ RECORD_TYPES = (
     LinkPmBatch,
     UsageBatch,
     BusinessEvent,
+    AlarmNotification,
+    AlarmChange,
     RunEnded,
 )
 
@@ -182,6 +197,67 @@ subscribers = Table(
     Column("since_s", Float, nullable=False),
 )
 
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("notification_id", Integer, nullable=False),
+    Column("time_s", Float, nullable=False),
+    Column("event_time_s", Float, nullable=False),
+    Column("alarmed_object", String, nullable=False),
+    Column("alarmed_object_type", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("alarm_type", String, nullable=False),
+    Column("perceived_severity", String, nullable=False),
+    Column("probable_cause", String, nullable=False),
+    Column("specific_problem", String, nullable=False),
+    Column("planned_outage", Boolean, nullable=False),
+)
+
+
+def _alarm_columns() -> list[Column[Any]]:
+    """The columns of an :class:`AlarmChange` (TMF642 ``Alarm`` fields in snake case)."""
+    return [
+        Column("alarmed_object", String, nullable=False),
+        Column("alarmed_object_type", String, nullable=False),
+        Column("source", String, nullable=False),
+        Column("alarm_type", String, nullable=False),
+        Column("perceived_severity", String, nullable=False),
+        Column("probable_cause", String, nullable=False),
+        Column("specific_problem", String, nullable=False),
+        Column("raised_time_s", Float, nullable=False),
+        Column("cleared_time_s", Float),
+        Column("ack_state", String, nullable=False),
+        Column("count", Integer, nullable=False),
+        Column("last_event_time_s", Float, nullable=False),
+        Column("planned_outage", Boolean, nullable=False),
+        Column("is_root_cause", Boolean, nullable=False),
+        Column("parent_alarm", Integer),
+        Column("correlated_alarms", String, nullable=False),  # JSON array of alarm ids
+        Column("root_candidates", String, nullable=False),  # JSON array of resources
+    ]
+
+
+alarm_history = Table(
+    "alarm_history",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("seq", Integer, nullable=False),  # order of publication within the run
+    Column("time_s", Float, nullable=False),
+    Column("change", String, nullable=False),
+    Column("alarm_id", Integer, nullable=False),
+    *_alarm_columns(),
+)
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("alarm_id", Integer, primary_key=True),
+    Column("time_s", Float, nullable=False),  # of the alarm's last change
+    Column("change", String, nullable=False),  # its last change
+    *_alarm_columns(),
+)
+
 
 def open_engine(url: str, *, scratch: bool = False) -> Engine:
     """Return an engine for ``url`` with the tables created.
@@ -190,7 +266,7 @@ def open_engine(url: str, *, scratch: bool = False) -> Engine:
     run fails: SQLite then writes without a journal, which roughly halves the time to store a
     large run. A database given by the user keeps its journal, so a failed run rolls back.
     """
-    engine = create_engine(url)
+    engine = create_engine(url, **_engine_options(url))
     if scratch and engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -202,7 +278,7 @@ def open_engine(url: str, *, scratch: bool = False) -> Engine:
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
-    metadata.create_all(engine)
+    metadata.create_all(engine)  # only the tables missing: a shared database keeps its rows
     if scratch:
         # A run's own file holds one run: the run_id indexes, there for shared databases,
         # would only slow the load by a third.
@@ -212,9 +288,49 @@ def open_engine(url: str, *, scratch: bool = False) -> Engine:
     return engine
 
 
+def _engine_options(url: str) -> dict[str, Any]:
+    try:
+        backend = make_url(url).get_backend_name()
+    except Exception:  # create_engine says what is wrong with the URL
+        return {}
+    if backend == "postgresql":
+        # Batches of 1000 rows per INSERT: a PM batch of a national network is one statement
+        # or a few rather than a round trip per row.
+        return {"insertmanyvalues_page_size": 1000}
+    return {}
+
+
 def _rows(*columns: Any) -> list[tuple[Any, ...]]:
     return list(
         zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in columns), strict=True)
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value drivers know (sqlite3 does; psycopg does not)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _alarm_values(a: AlarmChange) -> tuple[Any, ...]:
+    """The values of :func:`_alarm_columns` for one alarm change."""
+    return (
+        a.alarmed_object,
+        a.alarmed_object_type,
+        a.source,
+        a.alarm_type,
+        a.perceived_severity,
+        a.probable_cause,
+        a.specific_problem,
+        _plain(a.raised_time_s),
+        _plain(a.cleared_time_s),
+        a.ack_state,
+        _plain(a.count),
+        _plain(a.last_event_time_s),
+        bool(a.planned_outage),
+        bool(a.is_root_cause),
+        _plain(a.parent_alarm),
+        json.dumps([_plain(x) for x in a.correlated_alarms]),
+        json.dumps(list(a.root_candidates)),
     )
 
 
@@ -232,6 +348,9 @@ class Store:
         self._sql: dict[str, str] = {}  # compiled INSERT per table
         self._cell_ids: tuple[str, ...] = ()
         self._link_ids: tuple[str, ...] = ()
+        self._alarm_seq = 0
+        self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
+        self._alarms_written: set[int] = set()
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -247,10 +366,32 @@ class Store:
             UsageBatch: self._usage,
             BusinessEvent: self._business,
             SubscriptionAdmitted: self._admitted,
+            AlarmNotification: self._notification,
+            AlarmChange: self._alarm_change,
+            RunEnded: self._run_ended,
         }
         handler = handlers.get(type(record))
         if handler is not None:
             handler(record)
+
+    def finish(self) -> None:
+        """Write the alarms' latest states not yet written (the run's end does it too)."""
+        latest, self._latest_alarms = self._latest_alarms, {}
+        if not latest:
+            return
+        again = [alarm_id for alarm_id in latest if alarm_id in self._alarms_written]
+        if again:  # changed after an earlier write: the new state replaces the row
+            self.connection.execute(
+                alarms.delete().where(alarms.c.run_id == self.run_id, alarms.c.alarm_id.in_(again))
+            )
+        self._insert(
+            alarms,
+            [
+                (self.run_id, alarm_id, _plain(a.time_s), a.change, *_alarm_values(a))
+                for alarm_id, a in latest.items()
+            ],
+        )
+        self._alarms_written.update(latest)
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -262,12 +403,18 @@ class Store:
             sql = self._sql.get(table.name)
             if sql is None:
                 sql = self._sql[table.name] = str(insert(table).compile(dialect=dialect))
-            self.connection.exec_driver_sql(sql, rows)
+            result = self.connection.exec_driver_sql(sql, rows)
         else:
+            # Named-parameter drivers (psycopg): SQLAlchemy's insertmanyvalues batches the rows
+            # into multi-row INSERTs. Columnar values are Python ones already (tolist); scalars
+            # taken from records may still be numpy's.
             keys = [c.name for c in table.columns]
-            self.connection.execute(
-                insert(table), [dict(zip(keys, row, strict=True)) for row in rows]
+            result = self.connection.execute(
+                insert(table),
+                [{k: _plain(v) for k, v in zip(keys, row, strict=True)} for row in rows],
             )
+        if result.rowcount not in (-1, len(rows)):  # -1: the driver does not say
+            raise StoreError(f"{table.name}: {result.rowcount} rows written of {len(rows)}")
 
     def _run_started(self, r: RunStarted) -> None:
         self._insert(
@@ -400,6 +547,47 @@ class Store:
             ),
         )
 
+    def _notification(self, n: AlarmNotification) -> None:
+        self._insert(
+            notifications,
+            [
+                (
+                    self.run_id,
+                    _plain(n.notification_id),
+                    _plain(n.time_s),
+                    _plain(n.event_time_s),
+                    n.alarmed_object,
+                    n.alarmed_object_type,
+                    n.source,
+                    n.alarm_type,
+                    n.perceived_severity,
+                    n.probable_cause,
+                    n.specific_problem,
+                    bool(n.planned_outage),
+                )
+            ],
+        )
+
+    def _alarm_change(self, a: AlarmChange) -> None:
+        self._alarm_seq += 1
+        self._insert(
+            alarm_history,
+            [
+                (
+                    self.run_id,
+                    self._alarm_seq,
+                    _plain(a.time_s),
+                    a.change,
+                    _plain(a.alarm_id),
+                    *_alarm_values(a),
+                )
+            ],
+        )
+        self._latest_alarms[_plain(a.alarm_id)] = a
+
+    def _run_ended(self, _r: RunEnded) -> None:
+        self.finish()
+
     def _business(self, e: BusinessEvent) -> None:
         self._insert(
             business_events,
@@ -522,6 +710,7 @@ class BackgroundStore:
                     while (record := self._queue.get()) is not _DONE:
                         store.write(record)
                     if self._commit:
+                        store.finish()
                         transaction.commit()
                     else:
                         transaction.rollback()
