@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import ScenarioError, json_schema, load_scenario
-from sim.units import format_duration
+from sim.scenario import Problem, ScenarioError, json_schema, load_scenario
+from sim.units import format_duration, parse_duration, parse_utc
 from twin.store import StoreError
 
 __all__ = ["main"]
@@ -70,6 +70,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace the run directory if it exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    alarms = commands.add_parser(
+        "alarms", help="a run's alarm list as the operator saw it: root causes and their children"
+    )
+    alarms.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
+    alarms.add_argument(
+        "--at",
+        default=None,
+        metavar="TIME",
+        help="the moment to show: time into the run (19h30m) or UTC (2027-03-01T19:30:00Z); "
+        "default: the end of the run",
+    )
+    alarms.add_argument(
+        "--all", action="store_true", help="cleared alarms and children too, not only roots"
+    )
+    alarms.add_argument("--json", action="store_true", help="JSON for scripts")
+    alarms.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -224,6 +243,55 @@ def _share(part: float, whole: float) -> str:
     return f"{part / whole:.2%}" if whole else "-"
 
 
+def _alarms(args: argparse.Namespace) -> int:
+    from twin.readback import alarms_at, open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        at_s = None if args.at is None else _moment(args.at, run.start, run.duration_s)
+        alarms = alarms_at(run, at_s, everything=args.all)
+    finally:
+        run.close()
+    if args.json:
+        print(json.dumps(alarms, indent=2))
+        return 0
+    when = "the end of the run" if at_s is None else format_duration(at_s)
+    kind = "alarms (all)" if args.all else "active alarms (root causes and lone alarms)"
+    print(f"{args.run_dir}: {len(alarms)} {kind} at {when}")
+    if alarms:
+        width = max(12, *(len(a["alarmed_object"]) for a in alarms))
+        print(
+            f"  {'id':>5} {'severity':<9} {'object':<{width}} {'problem':<22} "
+            f"{'raised':>10} {'cleared':>10} {'count':>5} {'children':>8}  ack"
+        )
+    for a in alarms:
+        cleared = "" if a["cleared_time_s"] is None else format_duration(a["cleared_time_s"])
+        root = "root " if a["is_root_cause"] else ""
+        candidates = f" (one of {', '.join(a['root_candidates'])})" if a["root_candidates"] else ""
+        print(
+            f"  {a['alarm_id']:>5} {a['perceived_severity']:<9} {a['alarmed_object']:<{width}} "
+            f"{a['specific_problem'][:22]:<22} {format_duration(a['raised_time_s']):>10} "
+            f"{cleared:>10} {a['count']:>5} {a['children']:>8}  "
+            f"{a['ack_state'][:5]} {root}{candidates}".rstrip()
+        )
+    return 0
+
+
+def _moment(text: str, start: str, duration_s: float) -> float:
+    """Seconds into the run of ``--at``: a duration, or a UTC time within the run."""
+    try:
+        if text[:1].isdigit() and "-" in text:
+            at_s = (parse_utc(text) - parse_utc(start)).total_seconds()
+        else:
+            at_s = parse_duration(text)
+    except ValueError as error:
+        raise ScenarioError([Problem("--at", "", str(error))]) from None
+    if not 0 <= at_s <= duration_s:
+        end = format_duration(duration_s)
+        raise ScenarioError([Problem("--at", "", f"{text} is outside the run (0s to {end})")])
+    return at_s
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -249,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    handlers = {"validate": _validate, "run": _run, "schema": _schema}
+    handlers = {"validate": _validate, "run": _run, "schema": _schema, "alarms": _alarms}
     try:
         return handlers[args.command](args)
     except ScenarioError as error:
