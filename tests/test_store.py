@@ -140,6 +140,7 @@ def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, ca
         "run.json",
         "scenario.json",
         "summary.json",
+        "truth.json",
     ]
 
 
