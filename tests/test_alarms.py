@@ -9,6 +9,7 @@ management system's "element unreachable" 36,060 s.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from twin.feed import (
     ResourceStateChange,
     UsageBatch,
 )
+from twin.run import run_scenario
 
 LOS, GASP, UNREACHABLE = "loss of signal", "dying gasp", "element unreachable"
 
@@ -357,3 +359,40 @@ def test_every_raise_reaching_the_twin_is_cleared_by_the_end_once_all_is_repaire
         active[key] = 0 if n.perceived_severity == "cleared" else 1
     assert len(notifications) > 20
     assert sum(active.values()) == 0
+
+
+def test_a_run_writes_the_truth_beside_the_summary_whose_outages_come_from_it(
+    tmp_path, example_raw
+):
+    example_raw["faults"] = {}  # the three injected faults only, numbered in time order
+    result = run_scenario(parse_scenario(example_raw, "metro.yaml"), tmp_path / "run")
+    truth = json.loads((result.out_dir / "truth.json").read_text())
+    # 19h + 2h30m, 30h + 1h, 40h + 1h30m
+    assert truth["faults"] == [
+        {
+            "fault_id": fault_id,
+            "resource": resource,
+            "kind": kind,
+            "start_s": start_s,
+            "end_s": end_s,
+            "cause": "injected",
+            "planned": False,
+        }
+        for fault_id, resource, kind, start_s, end_s in [
+            (1, "l-agg-n-core", "link", 68400.0, 77400.0),
+            (2, "t-s3", "tower", 108000.0, 111600.0),
+            (3, "l-n3", "link", 144000.0, 149400.0),
+        ]
+    ]
+    assert {
+        "resource": "t-n3/1",
+        "kind": "cell",
+        "start_s": 144000.0,
+        "end_s": 149400.0,
+        "fault_id": 3,
+    } in truth["outages"]
+    assert [(o["resource"], o["start_s"]) for o in result.summary["outages"]] == [
+        ("l-agg-n-core", 68400.0),
+        ("t-s3", 108000.0),
+        ("l-n3", 144000.0),
+    ]
