@@ -6,8 +6,12 @@ repairs, and the business events handed to the twin. Between two control events 
 feed records (:mod:`twin.feed`) and answers southbound commands; it never sees the twin.
 
 Random streams are children of one ``SeedSequence`` per run, one per concern, so that adding an
-event changes no other draw: placement, products, traffic, faults, admissions, and one stream
-per surge keyed by what the surge is (see :func:`surge_key`).
+event changes no other draw: placement, products, traffic, faults, admissions, topology,
+notifications, and one stream per surge keyed by what the surge is (see :func:`surge_key`).
+
+The alarms the elements raise are :mod:`sim.alarms`' business and the ground truth
+(which fault took what out) is :mod:`sim.truth`'s: the engine tells both what changed. The
+truth goes to its own sink, never to the feed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import simpy
 
+from sim.alarms import AlarmReporting, NotificationChannel
 from sim.faults import Outage, draw_outages
 from sim.network import (
     AGGREGATION,
@@ -34,6 +39,8 @@ from sim.network import (
 )
 from sim.scenario import (
     FailEvent,
+    FlapEvent,
+    MaintenanceEvent,
     OrderEvent,
     PriceChangeEvent,
     Problem,
@@ -43,6 +50,7 @@ from sim.scenario import (
     SurgeEvent,
 )
 from sim.traffic import SubscriberBase, Surge, TrafficKernel, TrafficParams
+from sim.truth import DropTruth, FaultCause, Truths, TruthSink
 from twin.feed import (
     Admission,
     BusinessEvent,
@@ -60,7 +68,16 @@ from twin.feed import (
 
 __all__ = ["Simulation", "place_subscribers", "streams"]
 
-STREAMS = ("placement", "products", "traffic", "faults", "admissions", "topology")
+# New concerns go at the end: a child's seed depends on its place, so the others keep theirs.
+STREAMS = (
+    "placement",
+    "products",
+    "traffic",
+    "faults",
+    "admissions",
+    "topology",
+    "notifications",
+)
 SURGE_KEY = 100
 MAX_RANDOM_OUTAGES = 1_000_000
 
@@ -151,7 +168,9 @@ def _seconds_into_day(scenario: Scenario) -> float:
 class Simulation:
     """One run of a scenario: builds the network, then :meth:`run` emits the feed to ``sink``.
 
-    It also answers the twin's southbound commands (:meth:`admit_subscription`).
+    It also answers the twin's southbound commands (:meth:`admit_subscription`). The ground
+    truth (:mod:`sim.truth`: state changes with their causes, faults, outage attributions) goes
+    to ``truth`` when given, and nowhere else.
     """
 
     def __init__(
@@ -163,9 +182,11 @@ class Simulation:
         seed: int | None = None,
         file: str = "<scenario>",
         progress: Callable[[float], None] | None = None,
+        truth: TruthSink | None = None,
     ):
         self.scenario = scenario
         self.sink = sink
+        self.truth: TruthSink = DropTruth() if truth is None else truth
         self.seed = scenario.seed if seed is None else seed
         self.file = file
         self.progress = progress
@@ -214,6 +235,18 @@ class Simulation:
         }
         self.kernel.set_routes(self._routes.tower_links, self._links_in_service())
         self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)  # "" while in service
+        node_kinds = [cast(ResourceKind, ROLES[r]) for r in self.topo.node_role]
+        self.truths = Truths(self.truth, self.topo.cell_ids, self.topo.node_ids, node_kinds)
+        notifications = scenario.faults.notifications
+        self.alarms = AlarmReporting(
+            self.env,
+            NotificationChannel(self.env, sink, notifications, self.rng["notifications"]),
+            self.topo,
+            self.node_down,
+            self.link_down,
+            self._management_paths(),
+            notifications.heartbeat_timeout,
+        )
         self._started = False
         self._pm_start = 0.0
         self._usage_start = 0.0
@@ -227,7 +260,7 @@ class Simulation:
         problems = []
         for index, event in enumerate(self.scenario.events):
             where = f"events[{index}]"
-            if isinstance(event, FailEvent):
+            if isinstance(event, (FailEvent, FlapEvent, MaintenanceEvent)):
                 if event.target not in topo.node_index and event.target not in topo.link_index:
                     problems.append(
                         Problem(
@@ -332,12 +365,17 @@ class Simulation:
         first = sc.pm_interval - into if into else sc.pm_interval
         env.process(self._ticks(sc.pm_interval, self._close_pm_and_report, first))
         env.process(self._ticks(sc.usage_interval, self._close_usage))
+        self.alarms.start()
         for outage in self._random_outages():
             env.process(self._random_fault(outage))
         seen_surges: list[SurgeEvent] = []
         for index, event in enumerate(sc.events):
             if isinstance(event, FailEvent):
                 env.process(self._injected_fault(event))
+            elif isinstance(event, FlapEvent):
+                env.process(self._flap(event))
+            elif isinstance(event, MaintenanceEvent):
+                env.process(self._maintenance(event))
             elif isinstance(event, SurgeEvent):
                 self.kernel.add_surge(self._surge(event, seen_surges.count(event)))
                 seen_surges.append(event)
@@ -364,6 +402,7 @@ class Simulation:
             self._close_pm()
         if self.kernel.now > self._usage_start:
             self._close_usage()
+        self.truths.finish()
         self.sink.publish(RunEnded(sc.duration))
 
     def _publish_start(self) -> None:
@@ -479,18 +518,36 @@ class Simulation:
         yield self.env.timeout(outage.end_s - outage.start_s)
         self._repair(outage.kind, outage.resource, "random", fault)
 
-    def _injected_fault(self, event: FailEvent) -> Generator[simpy.Event, Any, None]:
+    def _target(self, target: str) -> tuple[str, int]:
         topo = self.topo
-        kind, index = (
-            ("node", topo.node_index[event.target])
-            if event.target in topo.node_index
-            else ("link", topo.link_index[event.target])
-        )
+        if target in topo.node_index:
+            return "node", topo.node_index[target]
+        return "link", topo.link_index[target]
+
+    def _injected_fault(self, event: FailEvent) -> Generator[simpy.Event, Any, None]:
+        kind, index = self._target(event.target)
         yield self.env.timeout(event.at)
         fault = self._fail(kind, index, "injected")
         if event.repair_after is not None:
             yield self.env.timeout(event.repair_after)
             self._repair(kind, index, "injected", fault)
+
+    def _flap(self, event: FlapEvent) -> Generator[simpy.Event, Any, None]:
+        """Down for ``down`` and up again, ``count`` times, one cycle per ``period``; cycles
+        past the end of the run do not happen."""
+        kind, index = self._target(event.target)
+        for cycle in range(event.count):
+            yield self.env.timeout(event.at + cycle * event.period - self.env.now)
+            fault = self._fail(kind, index, "flap")
+            yield self.env.timeout(event.down_s)
+            self._repair(kind, index, "flap", fault)
+
+    def _maintenance(self, event: MaintenanceEvent) -> Generator[simpy.Event, Any, None]:
+        kind, index = self._target(event.target)
+        yield self.env.timeout(event.at)
+        fault = self._fail(kind, index, "maintenance")
+        yield self.env.timeout(event.duration)
+        self._repair(kind, index, "maintenance", fault)
 
     def _resource(self, kind: str, index: int) -> tuple[str, ResourceKind]:
         topo = self.topo
@@ -498,29 +555,32 @@ class Simulation:
             return topo.link_ids[index], "link"
         return topo.node_ids[index], cast(ResourceKind, ROLES[topo.node_role[index]])
 
-    def _fail(self, kind: str, index: int, cause: str) -> int:
+    def _fail(self, kind: str, index: int, cause: FaultCause) -> int:
         self._fault_seq += 1
+        name, resource_kind = self._resource(kind, index)
+        self.truths.fault_started(self._fault_seq, name, resource_kind, self.env.now, cause)
         self._change_state(kind, index, cause, self._fault_seq, "disabled")
         return self._fault_seq
 
-    def _repair(self, kind: str, index: int, cause: str, fault: int) -> None:
+    def _repair(self, kind: str, index: int, cause: FaultCause, fault: int) -> None:
         self._change_state(kind, index, cause, fault, "enabled")
+        self.truths.fault_ended(fault, self.env.now)
 
     def _change_state(
         self,
         kind: str,
         index: int,
-        cause: str,
+        cause: FaultCause,
         fault: int,
         state: Literal["enabled", "disabled"],
     ) -> None:
         """Count one more (or one fewer) active fault on a resource; reroute when its state
-        flips. Overlapping faults (random and injected) each get their own record."""
+        flips. Overlapping faults (random and injected) each get their own truth record."""
         self.kernel.advance(self.env.now)
         counts = self.link_down if kind == "link" else self.node_down
         counts[index] += 1 if state == "disabled" else -1
         name, resource_kind = self._resource(kind, index)
-        self.sink.publish(
+        self.truth.publish(
             ResourceStateChange(
                 self.env.now,
                 name,
@@ -531,15 +591,23 @@ class Simulation:
             )
         )
         if counts[index] == (1 if state == "disabled" else 0):
-            self._reroute(kind, index)
+            self._reroute(kind, index, fault, planned=cause == "maintenance")
 
     def _links_in_service(self) -> np.ndarray:
         """A link is in service while it and both its end nodes are up."""
         topo, node_up = self.topo, self.node_down == 0
         return (self.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
 
-    def _reroute(self, kind: str, index: int) -> None:
-        """Recompute routes after a change of state, and take cells in or out of service."""
+    def _management_paths(self) -> np.ndarray:
+        """Which nodes can reach a core to report: up, and routed to a working core (the
+        management traffic shares the backhaul). A leaf tower's own row is the fresh one."""
+        reachable = (self.node_down == 0) & np.isfinite(self._routes.node_dist)
+        reachable[self.topo.tower_node] = ~self._routes.isolated
+        return reachable
+
+    def _reroute(self, kind: str, index: int, fault: int, *, planned: bool) -> None:
+        """Recompute routes after a change of state, take cells in or out of service, and
+        tell the alarms and the truth what changed."""
         topo = self.topo
         node_up, link_up = self.node_down == 0, self.link_down == 0
         leaf = (self._leaf_by_link if kind == "link" else self._leaf_by_node).get(index)
@@ -558,7 +626,7 @@ class Simulation:
         changed = np.flatnonzero(cause != self._cell_cause).tolist()
         for cell in changed:
             state: Literal["enabled", "disabled"] = "disabled" if cause[cell] else "enabled"
-            self.sink.publish(
+            self.truth.publish(
                 ResourceStateChange(
                     self.env.now,
                     topo.cell_ids[cell],
@@ -568,6 +636,9 @@ class Simulation:
                 )
             )
         self._cell_cause = cause
+        reachable = self._management_paths()
+        self.truths.out_of_service(self.env.now, fault, ~in_service, ~reachable)
+        self.alarms.network_changed(kind, index, reachable, planned)
 
     # --- surges and business events -----------------------------------------------------------
 

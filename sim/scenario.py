@@ -58,6 +58,12 @@ MAX_SESSION_MB = 100_000  # 100 GB in one data session
 MAX_CALL_S = 86_400.0  # a mean holding time of a day; real ones are about two minutes
 MAX_MTBF_S = 1000 * 365.25 * 86_400.0  # 1,000 years; telecom equipment is rated 10 to 100
 MAX_MTTR_S = 365 * 86_400.0
+MAX_NOTIFICATION_DELAY_S = 3600.0  # an hour; real element managers forward within seconds
+MAX_HEARTBEAT_TIMEOUT_S = 3600.0
+MAX_FLAPS = 10_000  # an alarm storm, not a denial of service on the simulator
+MIN_FLAP_PERIOD_S = 2.0  # down and up again within it: half a second each way at least
+MAX_FLAP_PERIOD_S = 86_400.0
+MAX_MAINTENANCE_S = 30 * 86_400.0
 # Subscribers x busy-hour rates x profile x growth can each be within bounds and still ask for
 # more arrivals than memory holds (numpy refuses a Poisson mean above 9.2e18 outright); the
 # national benchmark makes 3 million an hour.
@@ -428,8 +434,43 @@ class RandomFaults(_Strict):
     link: Reliability | None = None
 
 
+class Notifications(_Strict):
+    """How alarm notifications reach the twin: late, sometimes twice, sometimes not at all."""
+
+    mean_delay: Seconds = Field(
+        5.0,
+        description="mean of the exponential delay from an element raising an alarm to the "
+        "twin receiving it; at most 1h",
+    )
+    duplicate_rate: Share = Field(0.0, description="share of notifications delivered twice")
+    lost_clear_rate: Share = Field(0.0, description="share of clears that never arrive")
+    lost_dying_gasp_rate: Share = Field(
+        0.0, description="share of dying gasps that never arrive (the node died mid-send)"
+    )
+    heartbeat_timeout: Seconds = Field(
+        60.0,
+        description="how long the management system waits for a node's heartbeat before it "
+        "raises 'element unreachable'; longer than 0s, at most 1h",
+    )
+
+    @field_validator("mean_delay")
+    @classmethod
+    def _delay_in_range(cls, value: float) -> float:
+        if value > MAX_NOTIFICATION_DELAY_S:
+            raise ValueError("must be at most 1h")
+        return value
+
+    @field_validator("heartbeat_timeout")
+    @classmethod
+    def _timeout_in_range(cls, value: float) -> float:
+        if value <= 0 or value > MAX_HEARTBEAT_TIMEOUT_S:
+            raise ValueError("must be longer than 0s and at most 1h")
+        return value
+
+
 class Faults(_Strict):
     random: RandomFaults = RandomFaults()
+    notifications: Notifications = Notifications()
 
 
 class _Event(_Strict):
@@ -440,6 +481,45 @@ class FailEvent(_Event):
     action: Literal["fail"]
     target: Identifier
     repair_after: Seconds | None = Field(None, description="omit to leave it down")
+
+
+class FlapEvent(_Event):
+    """A link or node that goes down and up ``count`` times, one cycle per ``period``."""
+
+    action: Literal["flap"]
+    target: Identifier
+    count: int = Field(ge=1, le=MAX_FLAPS, description="down-up cycles; at most 10,000")
+    period: Seconds = Field(description="one down-up cycle; at least 2s, at most 1d")
+    down: Seconds | None = Field(
+        None, description="how long each cycle is down; shorter than period; default: half"
+    )
+
+    @model_validator(mode="after")
+    def _cycle_in_range(self) -> FlapEvent:
+        if not MIN_FLAP_PERIOD_S <= self.period <= MAX_FLAP_PERIOD_S:
+            raise ValueError("period must be at least 2s and at most 1d")
+        if self.down is not None and not 0 < self.down < self.period:
+            raise ValueError("down must be longer than 0s and shorter than period")
+        return self
+
+    @property
+    def down_s(self) -> float:
+        return self.period / 2 if self.down is None else self.down
+
+
+class MaintenanceEvent(_Event):
+    """Planned work: the target is out of service for ``duration``, and its alarms say so."""
+
+    action: Literal["maintenance"]
+    target: Identifier
+    duration: Seconds = Field(description="the window; longer than 0s, at most 30d")
+
+    @field_validator("duration")
+    @classmethod
+    def _window_in_range(cls, value: float) -> float:
+        if value <= 0 or value > MAX_MAINTENANCE_S:
+            raise ValueError("must be longer than 0s and at most 30d")
+        return value
 
 
 class SurgeEvent(_Event):
@@ -463,8 +543,10 @@ class PriceChangeEvent(_Event):
 
 
 Event = Annotated[
-    FailEvent | SurgeEvent | OrderEvent | PriceChangeEvent, Field(discriminator="action")
+    FailEvent | FlapEvent | MaintenanceEvent | SurgeEvent | OrderEvent | PriceChangeEvent,
+    Field(discriminator="action"),
 ]
+ACTIONS = ("fail", "flap", "maintenance", "surge", "order", "price_change")
 
 
 class Thresholds(_Strict):
@@ -581,12 +663,7 @@ def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Prob
     for item in error.errors():
         loc = list(item["loc"])
         # Discriminated unions add the tag to the location (events[2].fail.at): drop it.
-        if (
-            len(loc) >= 3
-            and loc[0] == "events"
-            and isinstance(loc[2], str)
-            and loc[2] in ("fail", "surge", "order", "price_change")
-        ):
+        if len(loc) >= 3 and loc[0] == "events" and isinstance(loc[2], str) and loc[2] in ACTIONS:
             del loc[2]
         if item["type"] == "literal_error" and isinstance(item["input"], (dict, list)):
             continue  # the other branch of a union (a map where a word was also allowed)
@@ -600,7 +677,7 @@ def _pydantic_problems(file: str, error: ValidationError, raw: Any) -> list[Prob
         elif item["type"] == "union_tag_invalid":
             message = f"unknown action; use one of {item['ctx']['expected_tags']}"
         elif item["type"] == "union_tag_not_found":
-            message = "needs an 'action' (fail, surge, order or price_change)"
+            message = f"needs an 'action' ({', '.join(ACTIONS[:-1])} or {ACTIONS[-1]})"
         elif item["type"] == "string_pattern_mismatch":
             allowed = "spaces" if "/" not in item["ctx"]["pattern"] else "spaces or '/'"
             message = f"'{item['input']}' is not an id: ids have no {allowed}"
@@ -665,6 +742,16 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
                     f"{where}.at",
                     f"{format_duration(event.at)} is {where_in_run} of the run "
                     f"({format_duration(scenario.duration)}); an event must come before it",
+                )
+            )
+        if isinstance(event, MaintenanceEvent) and event.at + event.duration > scenario.duration:
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.duration",
+                    f"the window ends at {format_duration(event.at + event.duration)}, past the "
+                    f"end of the run ({format_duration(scenario.duration)}); planned work is "
+                    "booked to finish within it",
                 )
             )
         if (

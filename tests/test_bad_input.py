@@ -628,7 +628,8 @@ def test_validate_refuses_with_the_same_lines_as_run(
 def test_unknown_event_action_lists_the_known_ones(tmp_path, capsys, example_raw):
     example_raw["events"][0]["action"] = "explode"
     assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [
-        "metro.yaml: events[0]: unknown action; use one of 'fail', 'surge', 'order', 'price_change'"
+        "metro.yaml: events[0]: unknown action; use one of 'fail', 'flap', 'maintenance', "
+        "'surge', 'order', 'price_change'"
     ]
 
 
@@ -673,4 +674,101 @@ def test_a_rejected_run_creates_no_store_file(tmp_path, capsys, example_raw):
     store = f"sqlite:///{tmp_path / 'new.sqlite'}"
     assert _refused(tmp_path, capsys, path, "--store", store) == [
         "metro.yaml: events[3].target: unknown node or link 'nope'"
+    ]
+
+
+# --- flaps, maintenance and notifications (issue 6) ---------------------------------------------
+
+
+_FLAP = {"at": "5h", "action": "flap", "target": "l-n1", "count": 3, "period": "10m"}
+_MAINTENANCE = {"at": "5h", "action": "maintenance", "target": "t-s2", "duration": "2h"}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            {**_FLAP, "target": "l-nope"},
+            "metro.yaml: events[7].target: unknown node or link 'l-nope'",
+        ),
+        (
+            {**_MAINTENANCE, "target": "t-nope"},
+            "metro.yaml: events[7].target: unknown node or link 't-nope'",
+        ),
+        (
+            {**_FLAP, "count": 0},
+            "metro.yaml: events[7].count: Input should be greater than or equal to 1",
+        ),
+        (
+            {**_FLAP, "count": 1_000_000},
+            "metro.yaml: events[7].count: Input should be less than or equal to 10000",
+        ),
+        (
+            {**_FLAP, "period": "1s"},
+            "metro.yaml: events[7]: period must be at least 2s and at most 1d",
+        ),
+        (
+            {**_FLAP, "period": "30d"},
+            "metro.yaml: events[7]: period must be at least 2s and at most 1d",
+        ),
+        (
+            {**_FLAP, "down": "10m"},
+            "metro.yaml: events[7]: down must be longer than 0s and shorter than period",
+        ),
+        (
+            {**_MAINTENANCE, "duration": "0s"},
+            "metro.yaml: events[7].duration: must be longer than 0s and at most 30d",
+        ),
+        (
+            # 47h + 2h = 49h, past the 2d (48h) run
+            {**_MAINTENANCE, "at": "47h"},
+            "metro.yaml: events[7].duration: the window ends at 2d1h, past the end of the run "
+            "(2d); planned work is booked to finish within it",
+        ),
+    ],
+    ids=[
+        "flap-target",
+        "maintenance-target",
+        "no-flaps",
+        "a-million-flaps",
+        "period-too-short",
+        "period-too-long",
+        "down-a-whole-period",
+        "empty-window",
+        "window-past-the-end",
+    ],
+)
+def test_bad_flap_and_maintenance_events_are_refused(
+    tmp_path, capsys, example_raw, event, expected
+):
+    example_raw["events"].append(event)
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("duplicate_rate", -0.1, "duplicate_rate: Input should be greater than or equal to 0"),
+        ("lost_clear_rate", 1.5, "lost_clear_rate: Input should be less than or equal to 1"),
+        (
+            "lost_dying_gasp_rate",
+            2,
+            "lost_dying_gasp_rate: Input should be less than or equal to 1",
+        ),
+        ("mean_delay", "2h", "mean_delay: must be at most 1h"),
+        (
+            "mean_delay",
+            "-5s",
+            "mean_delay: '-5s' is not a duration like '90s', '15m', '2h30m' or '2d'",
+        ),
+        ("heartbeat_timeout", "0s", "heartbeat_timeout: must be longer than 0s and at most 1h"),
+        ("heartbeat_timeout", "1d", "heartbeat_timeout: must be longer than 0s and at most 1h"),
+    ],
+)
+def test_absurd_notification_settings_are_refused(
+    tmp_path, capsys, example_raw, key, value, expected
+):
+    example_raw["faults"]["notifications"] = {key: value}
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [
+        f"metro.yaml: faults.notifications.{expected}"
     ]

@@ -10,6 +10,7 @@ import pytest
 
 from sim.engine import Simulation
 from sim.scenario import parse_scenario
+from sim.truth import TruthLog
 from tests.conftest import single_cell
 from twin.feed import (
     BusinessEvent,
@@ -28,6 +29,12 @@ def _run(scenario, seed=None) -> RecordingSink:
     sink = RecordingSink()
     Simulation(scenario, sink, seed=seed).run()
     return sink
+
+
+def _truth(scenario, seed=None) -> TruthLog:
+    truth = TruthLog()
+    Simulation(scenario, RecordingSink(), seed=seed, truth=truth).run()
+    return truth
 
 
 def _cell_totals(sink: RecordingSink, counter: str) -> np.ndarray:
@@ -77,7 +84,7 @@ def test_failed_tower_drops_calls_in_progress_and_fails_new_attempts():
         duration="6h",
         extra={"events": [{"at": "2h", "action": "fail", "target": "t1", "repair_after": "1h"}]},
     )
-    sink = _run(scenario)
+    truth = _truth(scenario)
     summary = simulate(scenario)
     cell = summary["cells"]["t1/1"]
     # 25 E on 30 channels: about 25 calls in progress are cut at 2h
@@ -93,7 +100,7 @@ def test_failed_tower_drops_calls_in_progress_and_fails_new_attempts():
     }
     states = [
         (r.resource, r.operational_state, r.cause, r.time_s)
-        for r in sink.of_type(ResourceStateChange)
+        for r in truth.of_type(ResourceStateChange)
     ]
     assert states == [
         ("t1", "disabled", "injected", 7200.0),
@@ -130,10 +137,10 @@ def test_dropped_calls_give_back_their_unspoken_seconds():
 
 def test_a_cut_link_reroutes_over_the_ring_and_isolates_nothing(example_raw):
     example_raw["faults"] = {}
-    sink = _run(parse_scenario(example_raw, "metro.yaml"))
+    truth = _truth(parse_scenario(example_raw, "metro.yaml"))
     cells_down = [
         r
-        for r in sink.of_type(ResourceStateChange)
+        for r in truth.of_type(ResourceStateChange)
         if r.kind == "cell" and r.operational_state == "disabled"
     ]
     # l-agg-n-core at 19h reroutes agg-n over the ring: no cell leaves service. Then t-s3 (3
@@ -436,10 +443,10 @@ def test_a_cells_outage_cause_follows_overlapping_faults(first, second, expected
         {"at": "10h", "action": "fail", "target": first, "repair_after": "2h"},
         {"at": "11h", "action": "fail", "target": second, "repair_after": "2h"},
     ]
-    sink = _run(single_cell(duration="20h", extra={**_BEHIND_T1, "events": events}))
+    truth = _truth(single_cell(duration="20h", extra={**_BEHIND_T1, "events": events}))
     cell = [
         (r.time_s / 3600, r.operational_state, r.cause)
-        for r in sink.of_type(ResourceStateChange)
+        for r in truth.of_type(ResourceStateChange)
         if r.kind == "cell"
     ]
     assert cell == expected

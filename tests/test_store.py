@@ -141,6 +141,7 @@ def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, ca
         "run.json",
         "scenario.json",
         "summary.json",
+        "truth.json",
     ]
     # what the summary counts, the store holds (the store being SQLite or PostgreSQL)
     summary = json.loads((tmp_path / "metro" / "summary.json").read_text())

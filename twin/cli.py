@@ -179,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     files = ", ".join(
         name
-        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json")
+        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json", "truth.json")
         if (result.out_dir / name).exists()
     )
     print(f"wrote {out.with_name(result.out_dir.name)}/ ({files})")

@@ -106,6 +106,11 @@ class Inventory:
 class ResourceStateChange:
     """A node, link or cell going out of service or back (X.731 operational state).
 
+    Ground truth, not feed: the simulator's perfect view, causes included, which no real OSS
+    has. The simulator publishes it to its truth sink only (:mod:`sim.truth`, the run
+    directory's ``truth.json``), never to the feed; it is defined here because the store's
+    ``resource_states`` table, fed from the truth, writes it.
+
     ``fault_id`` pairs the disabling and enabling records of one outage of a node or link;
     ``cause`` is ``injected`` or ``random`` for faults, ``isolation`` for a cell whose tower has
     no path to a core, ``node`` for a cell whose own tower is down.
@@ -139,6 +144,10 @@ class AlarmNotification:
 
     What reaches the twin obeys the network's rules: an element with no management path to a
     core says nothing, so notifications can be late, doubled or lost (``faults.notifications``).
+    An element whose path comes back re-reports the alarms it holds (``event_time_s`` may then
+    be long before ``time_s``) and clears those the twin may still hold that have ended: an
+    alarm resynchronisation. Notifications arrive in ``time_s`` order. The rules, with the
+    probable causes and severities used, are in docs/alarms.md.
     """
 
     notification_id: int

@@ -28,7 +28,9 @@ from typing import Any
 
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
+from sim.truth import TruthLog, TruthRecord
 from twin.bus import Bus
+from twin.feed import ResourceStateChange
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
@@ -51,9 +53,9 @@ def simulate(
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario in memory and return its summary (the store is optional)."""
-    simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
+    simulation, builder, bus, truth = _wire(scenario, base_dir, seed, file, progress)
     if store is not None:
-        store.attach(bus)
+        _attach_store(store, bus, truth)
     simulation.run()
     return builder.summary()
 
@@ -64,19 +66,34 @@ def _wire(
     seed: int | None,
     file: str,
     progress: Callable[[float], None] | None,
-) -> tuple[Simulation, SummaryBuilder, Bus]:
-    """Build the simulation publishing to a bus with the summary listening. Building validates
-    the network, so bad input stops here, before anything is written."""
+) -> tuple[Simulation, SummaryBuilder, Bus, TruthLog]:
+    """Build the simulation publishing the feed to a bus and the truth to a log, with the
+    summary listening to both. Building validates the network, so bad input stops here, before
+    anything is written."""
     bus = Bus()
+    truth = TruthLog()
     builder = SummaryBuilder()
     builder.attach(bus)
+    truth.listeners.append(builder.on_truth)
     simulation = Simulation(
-        scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress
+        scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return simulation, builder, bus
+    return simulation, builder, bus, truth
 
 
-RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json"})
+def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
+    """The store takes the feed from the bus, and its ``resource_states`` table from the truth:
+    the state changes with their causes are the simulator's view, kept for scoring."""
+    store.attach(bus)
+
+    def state_changes(record: TruthRecord) -> None:
+        if isinstance(record, ResourceStateChange):
+            store.write(record)
+
+    truth.listeners.append(state_changes)
+
+
+RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"})
 
 
 def is_run_directory(path: Path) -> bool:
@@ -102,8 +119,8 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     notice: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json)
-    atomically; the result names the directory written.
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json,
+    truth.json) atomically; the result names the directory written.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
     the new run is complete. With ``numbered``, a taken ``out_dir`` (there, or being written by
@@ -122,7 +139,7 @@ def run_scenario(
         raise ScenarioError(
             [Problem(str(shown), "--out", "is not a run directory; --force only replaces runs")]
         )
-    simulation, builder, bus = _wire(scenario, base_dir, seed, file, progress)
+    simulation, builder, bus, truth = _wire(scenario, base_dir, seed, file, progress)
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
         claim = _claim_run_directory(
@@ -132,7 +149,14 @@ def run_scenario(
             out_dir = claim.out_dir
             _remove_leftovers(out_dir.parent, out_dir, shown.parent, notice or _silent)
             summary = _write_run_directory(
-                scenario, simulation, builder, bus, out_dir, store_url=store_url, force=force
+                scenario,
+                simulation,
+                builder,
+                bus,
+                truth,
+                out_dir,
+                store_url=store_url,
+                force=force,
             )
         finally:
             claim.release()
@@ -149,6 +173,7 @@ def _write_run_directory(
     simulation: Simulation,
     builder: SummaryBuilder,
     bus: Bus,
+    truth: TruthLog,
     out_dir: Path,
     *,
     store_url: str | None,
@@ -175,7 +200,7 @@ def _write_run_directory(
             scratch=store_url is None,
             replace=force,
         )
-        store.attach(bus)
+        _attach_store(store, bus, truth)
         try:
             simulation.run()
             summary = builder.summary()
@@ -184,6 +209,10 @@ def _write_run_directory(
             raise
         store.close(commit=True)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        # What really happened, for scoring: beside the run, never on the bus the twin reads.
+        (building / "truth.json").write_text(
+            json.dumps(truth.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         # The scenario as run, after --set overrides, with every default spelled out.
         effective = scenario.model_copy(update={"seed": simulation.seed}).model_dump(mode="json")
         (building / "scenario.json").write_text(

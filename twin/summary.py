@@ -1,7 +1,9 @@
-"""The run summary, built from the feed alone: totals, per-cell and per-link figures, outages.
+"""The run summary: totals, per-cell and per-link figures from the feed, outages from the truth.
 
-It is what ``summary.json`` holds. Everything is derived from feed records, so a summary of a
-real network's exports would be computed the same way.
+It is what ``summary.json`` holds. The figures are derived from feed records, so a summary of a
+real network's exports would be computed the same way. ``outages`` lists the faults as they
+really happened: the summary is the scoring and report layer, so it may read the simulator's
+truth (:mod:`sim.truth`, handed to :meth:`SummaryBuilder.on_truth`); the twin's functions may not.
 
 - ``offered_erlangs`` and ``carried_erlangs`` are means over the run.
 - ``busy_hour_start`` and ``busy_hour_erlangs``: the cell's time-consistent busy hour (ITU-T
@@ -109,7 +111,6 @@ class SummaryBuilder:
         bus.subscribe(Inventory, self._on_inventory)
         bus.subscribe(CellPmBatch, self._cell_pm.append)
         bus.subscribe(LinkPmBatch, self._link_pm.append)
-        bus.subscribe(ResourceStateChange, self._on_state)
         bus.subscribe(RunEnded, self._on_end)
         bus.subscribe(SubscriptionAdmitted, self._admitted.append)
 
@@ -121,6 +122,11 @@ class SummaryBuilder:
 
     def _on_end(self, record: RunEnded) -> None:
         self.ended_s = record.time_s
+
+    def on_truth(self, record: object) -> None:
+        """Take one truth record; the outages are built from the state changes."""
+        if isinstance(record, ResourceStateChange):
+            self._on_state(record)
 
     def _on_state(self, r: ResourceStateChange) -> None:
         if r.kind not in NODE_KINDS:
