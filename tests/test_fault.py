@@ -461,3 +461,22 @@ def test_a_thousand_faults_on_a_national_network_take_little_time() -> None:
     assert net.fm.active() == []
     assert len(net.roots()) == 0
     assert elapsed < 5.0, f"{sent} notifications took {elapsed:.1f} s"
+
+
+def test_a_storm_of_five_thousand_unreachable_elements_is_one_root_published_coalesced() -> None:
+    # one core behind everything: it fails and every other node becomes unreachable
+    inventory = random_network(3, cores=1, aggs=100, towers=5000)
+    net = Network(inventory)
+    nodes = [
+        n for n, r in zip(inventory.node_ids, inventory.node_roles, strict=True) if r != "core"
+    ]
+    started = time.perf_counter()
+    for k, node in enumerate(nodes):
+        net.unreachable(60 + k * 0.01, node)  # 51 s of arrivals
+    net.bus.publish(RunEnded(200))
+    elapsed = time.perf_counter() - started
+    (root,) = net.fm.active()
+    assert (root.alarmed_object, len(root.correlated_alarms)) == ("c0", 5100)
+    root_records = [c for c in net.published if c.alarm_id == root.alarm_id]
+    assert len(root_records) < 100  # coalesced: about one a second, not one per child
+    assert elapsed < 3.0, elapsed

@@ -47,6 +47,7 @@ from twin.oss.records import AlarmChange, AlarmChangeKind
 
 __all__ = ["FaultManagement", "reduction_key"]
 
+_COALESCE_S = 1.0  # how long a root's growth may wait to be published (see _touch)
 TWIN_SOURCE = "twin"  # the source of the alarms the twin raises itself (roots, flapping)
 _SEVERITY_RANK = {"cleared": 0, "indeterminate": 1, "warning": 2, "minor": 3, "major": 4}
 _SEVERITY_RANK["critical"] = 5
@@ -201,6 +202,7 @@ class FaultManagement:
         self._resyncs: dict[str, _Resync] = {}
         self._history: list[AlarmChange] = []
         self._latest: dict[int, AlarmChange] = {}
+        self._pending: dict[int, tuple[float, float, AlarmChangeKind]] = {}
         bus.subscribe(Inventory, self.on_inventory)
         bus.subscribe(AlarmNotification, self.on_notification)
         bus.subscribe(RunEnded, self.on_run_ended)
@@ -212,6 +214,7 @@ class FaultManagement:
 
     def on_run_ended(self, ended: RunEnded) -> None:
         self._advance(ended.time_s)
+        self._flush()
 
     def on_notification(self, n: AlarmNotification) -> None:
         self._advance(n.time_s)
@@ -237,6 +240,7 @@ class FaultManagement:
     def alarms(self, at_time_s: float | None = None) -> list[AlarmChange]:
         """Every alarm (at ``at_time_s``, by default now) as its last change left it, cleared
         and children included, oldest first."""
+        self._flush()
         if at_time_s is None:
             latest = self._latest
         else:
@@ -249,6 +253,7 @@ class FaultManagement:
     @property
     def changes(self) -> tuple[AlarmChange, ...]:
         """Every change published so far, in order."""
+        self._flush()
         return tuple(self._history)
 
     def acknowledge(self, alarm_id: int, at_time_s: float | None = None) -> AlarmChange:
@@ -261,6 +266,7 @@ class FaultManagement:
         """An operator clears an alarm (a root with its children); returns its record."""
         alarm = self._alarm(alarm_id)
         time_s = self._now if at_time_s is None else at_time_s
+        self._flush()
         if alarm.active:
             self._clear(alarm, time_s, time_s)
         return alarm.snapshot(time_s, "cleared")
@@ -346,6 +352,7 @@ class FaultManagement:
     ) -> AlarmChange:
         alarm = self._alarm(alarm_id)
         time_s = self._now if at is None else at
+        self._flush()
         if alarm.ack_state != state:
             alarm.ack_state = state
             self._emit(
@@ -382,6 +389,7 @@ class FaultManagement:
     def _advance(self, now: float) -> None:
         """Move the twin's clock: resyncs past their deadline clear what was not re-reported,
         flapping resources quiet for a window stop flapping, finished incidents go."""
+        self._flush(now)
         self._now = max(self._now, now)
         for element, resync in list(self._resyncs.items()):
             if resync.deadline_s < self._now:
@@ -511,7 +519,7 @@ class FaultManagement:
             root = self._alarms[root_id]
             if root.active and set(root.candidates) <= explained_by:
                 self._set_parent(alarm, root)
-                self._emit(root, "correlated")
+                self._touch(root, "correlated")
                 return
         self._recorrelate(incident)
 
@@ -583,8 +591,18 @@ class FaultManagement:
     def _set_parent(self, child: _Alarm, root: _Alarm) -> None:
         child.parent_alarm = root.alarm_id
         root.children.add(child.alarm_id)
-        self._refresh_root(root)
+        self._fold_into_root(root, child)
         self._emit(child, "correlated")
+
+    def _fold_into_root(self, root: _Alarm, child: _Alarm) -> None:
+        """Update a root for one more or changed active child, without a pass over all."""
+        rank = _SEVERITY_RANK[child.perceived_severity]
+        if rank >= _SEVERITY_RANK[root.perceived_severity]:
+            root.perceived_severity = child.perceived_severity
+        else:
+            self._refresh_root(root)  # a child's severity went down: look at them all
+        root.last_event_time_s = max(root.last_event_time_s, child.last_event_time_s)
+        root.planned_outage = root.planned_outage and child.planned_outage
 
     def _refresh_root(self, root: _Alarm) -> None:
         active = [self._alarms[c] for c in root.children if self._alarms[c].active]
@@ -599,11 +617,11 @@ class FaultManagement:
         parent = self._alarms.get(alarm.parent_alarm) if alarm.parent_alarm else None
         if parent is not None and parent.is_root_cause and parent.active:
             before = (parent.perceived_severity, parent.last_event_time_s)
-            self._refresh_root(parent)
+            self._fold_into_root(parent, alarm)
             if parent.perceived_severity != before[0]:
                 self._emit(parent, "severity")
             elif parent.last_event_time_s != before[1]:
-                self._emit(parent, "reduced")
+                self._touch(parent, "reduced")
 
     # -- bookkeeping --------------------------------------------------------------------
     def _kind(self, resource: str, example: _Alarm) -> ResourceKind:
@@ -662,7 +680,23 @@ class FaultManagement:
         self._alarms[alarm.alarm_id] = alarm
         return alarm
 
+    def _touch(self, root: _Alarm, change: AlarmChangeKind) -> None:
+        """Publish a root's growth later: in a storm a root gains thousands of children, and
+        a record per child, each naming them all, would be quadratic. Its pending changes go
+        out together once the twin's clock has moved ``_COALESCE_S`` on, or before any query."""
+        since, _, first_change = self._pending.get(root.alarm_id, (self._now, self._now, change))
+        self._pending[root.alarm_id] = (since, self._now, first_change)
+
+    def _flush(self, now: float | None = None) -> None:
+        """Publish the roots' pending growth (all of it, or what has waited long enough by
+        ``now``), each record dated by the root's last change."""
+        for alarm_id, (since, last, change) in list(self._pending.items()):
+            if now is None or now >= since + _COALESCE_S:
+                del self._pending[alarm_id]
+                self._emit(self._alarms[alarm_id], change, last)
+
     def _emit(self, alarm: _Alarm, change: AlarmChangeKind, time_s: float | None = None) -> None:
+        self._pending.pop(alarm.alarm_id, None)  # this record carries the latest state
         record = alarm.snapshot(self._now if time_s is None else time_s, change)
         self._latest[alarm.alarm_id] = record
         self._history.append(record)

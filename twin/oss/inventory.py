@@ -363,22 +363,25 @@ class _SpanningTree:
         return cuts
 
     def isolators(self, v: int) -> frozenset[str]:
-        cached = self._isolators.get(v)
-        if cached is not None:
-            return cached
-        found: set[str] = set()
+        """The single points above ``v``: those of its parent, plus the link to the parent
+        if it is a bridge and the parent if it cuts ``v``'s subtree off (memoised down the
+        tree, so a long chain of towers costs its length once)."""
+        path = []
         w = v
-        if self.disc[v] >= 0 and v != self.root:
-            while w != self.root:
-                p, is_bridge, is_articulation = self._cuts_child(w)
-                if is_bridge:
-                    found.add(self.link_ids[int(self.parent_link[w])])
-                if is_articulation:
-                    found.add(self.node_ids[p])
-                w = p
-        result = frozenset(found)
-        self._isolators[v] = result
-        return result
+        while w != self.root and self.disc[w] >= 0 and w not in self._isolators:
+            path.append(w)
+            w = int(self.parent[w])
+        above = self._isolators.get(w, frozenset())
+        for w in reversed(path):
+            p, is_bridge, is_articulation = self._cuts_child(w)
+            here = set(above)
+            if is_bridge:
+                here.add(self.link_ids[int(self.parent_link[w])])
+            if is_articulation:
+                here.add(self.node_ids[p])
+            above = frozenset(here)
+            self._isolators[w] = above
+        return above if self.disc[v] >= 0 else frozenset()
 
     def isolated_count(self, mirror: InventoryMirror, resource: str) -> int:
         counts = self._counts
