@@ -480,3 +480,31 @@ def test_a_storm_of_five_thousand_unreachable_elements_is_one_root_published_coa
     root_records = [c for c in net.published if c.alarm_id == root.alarm_id]
     assert len(root_records) < 100  # coalesced: about one a second, not one per child
     assert elapsed < 3.0, elapsed
+
+
+def test_a_cell_alarm_of_a_tower_under_a_root_is_one_of_its_children() -> None:
+    net = Network()
+    net.los(100, "l-t1", "agg1")
+    net.unreachable(160, "t1")
+    net.cell_down(170, "t1-1", event_time_s=101)  # re-reported late, raised before the cut
+    (root,) = net.fm.active()
+    assert ("t1-1", "t1") in children_of(net, root)
+
+
+def test_cell_alarms_from_towers_that_still_report_do_not_blame_the_site_above() -> None:
+    net = Network()
+    net.cell_down(100, "t1-1")
+    net.cell_down(101, "t2-1")
+    assert sorted(r.alarmed_object for r in net.roots()) == ["t1-1", "t2-1"]
+
+
+def test_a_re_raised_child_leaves_its_old_root() -> None:
+    net = Network()
+    net.los(100, "l-t5a", "agg2")
+    net.los(100, "l-t5a", "t5")
+    net.los(200, "l-t5a", "t5", severity="cleared")  # the link is back: the root clears
+    assert net.fm.active() == []
+    net.los(4000, "l-t5a", "t5")  # cut again, much later: a new root
+    (root,) = net.fm.active()
+    assert children_of(net, root) == {("l-t5a", "t5")}
+    assert root.raised_time_s == 4000

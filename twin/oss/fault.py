@@ -306,8 +306,9 @@ class FaultManagement:
             alarm.perceived_severity = n.perceived_severity
             alarm.raised_time_s = n.event_time_s
             alarm.ack_state = "unacknowledged"
-            alarm.parent_alarm = None
             alarm.planned_outage = n.planned_outage
+            if not self._under_flapping(alarm):
+                self._detach(alarm)  # a new episode: its cause is found afresh
             self._emit(alarm, "reraised")
             self._state_changed(alarm, n.event_time_s, cleared=False)
 
@@ -485,7 +486,11 @@ class FaultManagement:
             return
         old.children.discard(child.alarm_id)
         child.parent_alarm = None
-        if old.active and not any(self._alarms[c].active for c in old.children):
+        if (
+            old.active
+            and not old.flapping
+            and not any(self._alarms[c].active for c in old.children)
+        ):
             self._clear(old, self._now, self._now)
         elif old.active:
             self._emit(old, "correlated")
