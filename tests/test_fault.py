@@ -508,3 +508,23 @@ def test_a_re_raised_child_leaves_its_old_root() -> None:
     (root,) = net.fm.active()
     assert children_of(net, root) == {("l-t5a", "t5")}
     assert root.raised_time_s == 4000
+
+
+def test_two_cuts_on_a_ring_explain_the_towers_between_them() -> None:
+    ring = {"core": "core", "a": "tower", "b": "tower", "c": "tower"}
+    links = {"l1": ("core", "a"), "l2": ("a", "b"), "l3": ("b", "c"), "l4": ("c", "core")}
+    net = Network(make_inventory(ring, links))
+    net.los(100, "l1", "core")
+    net.los(100, "l1", "a")  # a still reports, through b and c
+    net.los(110, "l3", "c")  # the second cut isolates a and b; b's end says nothing
+    net.unreachable(170, "a")
+    net.unreachable(170, "b")
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert set(roots) == {"l1", "l3"}  # not the core, which reported
+    assert children_of(net, roots["l1"]) == {
+        ("l1", "core"),
+        ("l1", "a"),
+        ("a", "nms"),
+        ("b", "nms"),
+    }
+    assert children_of(net, roots["l3"]) == {("l3", "c")}

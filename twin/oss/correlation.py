@@ -7,7 +7,8 @@ articulation points between them, :meth:`InventoryMirror.isolators`); a dying ga
 means ``x`` is down; a cell-unavailable from tower ``t`` means the cell is out, or its tower
 was cut off. :func:`explanations` turns each alarm into that set of candidate resources, and
 :func:`cover` picks, greedily, the resource that explains the most alarms of an incident,
-then the next for what is left (a set cover). Resources that explain exactly the same alarms
+then the next for what is left (a set cover), and gives each unreachable element to the
+failures that cut it off. Resources that explain exactly the same alarms
 and would take down as much are indistinguishable from the alarms: they are named together.
 """
 
@@ -16,10 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-from twin.oss.inventory import InventoryMirror
+from twin.oss.inventory import InventoryMirror, isolated_by
 
-__all__ = ["Explanation", "cover", "explanations", "proven_up"]
+__all__ = ["Evidence", "Explanation", "cover", "explanations", "proven_up"]
 
 NODE_KINDS = frozenset({"core", "aggregation", "tower"})
 
@@ -76,33 +78,101 @@ def _order(mirror: InventoryMirror | None, resource: str) -> tuple[int, str]:
     return _KIND_ORDER.get(kind or "", 9), resource
 
 
-def cover(
-    evidence: Mapping[int, frozenset[str]],
-    mirror: InventoryMirror | None,
-    secondary: Mapping[int, str] | None = None,
-) -> list[Explanation]:
-    """Return the explanations of the alarms ``evidence`` maps to their candidate resources.
+@dataclass(frozen=True)
+class Evidence:
+    """One alarm as root cause reads it: the resources that could have raised it, the
+    resource it names, and its role: ``local`` (a loss of signal, an element's alarm about
+    itself), ``unreachable`` (the management system lost the element) or ``cell``."""
 
-    Greedy set cover: the resource explaining the most unexplained alarms first, ties going
-    to the one that takes the fewest nodes down with it (the most specific cause); resources
-    explaining the same alarms and taking as many down are named together. Every alarm ends
-    in exactly one explanation.
+    candidates: frozenset[str]
+    subject: str
+    role: Literal["local", "unreachable", "cell"]
 
-    ``secondary`` alarms (cell-unavailable, mapped to their own resource) do not choose a
-    cause: the element that reported one could still talk, so a cause above it is suspect.
-    One joins the first explanation that one of its candidates is in, or else stands on its
-    own resource.
 
-    >>> found = cover({1: frozenset({"l", "t"}), 2: frozenset({"l", "t"}), 3: frozenset("c")}, None)
-    >>> [(e.candidates, sorted(e.alarms)) for e in found]
-    [(('l', 't'), [1, 2]), (('c',), [3])]
+def cover(evidence: Mapping[int, Evidence], mirror: InventoryMirror | None) -> list[Explanation]:
+    """Return the explanations of the alarms of one incident.
+
+    1. The *local* alarms (losses of signal, dying gasps) choose the failed resources, by a
+       greedy set cover: the resource explaining the most unexplained alarms first, ties
+       going to the one that takes the fewest nodes down with it (the most specific cause);
+       resources explaining the same alarms and taking as many down are named together.
+    2. An "element unreachable" goes to those failures when, together, they cut its element
+       off: to the first failure without which it would be reachable. So two cuts on a ring
+       explain the towers between them, which no single resource does. What is left is
+       covered the same greedy way, joining an explanation of step 1 that shares a
+       candidate.
+    3. A cell-unavailable never chooses a cause (its tower could still talk, so a cause
+       above it is suspect): it joins the first explanation one of its candidates is in, or
+       else stands on its own cell.
+
+    Every alarm ends in exactly one explanation.
+
+    >>> e = {1: Evidence(frozenset({"l", "t"}), "l", "local")}
+    >>> e[2] = Evidence(frozenset("c"), "c", "cell")
+    >>> [(x.candidates, sorted(x.alarms)) for x in cover(e, None)]
+    [(('l', 't'), [1]), (('c',), [2])]
     """
+    by_role: dict[str, list[int]] = defaultdict(list)
+    for alarm in sorted(evidence):
+        by_role[evidence[alarm].role].append(alarm)
+    found = _greedy({a: evidence[a].candidates for a in by_role["local"]}, mirror)
+    unexplained = by_role["unreachable"]
+    if found and unexplained and mirror is not None:
+        unexplained = _by_failures(found, unexplained, evidence, mirror)
+    for extra in _greedy({a: evidence[a].candidates for a in unexplained}, mirror):
+        for k, explanation in enumerate(found):
+            if not set(extra.candidates).isdisjoint(explanation.candidates):
+                found[k] = Explanation(explanation.candidates, explanation.alarms | extra.alarms)
+                break
+        else:
+            found.append(extra)
+    alone: dict[str, set[int]] = defaultdict(set)
+    for alarm in by_role["cell"]:
+        for k, explanation in enumerate(found):
+            if not evidence[alarm].candidates.isdisjoint(explanation.candidates):
+                found[k] = Explanation(explanation.candidates, explanation.alarms | {alarm})
+                break
+        else:
+            alone[evidence[alarm].subject].add(alarm)
+    found += [Explanation((r,), frozenset(alarms)) for r, alarms in sorted(alone.items())]
+    return found
 
+
+def _by_failures(
+    found: list[Explanation],
+    unreachable: list[int],
+    evidence: Mapping[int, Evidence],
+    mirror: InventoryMirror,
+) -> list[int]:
+    """Give each unreachable element the failure it needs among ``found`` (in place); return
+    the alarms those failures do not explain."""
+    failed = [e.candidates[0] for e in found]
+    cut_off = isolated_by(mirror, failed)
+    left: list[int] = []
+    for alarm in unreachable:
+        node = mirror.node_index.get(evidence[alarm].subject)
+        if node is None or node not in cut_off:
+            left.append(alarm)
+            continue
+        needed = next(
+            (
+                k
+                for k in range(len(failed))
+                if node not in isolated_by(mirror, failed[:k] + failed[k + 1 :])
+            ),
+            0,
+        )
+        found[needed] = Explanation(found[needed].candidates, found[needed].alarms | {alarm})
+    return left
+
+
+def _greedy(
+    evidence: Mapping[int, frozenset[str]], mirror: InventoryMirror | None
+) -> list[Explanation]:
     def size(resource: str) -> int:
         return mirror.isolated_count(resource) if mirror is not None else 0
 
-    secondary = secondary or {}
-    uncovered = set(evidence) - set(secondary)
+    uncovered = set(evidence)
     found: list[Explanation] = []
     while uncovered:
         explained: dict[str, set[int]] = defaultdict(set)
@@ -117,13 +187,4 @@ def cover(
         )
         found.append(Explanation(tuple(candidates), frozenset(alarms)))
         uncovered -= alarms
-    alone: dict[str, set[int]] = defaultdict(set)
-    for alarm in sorted(secondary):
-        for k, explanation in enumerate(found):
-            if not evidence[alarm].isdisjoint(explanation.candidates):
-                found[k] = Explanation(explanation.candidates, explanation.alarms | {alarm})
-                break
-        else:
-            alone[secondary[alarm]].add(alarm)
-    found += [Explanation((r,), frozenset(alarms)) for r, alarms in sorted(alone.items())]
     return found

@@ -41,7 +41,7 @@ from twin.feed import (
     ResourceKind,
     RunEnded,
 )
-from twin.oss.correlation import NODE_KINDS, cover, explanations, proven_up
+from twin.oss.correlation import NODE_KINDS, Evidence, cover, explanations, proven_up
 from twin.oss.inventory import Impact, InventoryMirror, impact
 from twin.oss.records import AlarmChange, AlarmChangeKind
 
@@ -530,18 +530,13 @@ class FaultManagement:
 
     def _recorrelate(self, incident: _Incident) -> None:
         evidence = {
-            i: self._explanations(self._alarms[i])
+            i: Evidence(self._explanations(alarm), alarm.alarmed_object, _role(alarm))
             for i in sorted(incident.members)
-            if self._alarms[i].active and not self._under_flapping(self._alarms[i])
-        }
-        secondary = {
-            i: self._alarms[i].alarmed_object
-            for i in evidence
-            if self._alarms[i].alarmed_object_type == "cell"
+            if (alarm := self._alarms[i]).active and not self._under_flapping(alarm)
         }
         old_roots = [self._alarms[r] for r in incident.roots if self._alarms[r].active]
         new_roots: list[int] = []
-        for explanation in cover(evidence, self.mirror, secondary):
+        for explanation in cover(evidence, self.mirror):
             root = next(
                 (
                     r
@@ -722,6 +717,14 @@ _ROOT_CAUSE = {
     "core": "equipmentFailure",
     "cell": "cellUnavailable",
 }
+
+
+def _role(alarm: _Alarm) -> Literal["local", "unreachable", "cell"]:
+    if alarm.alarmed_object_type == "cell":
+        return "cell"
+    if alarm.source == "nms":
+        return "unreachable"
+    return "local"
 
 
 def _root_problem(candidates: tuple[str, ...], kind: str) -> str:
