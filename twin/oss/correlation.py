@@ -147,9 +147,18 @@ def _by_failures(
     """Give each unreachable element the failure it needs among ``found`` (in place); return
     the alarms those failures do not explain."""
     failed = [e.candidates[0] for e in found]
-    cut_off = isolated_by(mirror, failed)
     left: list[int] = []
-    for alarm in unreachable:
+    together: list[int] = []
+    for alarm in unreachable:  # one failure alone cuts it off: no search needed
+        alone = next((k for k, r in enumerate(failed) if r in evidence[alarm].candidates), None)
+        if alone is None:
+            together.append(alarm)
+        else:
+            found[alone] = Explanation(found[alone].candidates, found[alone].alarms | {alarm})
+    if not together or len(failed) < 2:
+        return together
+    cut_off = isolated_by(mirror, failed)
+    for alarm in together:
         node = mirror.node_index.get(evidence[alarm].subject)
         if node is None or node not in cut_off:
             left.append(alarm)
