@@ -612,3 +612,14 @@ def test_single_faults_with_late_and_doubled_notifications_still_make_one_root(s
         net.release(rng, mean_delay_s=5.0, duplicates=0.3)
         (root,) = net.fm.active()
         assert resource in (root.root_candidates or (root.alarmed_object,)), (resource, root)
+
+
+def test_an_operator_clearing_a_child_proves_nothing_about_its_root() -> None:
+    net = Network()
+    net.los(100, "l-t1", "agg1")
+    net.unreachable(160, "t1")
+    net.fm.clear(net.alarm("t1", "nms").alarm_id, at_time_s=200)
+    (root,) = net.fm.active()
+    assert root.root_candidates == ("l-t1", "t1")
+    net.fm.clear(net.alarm("l-t1", "agg1").alarm_id, at_time_s=210)
+    assert net.fm.active() == []  # no active child left: the root goes too

@@ -268,7 +268,7 @@ class FaultManagement:
         time_s = self._now if at_time_s is None else at_time_s
         self._flush()
         if alarm.active:
-            self._clear(alarm, time_s, time_s)
+            self._clear(alarm, time_s, time_s, proof=False)
         return alarm.snapshot(time_s, "cleared")
 
     def impact(self, alarm_id: int, monthly_fee: Mapping[str, Decimal] | None = None) -> Impact:
@@ -325,9 +325,11 @@ class FaultManagement:
         self._clear(alarm, self._now, n.event_time_s)
         self._state_changed(alarm, n.event_time_s, cleared=True)
 
-    def _clear(self, alarm: _Alarm, time_s: float, cleared_s: float) -> None:
+    def _clear(self, alarm: _Alarm, time_s: float, cleared_s: float, *, proof: bool = True) -> None:
         """Clear ``alarm`` (and a root's or flapping alarm's children), then draw what its
-        clear proves: a root whose resource is shown to work again clears too."""
+        clear proves, when it comes from the network (``proof``; an operator's proves
+        nothing): a root whose resource is shown to work again clears too, as does a root
+        left with no active child."""
         alarm.cleared_time_s = cleared_s
         alarm.perceived_severity = "cleared"
         self._emit(alarm, "cleared", time_s)
@@ -335,16 +337,16 @@ class FaultManagement:
             for child_id in sorted(alarm.children):
                 child = self._alarms[child_id]
                 if child.active:
-                    self._clear(child, time_s, cleared_s)
+                    self._clear(child, time_s, cleared_s, proof=proof)
             if alarm.flapping:
                 self._flapping.pop(alarm.alarmed_object, None)
             return
-        if alarm.source == "nms" and alarm.alarmed_object_type in NODE_KINDS:
+        if proof and alarm.source == "nms" and alarm.alarmed_object_type in NODE_KINDS:
             self._start_resync(alarm.alarmed_object, time_s)
         parent = self._alarms.get(alarm.parent_alarm) if alarm.parent_alarm else None
         if parent is None or not parent.active or parent.flapping:
             return
-        up = proven_up(self.mirror, alarm.alarmed_object, alarm.source)
+        up = proven_up(self.mirror, alarm.alarmed_object, alarm.source) if proof else set()
         if set(parent.candidates) <= up or not any(self._alarms[c].active for c in parent.children):
             self._clear(parent, time_s, time_s)
 
