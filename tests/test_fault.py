@@ -623,3 +623,19 @@ def test_an_operator_clearing_a_child_proves_nothing_about_its_root() -> None:
     assert root.root_candidates == ("l-t1", "t1")
     net.fm.clear(net.alarm("l-t1", "agg1").alarm_id, at_time_s=210)
     assert net.fm.active() == []  # no active child left: the root goes too
+
+
+def test_the_tower_behind_a_flapping_link_goes_under_the_links_flapping_alarm() -> None:
+    net = Network(flap_threshold=4, flap_window_s=900)
+    for cycle in range(4):  # l-t1 down for 100 s every 200 s; t1 unreachable a heartbeat on
+        t = 1000 + 200 * cycle
+        net.los(t, "l-t1", "agg1")
+        net.unreachable(t + 60, "t1")
+        net.los(t + 100, "l-t1", "agg1", severity="cleared")
+        net.unreachable(t + 110, "t1", severity="cleared")
+    net.los(1800, "l-t1", "agg1")
+    net.unreachable(1860, "t1")
+    (flap,) = net.fm.active()
+    assert (flap.alarmed_object, flap.probable_cause) == ("l-t1", "flapping")
+    assert children_of(net, flap) == {("l-t1", "agg1"), ("t1", "nms")}
+    assert sum(c.change == "flapping" for c in net.published) == 1

@@ -428,6 +428,9 @@ class FaultManagement:
             while changes and changes[0][0] < event_s - self.flap_window_s:
                 changes.popleft()
         flap_id = self._flapping.get(resource)
+        if flap_id is None and self._flapping:  # e.g. the towers behind a flapping link
+            explained = self._explanations(alarm)
+            flap_id = next((f for r, f in sorted(self._flapping.items()) if r in explained), None)
         if flap_id is not None:
             flap = self._alarms[flap_id]
             flap.count += 1
