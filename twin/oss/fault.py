@@ -542,15 +542,15 @@ class FaultManagement:
         old_roots = [self._alarms[r] for r in incident.roots if self._alarms[r].active]
         new_roots: list[int] = []
         for explanation in cover(evidence, self.mirror):
-            root = next(
-                (
-                    r
-                    for r in old_roots
-                    if r.alarm_id not in new_roots
-                    and set(r.candidates) & set(explanation.candidates)
-                ),
-                None,
-            )
+            # the same root goes on (same id) if it explained some of these alarms already,
+            # or named one of these causes: a cause narrowing is one root, not two
+            free = [r for r in old_roots if r.alarm_id not in new_roots]
+            shared = {r.alarm_id: len(r.children & explanation.alarms) for r in free}
+            root = max(
+                (r for r in free if shared[r.alarm_id]),
+                key=lambda r: (shared[r.alarm_id], -r.alarm_id),
+                default=None,
+            ) or next((r for r in free if set(r.candidates) & set(explanation.candidates)), None)
             children = [self._alarms[i] for i in sorted(explanation.alarms)]
             primary = explanation.candidates[0]
             kind = self._kind(primary, children[0])
@@ -572,6 +572,7 @@ class FaultManagement:
                 root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
                 root.specific_problem = _root_problem(explanation.candidates, kind)
             root.candidates = explanation.candidates
+            root.raised_time_s = min(root.raised_time_s, *(c.raised_time_s for c in children))
             moved = [c for c in children if c.parent_alarm != root.alarm_id]
             for child in moved:
                 old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
