@@ -675,3 +675,27 @@ def test_overlapping_faults_with_late_doubled_notifications_and_clears_give_a_ro
 
 
 _REPAIR = [(0.0, None), (1800.0, "cleared")]  # each notification, and its clear 30 min later
+
+
+def test_a_root_is_planned_when_all_its_alarms_are_planned_outages() -> None:
+    net = Network()
+    for nid, source in [(101, "agg2"), (102, "t5")]:  # maintenance on l-t5a
+        net.bus.publish(
+            AlarmNotification(
+                notification_id=nid,
+                time_s=100,
+                event_time_s=100,
+                alarmed_object="l-t5a",
+                alarmed_object_type="link",
+                source=source,
+                alarm_type="communicationsAlarm",
+                perceived_severity="major",
+                probable_cause="lossOfSignal",
+                specific_problem="loss of signal",
+                planned_outage=True,
+            )
+        )
+    (root,) = net.fm.active()
+    assert root.planned_outage
+    net.los(120, "l-t1", "agg1")
+    assert [r.planned_outage for r in net.fm.active()] == [True, False]

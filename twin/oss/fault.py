@@ -47,6 +47,9 @@ from twin.oss.records import AlarmChange, AlarmChangeKind
 
 __all__ = ["FaultManagement", "reduction_key"]
 
+# A duplicate arrives within the delivery delays of its first copy; ids older than this are
+# forgotten, so a month-long run keeps a bounded set.
+_DEDUP_HORIZON_S = 6 * 3600.0
 _COALESCE_S = 1.0  # how long a root's growth may wait to be published (see _touch)
 TWIN_SOURCE = "twin"  # the source of the alarms the twin raises itself (roots, flapping)
 _SEVERITY_RANK = {"cleared": 0, "indeterminate": 1, "warning": 2, "minor": 3, "major": 4}
@@ -192,7 +195,8 @@ class FaultManagement:
         self._key_of: dict[int, str] = {}
         self._by_object: dict[str, set[int]] = {}
         self._by_source: dict[str, set[int]] = {}
-        self._seen: set[int] = set()
+        self._seen: dict[int, float] = {}  # notification id -> when it arrived
+        self._seen_limit = 10_000
         self._early_clears: dict[str, float] = {}
         self._explained: dict[int, frozenset[str]] = {}
         self._incidents: list[_Incident] = []
@@ -221,7 +225,7 @@ class FaultManagement:
         if n.notification_id in self._seen:
             self.duplicates += 1
             return
-        self._seen.add(n.notification_id)
+        self._seen[n.notification_id] = n.time_s
         key = reduction_key(n)
         self._element_speaks(n, key)
         if n.perceived_severity == "cleared":
@@ -405,6 +409,10 @@ class FaultManagement:
             last = max(t for t, _ in self._transitions[resource])
             if last + self.flap_window_s < self._now:
                 self._stop_flapping(self._alarms[flap_id], last + self.flap_window_s)
+        if len(self._seen) > self._seen_limit:  # memory stays flat over a long run
+            oldest = self._now - _DEDUP_HORIZON_S
+            self._seen = {i: t for i, t in self._seen.items() if t >= oldest}
+            self._seen_limit = max(2 * len(self._seen), 10_000)
         horizon = self._now - 2 * self.correlation_window_s
         if self._incidents and self._incidents[0].start_s < horizon:
             keep = []
