@@ -192,7 +192,6 @@ class FaultManagement:
         self._next_id = 1
         self._alarms: dict[int, _Alarm] = {}
         self._by_key: dict[str, int] = {}
-        self._key_of: dict[int, str] = {}
         self._by_object: dict[str, set[int]] = {}
         self._by_source: dict[str, set[int]] = {}
         self._seen: dict[int, float] = {}  # notification id -> when it arrived
@@ -664,7 +663,6 @@ class FaultManagement:
         self._next_id += 1
         self._alarms[alarm.alarm_id] = alarm
         self._by_key[key] = alarm.alarm_id
-        self._key_of[alarm.alarm_id] = key
         self._by_object.setdefault(n.alarmed_object, set()).add(alarm.alarm_id)
         self._by_source.setdefault(n.source, set()).add(alarm.alarm_id)
         return alarm
