@@ -28,9 +28,12 @@ from typing import Any
 
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
-from sim.truth import TruthLog, TruthRecord
+from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
+from twin.oss.fault import FaultManagement
+from twin.oss.inventory import impact
+from twin.scoring import AlarmScorer
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
@@ -53,11 +56,35 @@ def simulate(
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario in memory and return its summary (the store is optional)."""
-    simulation, builder, bus, truth = _wire(scenario, base_dir, seed, file, progress)
+    wiring = _wire(scenario, base_dir, seed, file, progress)
     if store is not None:
-        _attach_store(store, bus, truth)
-    simulation.run()
-    return builder.summary()
+        _attach_store(store, wiring.bus, wiring.truth)
+    wiring.simulation.run()
+    return wiring.summary()
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """One run's parts: the simulation publishing the feed to the bus and the truth to its
+    log; on the bus the twin's functions (fault management) and the summary's listeners."""
+
+    simulation: Simulation
+    bus: Bus
+    truth: TruthLog
+    builder: SummaryBuilder
+    fault: FaultManagement
+    scorer: AlarmScorer
+
+    def summary(self) -> dict[str, Any]:
+        """The run's summary, with fault management scored against the truth (``alarms``)."""
+        summary = self.builder.summary()
+        mirror = self.fault.mirror
+        summary["alarms"] = self.scorer.score(
+            self.truth.of_type(FaultTruth),
+            self.truth.of_type(OutageAttribution),
+            None if mirror is None else lambda resource: impact(mirror, [resource]).subscribers,
+        )
+        return summary
 
 
 def _wire(
@@ -66,19 +93,29 @@ def _wire(
     seed: int | None,
     file: str,
     progress: Callable[[float], None] | None,
-) -> tuple[Simulation, SummaryBuilder, Bus, TruthLog]:
-    """Build the simulation publishing the feed to a bus and the truth to a log, with the
-    summary listening to both. Building validates the network, so bad input stops here, before
-    anything is written."""
+) -> _Wiring:
+    """Build the simulation publishing the feed to a bus and the truth to a log, with fault
+    management on the bus and the summary listening to both. Building validates the network,
+    so bad input stops here, before anything is written."""
     bus = Bus()
     truth = TruthLog()
     builder = SummaryBuilder()
     builder.attach(bus)
     truth.listeners.append(builder.on_truth)
+    # The management system's own settings are the operator's to know: its heartbeat timeout,
+    # and how late notifications usually are.
+    notifications = scenario.faults.notifications
+    fault = FaultManagement(
+        bus,
+        mean_delay_s=notifications.mean_delay,
+        heartbeat_timeout_s=notifications.heartbeat_timeout,
+    )
+    scorer = AlarmScorer()
+    scorer.attach(bus)
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return simulation, builder, bus, truth
+    return _Wiring(simulation, bus, truth, builder, fault, scorer)
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
@@ -139,7 +176,7 @@ def run_scenario(
         raise ScenarioError(
             [Problem(str(shown), "--out", "is not a run directory; --force only replaces runs")]
         )
-    simulation, builder, bus, truth = _wire(scenario, base_dir, seed, file, progress)
+    wiring = _wire(scenario, base_dir, seed, file, progress)
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
         claim = _claim_run_directory(
@@ -150,10 +187,7 @@ def run_scenario(
             _remove_leftovers(out_dir.parent, out_dir, shown.parent, notice or _silent)
             summary = _write_run_directory(
                 scenario,
-                simulation,
-                builder,
-                bus,
-                truth,
+                wiring,
                 out_dir,
                 store_url=store_url,
                 force=force,
@@ -170,10 +204,7 @@ def run_scenario(
 
 def _write_run_directory(
     scenario: Scenario,
-    simulation: Simulation,
-    builder: SummaryBuilder,
-    bus: Bus,
-    truth: TruthLog,
+    wiring: _Wiring,
     out_dir: Path,
     *,
     store_url: str | None,
@@ -200,10 +231,10 @@ def _write_run_directory(
             scratch=store_url is None,
             replace=force,
         )
-        _attach_store(store, bus, truth)
+        _attach_store(store, wiring.bus, wiring.truth)
         try:
-            simulation.run()
-            summary = builder.summary()
+            wiring.simulation.run()
+            summary = wiring.summary()
         except BaseException:
             store.close(commit=False)
             raise
@@ -211,10 +242,12 @@ def _write_run_directory(
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # What really happened, for scoring: beside the run, never on the bus the twin reads.
         (building / "truth.json").write_text(
-            json.dumps(truth.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+            json.dumps(wiring.truth.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
         )
         # The scenario as run, after --set overrides, with every default spelled out.
-        effective = scenario.model_copy(update={"seed": simulation.seed}).model_dump(mode="json")
+        effective = scenario.model_copy(update={"seed": wiring.simulation.seed}).model_dump(
+            mode="json"
+        )
         (building / "scenario.json").write_text(
             json.dumps(effective, indent=2) + "\n", encoding="utf-8"
         )

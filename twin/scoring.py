@@ -12,14 +12,16 @@ Definitions (the alarms are the twin's, as they stood at the end of the run):
   unreachable, the fault the truth says took its management path; for a link's loss of
   signal, the fault on the link, else on a far-end node down at that moment. Alarms of the
   twin's own inference (a root it raised on a resource) have none and are not scored.
-- A fault is **named** when a top-level alarm raised during it names its resource. The first
-  such alarm is the fault's root; ``rca_accuracy`` is the share of faults named, and
+- A fault is **named** when a top-level alarm names its resource and was raised during the
+  fault or stood through part of it (one flapping alarm stands for every cycle of a flap).
+  The first such alarm is the fault's root; ``rca_accuracy`` is the share of faults named, and
   ``candidates_mean`` the mean size of the naming sets (1 when the root cause is certain).
 - A **child** (an alarm with a parent) is correct when its parent names the child's true
   fault. ``suppression_precision`` is the share of children that are correct;
   ``suppression_recall`` the share of alarms that should be children (every alarm with a true
   fault but the fault's root) that are correct children.
-- ``detect_s`` is the mean time from a named fault's start to its root reaching the twin.
+- ``detect_s`` is the mean time from a named fault's start to its root reaching the twin (0
+  for a fault whose root was already standing).
 - ``compression`` is notifications received per top-level alarm.
 """
 
@@ -134,7 +136,11 @@ class AlarmScorer:
         root_of: dict[int, AlarmChange] = {}  # fault id -> its root (first top-level naming it)
         for fault in truth:
             for a in top:
-                if fault.resource in names(a) and fault.covers(a.raised_time_s):
+                # raised during the fault, or active through part of it (one flapping alarm
+                # stands for every cycle of a flap)
+                cleared = end if a.cleared_time_s is None else a.cleared_time_s
+                during = a.raised_time_s <= fault.end_s + EPSILON_S and cleared >= fault.start_s
+                if fault.resource in names(a) and during:
                     root_of[fault.fault_id] = a
                     break
         root_ids = {a.alarm_id for a in root_of.values()}
@@ -149,8 +155,8 @@ class AlarmScorer:
             a for a in alarms if a.alarm_id not in root_ids and true_fault(a) is not None
         ]
         named_sizes = [len(names(a)) for a in root_of.values()]
-        detect = [
-            self._first_seen[root_of[f.fault_id].alarm_id] - f.start_s
+        detect = [  # an alarm already standing when the fault began detected it at once
+            max(0.0, self._first_seen[root_of[f.fault_id].alarm_id] - f.start_s)
             for f in truth
             if f.fault_id in root_of
         ]

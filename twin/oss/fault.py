@@ -464,6 +464,11 @@ class FaultManagement:
         )
         flap.flapping = True
         flap.perceived_severity = "major"
+        # What flaps may be the element or what cuts it off (its uplink): the alarms of a flap
+        # tell them apart no better than one outage's do, so the flapping alarm names them all.
+        candidates = self._explanations(alarm)
+        if len(candidates) > 1:
+            flap.candidates = tuple(sorted(candidates))
         self._flapping[resource] = flap.alarm_id
         self._emit(flap, "flapping")
         for other_id in sorted(self._by_object.get(resource, ())):
