@@ -158,39 +158,68 @@ def bench_national(scales: list[float]) -> None:
             )
 
 
+def _interleaved(
+    variants: list[tuple[str, Path, list[str]]], scenario: str, repeat: int, tmp: str
+) -> dict[str, list[tuple[float, float]]]:
+    """Run ``scenario`` once per variant (label, code, extra --set items) per round, A B A B
+    ..., so that the machine's load falls on all alike."""
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in variants}
+    for k in range(repeat):
+        for label, code, sets in variants:
+            args = ["run", scenario, "--out", f"{tmp}/{len(times[label])}-{k}-{id(sets)}"]
+            args.append("--quiet")
+            for item in sets:
+                args += ["--set", item]
+            times[label].append(timed_run(args, code))
+    return times
+
+
+def _report(times: dict[str, list[tuple[float, float]]], title: str) -> None:
+    """Print each variant's wall times, median and peak, and the last against the first."""
+    print(title)
+    medians = {}
+    for label, runs in times.items():
+        walls = sorted(w for w, _ in runs)
+        peak = max(p for _, p in runs)
+        medians[label] = (float(np.median(walls)), peak)
+        print(
+            f"{label:>24}: wall s {' '.join(f'{w:.2f}' for w, _ in runs)}; "
+            f"median {medians[label][0]:.2f}; peak {peak:.0f} MiB"
+        )
+    labels = list(medians)
+    first, last = labels[0], labels[-1]
+    print(
+        f"ratio {last} / {first}: time {medians[last][0] / medians[first][0]:.3f}, "
+        f"peak memory {medians[last][1] / medians[first][1]:.3f}"
+    )
+
+
 def bench_compare(base: str, scenario: str, repeat: int, sets: list[str]) -> None:
-    """Time one scenario on the code at ``base`` and on the working tree, interleaved (A B A B
-    ...) so that the machine's load falls on both alike; report medians and their ratio."""
+    """Time one scenario on the code at ``base`` and on the working tree, interleaved;
+    report medians and their ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         checkout = Path(tmp) / "base"
         subprocess.run(
             ["git", "worktree", "add", "--detach", "-q", str(checkout), base], cwd=ROOT, check=True
         )
         try:
-            times: dict[str, list[tuple[float, float]]] = {"base": [], "work": []}
-            for k in range(repeat):
-                for name, code in (("base", checkout), ("work", ROOT)):
-                    args = ["run", scenario, "--out", f"{tmp}/{name}-{k}", "--quiet"]
-                    for item in sets:
-                        args += ["--set", item]
-                    times[name].append(timed_run(args, code))
+            variants = [(base, checkout, sets), ("working tree", ROOT, sets)]
+            times = _interleaved(variants, scenario, repeat, tmp)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=ROOT)
-    print(f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
-    medians = {}
-    for name, runs in times.items():
-        walls = sorted(w for w, _ in runs)
-        peak = max(p for _, p in runs)
-        medians[name] = (float(np.median(walls)), peak)
-        label = base if name == "base" else "working tree"
-        print(
-            f"{label:>14}: wall s {' '.join(f'{w:.2f}' for w, _ in runs)}; "
-            f"median {medians[name][0]:.2f}; peak {peak:.0f} MiB"
-        )
-    print(
-        f"ratio working tree / {base}: time {medians['work'][0] / medians['base'][0]:.3f}, "
-        f"peak memory {medians['work'][1] / medians['base'][1]:.3f}"
-    )
+    _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
+
+
+def bench_fault_management(scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario with fault management off and on (``twin.fault_management``),
+    interleaved; report medians and their ratio."""
+    # --set reaches into the twin block if the scenario has one, else adds it
+    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
+    off = [*sets, "twin.fault_management=false" if has_twin else "twin={fault_management: false}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = [("fault management off", ROOT, off), ("fault management on", ROOT, sets)]
+        times = _interleaved(variants, scenario, repeat, tmp)
+    _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
 
 
 def main() -> None:
@@ -210,11 +239,19 @@ def main() -> None:
     compare.add_argument("--scenario", default="scenarios/national.yaml")
     compare.add_argument("--repeat", type=int, default=3)
     compare.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    fault = commands.add_parser(
+        "fault-management", help="one scenario with fault management off and on, as a ratio"
+    )
+    fault.add_argument("--scenario", default="scenarios/national.yaml")
+    fault.add_argument("--repeat", type=int, default=3)
+    fault.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
     elif args.command == "compare":
         bench_compare(args.base, args.scenario, args.repeat, args.set)
+    elif args.command == "fault-management":
+        bench_fault_management(args.scenario, args.repeat, args.set)
     else:
         bench_national(args.scales)
 

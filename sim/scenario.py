@@ -558,6 +558,11 @@ class Thresholds(_Strict):
 class TwinConfig(_Strict):
     gos_target: Share = 0.02
     thresholds: Thresholds = Thresholds()
+    fault_management: bool = Field(
+        True,
+        description="run fault management (the alarm list and root cause) on the feed and "
+        "score it in summary.json's alarms; false only measures what it costs",
+    )
 
 
 class Scenario(_Strict):

@@ -72,12 +72,15 @@ class _Wiring:
     bus: Bus
     truth: TruthLog
     builder: SummaryBuilder
-    fault: FaultManagement
+    fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
+        if self.fault is None:
+            summary["alarms"] = None
+            return summary
         mirror = self.fault.mirror
         summary["alarms"] = self.scorer.score(
             self.truth.of_type(FaultTruth),
@@ -105,10 +108,14 @@ def _wire(
     # The management system's own settings are the operator's to know: its heartbeat timeout,
     # and how late notifications usually are.
     notifications = scenario.faults.notifications
-    fault = FaultManagement(
-        bus,
-        mean_delay_s=notifications.mean_delay,
-        heartbeat_timeout_s=notifications.heartbeat_timeout,
+    fault = (
+        FaultManagement(
+            bus,
+            mean_delay_s=notifications.mean_delay,
+            heartbeat_timeout_s=notifications.heartbeat_timeout,
+        )
+        if scenario.twin.fault_management
+        else None
     )
     scorer = AlarmScorer()
     scorer.attach(bus)

@@ -133,14 +133,18 @@ class AlarmScorer:
             return set(a.root_candidates) or {a.alarmed_object}
 
         top = [a for a in alarms if a.parent_alarm is None]
+        naming: dict[str, list[AlarmChange]] = {}  # resource -> top-level alarms naming it
+        for a in top:
+            for resource in names(a):
+                naming.setdefault(resource, []).append(a)
         root_of: dict[int, AlarmChange] = {}  # fault id -> its root (first top-level naming it)
         for fault in truth:
-            for a in top:
+            for a in naming.get(fault.resource, []):
                 # raised during the fault, or active through part of it (one flapping alarm
                 # stands for every cycle of a flap)
                 cleared = end if a.cleared_time_s is None else a.cleared_time_s
                 during = a.raised_time_s <= fault.end_s + EPSILON_S and cleared >= fault.start_s
-                if fault.resource in names(a) and during:
+                if during:
                     root_of[fault.fault_id] = a
                     break
         root_ids = {a.alarm_id for a in root_of.values()}
