@@ -173,3 +173,42 @@ def test_changes_after_the_moment_are_not_shown(run_dir):
         assert alarms_at(run, 100.0) == []  # the first change reached the twin at 102.5 s
     finally:
         run.close()
+
+
+def test_impact_command_names_what_is_behind_a_link_with_the_fees_at_stake(run_dir, capsys):
+    # t1 hangs off agg by l-1 alone: its 2 cells and 3 subscribers are behind l-1. Fees from
+    # the run's catalog (scenario.json): 1 x 35.00 (mobile-l) + 2 x 15.00 (mobile-s) = 65.00
+    catalog = {
+        "products": [
+            {"id": "mobile-s", "monthly_fee": "15.00"},
+            {"id": "mobile-l", "monthly_fee": "35.00"},
+        ]
+    }
+    (run_dir / "scenario.json").write_text(json.dumps({"catalog": catalog}))
+    assert main(["impact", str(run_dir), "l-1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "resource": "l-1",
+        "towers": ["t1"],
+        "cells": ["t1/1", "t1/2"],
+        "subscribers": 3,
+        "subscribers_by_product": {"mobile-l": 1, "mobile-s": 2},
+        "monthly_fees": "65.00",
+    }
+
+
+def test_impact_of_an_unknown_resource_is_one_line(run_dir, capsys):
+    assert main(["impact", str(run_dir), "t9"]) == 2
+    assert capsys.readouterr().err.strip() == f"{run_dir}: no node, link or cell 't9' in the run"
+
+
+def test_n1_command_lists_every_single_point_of_failure(run_dir, capsys):
+    # a chain core - up - agg - l-1 - t1: losing any of core, up, agg or l-1 isolates t1 and
+    # its 3 subscribers; t1 itself is not counted (a failed tower isolates only itself)
+    assert main(["n1", str(run_dir), "--json"]) == 0
+    points = json.loads(capsys.readouterr().out)
+    assert sorted((p["resource"], p["kind"], p["towers"], p["subscribers"]) for p in points) == [
+        ("agg", "aggregation", ["t1"], 3),
+        ("core", "core", ["t1"], 3),
+        ("l-1", "link", ["t1"], 3),
+        ("up", "link", ["t1"], 3),
+    ]

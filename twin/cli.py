@@ -7,6 +7,7 @@ written), 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -87,6 +88,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     alarms.add_argument("--json", action="store_true", help="JSON for scripts")
     alarms.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
+
+    impact = commands.add_parser(
+        "impact", help="the towers, cells, subscribers and monthly fees behind a resource"
+    )
+    impact.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
+    impact.add_argument("resource", help="a node, link or cell id, as in summary.json")
+    impact.add_argument("--json", action="store_true", help="JSON for scripts")
+    impact.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
+
+    n1 = commands.add_parser(
+        "n1", help="the single links and nodes whose loss would isolate towers (N-1)"
+    )
+    n1.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
+    n1.add_argument("--json", action="store_true", help="JSON for scripts")
+    n1.add_argument(
         "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
     )
 
@@ -261,7 +281,7 @@ def _alarms(args: argparse.Namespace) -> int:
     if alarms:
         width = max(12, *(len(a["alarmed_object"]) for a in alarms))
         print(
-            f"  {'id':>5} {'severity':<9} {'object':<{width}} {'problem':<22} "
+            f"  {'id':>5} {'severity':<9} {'object':<{width}} {'problem':<36} "
             f"{'raised':>10} {'cleared':>10} {'count':>5} {'children':>8}  ack"
         )
     for a in alarms:
@@ -270,10 +290,92 @@ def _alarms(args: argparse.Namespace) -> int:
         candidates = f" (one of {', '.join(a['root_candidates'])})" if a["root_candidates"] else ""
         print(
             f"  {a['alarm_id']:>5} {a['perceived_severity']:<9} {a['alarmed_object']:<{width}} "
-            f"{a['specific_problem'][:22]:<22} {format_duration(a['raised_time_s']):>10} "
+            f"{a['specific_problem'][:36]:<36} {format_duration(a['raised_time_s']):>10} "
             f"{cleared:>10} {a['count']:>5} {a['children']:>8}  "
             f"{a['ack_state'][:5]} {root}{candidates}".rstrip()
         )
+    return 0
+
+
+def _mirror_and_fees(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The run's inventory mirror, and each product's monthly fee from its catalog."""
+    from decimal import Decimal
+
+    from twin.oss.inventory import InventoryMirror
+    from twin.readback import open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        mirror = InventoryMirror.from_inventory(run.inventory())
+    finally:
+        run.close()
+    fees: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        catalog = json.loads((args.run_dir / "scenario.json").read_text())["catalog"]
+        fees = {p["id"]: Decimal(p["monthly_fee"]) for p in catalog["products"]}
+    return mirror, fees
+
+
+def _impact(args: argparse.Namespace) -> int:
+    from twin.oss.inventory import impact
+
+    mirror, fees = _mirror_and_fees(args)
+    if mirror.kind(args.resource) is None:
+        raise ScenarioError(
+            [Problem(str(args.run_dir), "", f"no node, link or cell '{args.resource}' in the run")]
+        )
+    found = impact(mirror, args.resource, fees or None)
+    fee = None if found.monthly_fees is None else str(found.monthly_fees)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "resource": args.resource,
+                    "towers": list(found.towers),
+                    "cells": list(found.cells),
+                    "subscribers": found.subscribers,
+                    "subscribers_by_product": dict(found.subscribers_by_product),
+                    "monthly_fees": fee,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{args.resource}: {len(found.towers)} towers, {len(found.cells)} cells and "
+        f"{found.subscribers:,} subscribers behind it"
+        + ("" if fee is None else f"; {fee} a month in fees at stake")
+    )
+    for product, count in sorted(found.subscribers_by_product.items()):
+        print(f"  {product or '(no product)'}: {count:,} subscribers")
+    if found.towers:
+        print(f"  towers: {', '.join(found.towers)}")
+    return 0
+
+
+def _n1(args: argparse.Namespace) -> int:
+    from twin.oss.inventory import n_minus_1
+
+    mirror, _ = _mirror_and_fees(args)
+    points = n_minus_1(mirror)
+    if args.json:
+        rows = [
+            {
+                "resource": p.resource,
+                "kind": p.kind,
+                "towers": list(p.towers),
+                "subscribers": p.subscribers,
+            }
+            for p in points
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{args.run_dir}: {len(points)} single points of failure (N-1), most subscribers first")
+    if points:
+        width = max(12, *(len(p.resource) for p in points))
+        print(f"  {'resource':<{width}} {'kind':<12} {'towers':>7} {'subscribers':>12}")
+    for p in points:
+        print(f"  {p.resource:<{width}} {p.kind:<12} {len(p.towers):>7} {p.subscribers:>12,}")
     return 0
 
 
@@ -317,7 +419,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    handlers = {"validate": _validate, "run": _run, "schema": _schema, "alarms": _alarms}
+    handlers = {
+        "validate": _validate,
+        "run": _run,
+        "schema": _schema,
+        "alarms": _alarms,
+        "impact": _impact,
+        "n1": _n1,
+    }
     try:
         return handlers[args.command](args)
     except ScenarioError as error:
