@@ -641,6 +641,21 @@ def test_the_tower_behind_a_flapping_link_goes_under_the_links_flapping_alarm() 
     assert sum(c.change == "flapping" for c in net.published) == 1
 
 
+def test_a_flapping_alarm_names_what_could_be_flapping() -> None:
+    # Only t1's heartbeat flaps (its uplink's far end, agg1, reports nothing): t1 or its only
+    # uplink l-t1 could be the flapping resource, and the flapping alarm names both, as a root
+    # would. (Without the candidates, scoring found none of a flap's later cycles named.)
+    net = Network(flap_threshold=4, flap_window_s=900)
+    for cycle in range(4):
+        t = 1000 + 200 * cycle
+        net.unreachable(t, "t1")
+        net.unreachable(t + 100, "t1", severity="cleared")
+    net.unreachable(1800, "t1")
+    (flap,) = net.fm.active()
+    assert (flap.alarmed_object, flap.probable_cause) == ("t1", "flapping")
+    assert set(flap.root_candidates) >= {"t1", "l-t1"}
+
+
 def test_overlapping_faults_with_late_doubled_notifications_and_clears_give_a_root_each() -> None:
     # 60 faults 250 s apart, each repaired 30 min later: about seven at a time, on a
     # 600-tower network; every notification late (mean 5 s), one in ten twice
