@@ -72,10 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="replace the run directory if it exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
-    alarms = commands.add_parser(
-        "alarms", help="a run's alarm list as the operator saw it: root causes and their children"
+    alarms = _inspect_parser(
+        commands,
+        "alarms",
+        "a run's alarm list as the operator saw it: root causes and their children",
     )
-    alarms.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
     alarms.add_argument(
         "--at",
         default=None,
@@ -86,32 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     alarms.add_argument(
         "--all", action="store_true", help="cleared alarms and children too, not only roots"
     )
-    alarms.add_argument("--json", action="store_true", help="JSON for scripts")
-    alarms.add_argument(
-        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    impact = _inspect_parser(
+        commands, "impact", "the towers, cells, subscribers and monthly fees behind a resource"
     )
-
-    impact = commands.add_parser(
-        "impact", help="the towers, cells, subscribers and monthly fees behind a resource"
-    )
-    impact.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
     impact.add_argument("resource", help="a node, link or cell id, as in summary.json")
-    impact.add_argument("--json", action="store_true", help="JSON for scripts")
-    impact.add_argument(
-        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
-    )
-
-    n1 = commands.add_parser(
-        "n1", help="the single links and nodes whose loss would isolate towers (N-1)"
-    )
-    n1.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
-    n1.add_argument("--json", action="store_true", help="JSON for scripts")
-    n1.add_argument(
-        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    _inspect_parser(
+        commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
+    return parser
+
+
+def _inspect_parser(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command that inspects a finished run: its directory, --json and --store."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=summary)
+    parser.add_argument("run_dir", type=Path, help="run directory written by `telcotwin run`")
+    parser.add_argument("--json", action="store_true", help="JSON for scripts")
+    parser.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
     return parser
 
 
