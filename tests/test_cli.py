@@ -260,6 +260,11 @@ def test_run_prints_a_summary_table(metro, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("metro-evening-fiber-cut  seed 20270301  from 2027-03-01T00:00:00Z")
     assert "  outages: 4" in printed  # three injected and one random (seed 20270301)
+    # one root cause per fault, each named (a set naming it counts), every alarm under its root
+    assert "  alarms: 18 notifications, 4 root causes (telcotwin alarms RUN_DIR)" in printed
+    assert "faults named 1.00, alarms put under the right root: precision 1.00, recall 1.00" in (
+        printed
+    )
     assert printed.endswith(
         f"wrote {out}/ (summary.json, twin.sqlite, scenario.json, run.json, truth.json)\n"
     )

@@ -252,6 +252,18 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
         )
     if len(outages) > worst:
         lines.append(f"    ({len(outages) - worst} more in summary.json)")
+    alarms = summary.get("alarms")
+    if alarms:
+        keys = ("rca_accuracy", "suppression_precision", "suppression_recall")
+        scores = [alarms[k] for k in keys]
+        shown = ["-" if x is None else f"{x:.2f}" for x in scores]
+        lines += [
+            "",
+            f"  alarms: {alarms['notifications']:,} notifications, "
+            f"{len(alarms['root_causes']):,} root causes (telcotwin alarms RUN_DIR)",
+            f"          against the truth: faults named {shown[0]}, alarms put under the right "
+            f"root: precision {shown[1]}, recall {shown[2]}",
+        ]
     return "\n".join(lines)
 
 
