@@ -23,6 +23,7 @@ from twin.feed import (
     UsageBatch,
 )
 from twin.run import simulate, summary_json
+from twin.summary import busy_hours
 
 
 def _run(scenario, seed=None) -> RecordingSink:
@@ -521,3 +522,30 @@ def test_a_link_is_out_of_service_while_an_end_node_is_down():
     summary = simulate(scenario)
     assert summary["links"]["l1"]["availability"] == pytest.approx(18 / 20)
     assert summary["cells"]["t1/1"]["availability"] == pytest.approx(18 / 20)
+
+
+def test_a_run_shorter_than_an_hour_reports_its_time_weighted_mean_as_busy_hour():
+    # A run from 10:07 to 10:47 (15-minute PM): slot 10:00 seen 8 min at 4 E, 10:15 and 10:30
+    # in full at 5 E, 10:45 for 2 min at 6 E. No hour is seen whole; the window from 10:00
+    # holds all of it: (4 x 480 + 5 x 900 + 5 x 900 + 6 x 120) / 2400 = 4.85 E, the run's
+    # mean (weighing every slot alike gave 5.0, a figure no hour had).
+    start = np.array([36420.0, 36900.0, 37800.0, 38700.0])
+    span = np.array([480.0, 900.0, 900.0, 120.0])
+    erlangs = np.array([[4.0], [5.0], [5.0], [6.0]])
+    busy_start, busy_erlangs = busy_hours(start, span, erlangs, 900.0)
+    assert busy_start.tolist() == [36000.0]
+    assert busy_erlangs.tolist() == pytest.approx([4.85])
+
+
+def test_a_slot_the_run_saw_for_minutes_does_not_make_the_busy_hour():
+    # 5-minute PM from 22:58 for two hours: a 2-minute spike of 20 E in the 22:55 slot, then
+    # 1 E, except 2 E from 23:30 to 00:30. The busiest whole hour is 23:30 at 2 E; the window
+    # from 22:55, seen for its last 57 minutes only, is not a candidate.
+    start = np.concatenate([[82680.0], 82800.0 + 300.0 * np.arange(23)])
+    span = np.concatenate([[120.0], np.full(23, 300.0)])
+    slot_start = start - start % 300
+    erlangs = np.where((slot_start >= 84600) & (slot_start < 88200), 2.0, 1.0)[:, None]
+    erlangs[0] = 20.0
+    busy_start, busy_erlangs = busy_hours(start, span, erlangs, 300.0)
+    assert busy_start.tolist() == [84600.0]
+    assert busy_erlangs.tolist() == pytest.approx([2.0])

@@ -64,7 +64,8 @@ def busy_hours(
     ``span_s`` its length and ``erlangs`` (intervals x resources) its mean traffic. Every
     interval lies inside one PM slot of the day (PM intervals sit on the clock); each slot's
     traffic is averaged over the days that saw it, weighted by the time seen, and the hour-long
-    windows of consecutive slots, wrapping past midnight, are compared.
+    windows of consecutive slots, wrapping past midnight, are compared: those the run saw in
+    full, or in a run too short for one, those it saw most of, at their time-weighted mean.
 
     >>> start, erlangs = busy_hours(
     ...     np.arange(8) * 900.0, np.full(8, 900.0), np.array([[1, 1, 5, 5, 5, 5, 1, 1.0]]).T, 900
@@ -80,14 +81,24 @@ def busy_hours(
     np.add.at(slot_es, slot, erlangs * span_s[:, None])
     np.add.at(slot_s, slot, span_s)
     window = (np.arange(slots)[:, None] + np.arange(per_hour)[None, :]) % slots  # slots x hour
-    seen_s = slot_s[window]  # seconds seen per slot of each window
     seen = slot_s[:, None] > 0
     mean = np.divide(slot_es, slot_s[:, None], out=np.zeros_like(slot_es), where=seen)
-    # Windows the run saw whole; in a run shorter than an hour, those starting at a slot it saw
-    # with the most slots seen, at their mean over what was seen.
-    slots_seen = (seen_s > 0).sum(axis=1)
-    candidates = (seen_s[:, 0] > 0) & (slots_seen == slots_seen.max())
-    window_erlangs = mean[window].sum(axis=1) / np.maximum(slots_seen, 1)[:, None]
+    # Each slot weighs what the run saw of it, up to one whole slot: a slot seen in full (on
+    # some day) counts fully, the few minutes of a run starting off the grid count as minutes.
+    weight = np.minimum(slot_s / pm_interval_s, 1.0)
+    window_weight = weight[window].sum(axis=1)
+    window_erlangs = (
+        np.einsum("wk,wkr->wr", weight[window], mean[window])
+        / np.maximum(window_weight, 1e-300)[:, None]
+    )
+    # Windows the run saw whole; in a run shorter than that, those starting at a slot it saw
+    # with the most of their hour seen, at their time-weighted mean.
+    whole = (weight[window] >= 1.0 - 1e-9).all(axis=1)
+    if whole.any():
+        candidates = whole
+    else:
+        starts_seen = weight[window[:, 0]] > 0
+        candidates = starts_seen & (window_weight >= window_weight[starts_seen].max() - 1e-9)
     window_erlangs[~candidates] = -np.inf
     best = np.argmax(window_erlangs, axis=0)
     return best * float(pm_interval_s), window_erlangs[best, np.arange(erlangs.shape[1])]
