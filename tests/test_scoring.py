@@ -74,8 +74,9 @@ def _score(changes: list[AlarmChange], notifications: int = 5) -> dict:
     note = AlarmNotification(
         1, 0.0, 0.0, "u1", "link", "agg", "communicationsAlarm", "major", "x", "loss of signal"
     )
-    for _ in range(notifications):
-        bus.publish(note)
+    for k in range(notifications):
+        bus.publish(replace(note, notification_id=k))
+        bus.publish(replace(note, notification_id=k, time_s=1.0))  # a duplicate delivery
     for change in changes:
         bus.publish(change)
     bus.publish(RunEnded(3600.0))
@@ -112,7 +113,7 @@ def test_every_fault_named_and_every_child_under_its_root_scores_one():
     assert score["suppression_precision"] == 1.0  # 11, 12 and 21: each under its fault's root
     assert score["suppression_recall"] == 1.0
     assert score["detect_s"] == pytest.approx((2.0 + 65.0) / 2)  # 102 - 100, 1065 - 1000
-    assert score["compression"] == 2.5  # 5 notifications over 2 top-level alarms
+    assert score["compression"] == 2.5  # 5 notifications (duplicates aside) over 2 roots
     assert score["raised"] == 5 and score["active_at_end"] == 5
     assert score["root_causes"] == [
         {
@@ -168,3 +169,23 @@ def test_nothing_to_score_is_null_not_zero():
     assert score["suppression_precision"] is None
     assert score["detect_s"] is None
     assert score["rca_accuracy"] == 0.0  # two faults, none named
+
+
+def test_each_raise_of_an_alarm_is_scored_not_only_its_last():
+    # Alarm 12 (t1 unreachable) is a correct child of the u1 root in its first raise; it
+    # clears, and is raised again at 1070 s on t3 (which fault 2 cut off) standing alone: that
+    # second raise should have gone under fault 2's root. Scoring only each alarm's last state
+    # lost the first raise (5 raised, recall 2 / 3).
+    cleared = replace(ROOTS[2], change="cleared", time_s=600.0, cleared_time_s=600.0)
+    again = replace(
+        ROOTS[2],
+        change="reraised",
+        time_s=1072.0,
+        raised_time_s=1070.0,
+        parent_alarm=None,
+        alarmed_object="t3",
+    )
+    score = _score([*ROOTS, cleared, again])
+    assert score["raised"] == 6  # five alarms, one raised twice
+    assert score["suppression_precision"] == 1.0  # 11, 12 (first raise) and 21
+    assert score["suppression_recall"] == 0.75  # 11, 12 and 21 of 11, 12, 21 and 12 again

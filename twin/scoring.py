@@ -22,7 +22,11 @@ Definitions (the alarms are the twin's, as they stood at the end of the run):
   fault but the fault's root) that are correct children.
 - ``detect_s`` is the mean time from a named fault's start to its root reaching the twin (0
   for a fault whose root was already standing).
-- ``compression`` is notifications received per top-level alarm.
+- Every episode of an alarm is scored: a problem that clears and comes back is the same alarm
+  raised again (``reraised``), and each raise is judged on its own (its last state before the
+  next raise); ``raised`` counts these episodes.
+- ``compression`` is notifications (distinct ids: a duplicate delivery is not another
+  notification) per root-cause alarm.
 """
 
 from __future__ import annotations
@@ -58,11 +62,13 @@ class AlarmScorer:
     truth at the end of the run."""
 
     def __init__(self) -> None:
-        self.notifications = 0
+        self._notification_ids: set[int] = set()
         self.inventory: Inventory | None = None
         self.ended_s = 0.0
-        self._latest: dict[int, AlarmChange] = {}
-        self._first_seen: dict[int, float] = {}
+        self._latest: dict[int, AlarmChange] = {}  # by alarm id: each alarm as it is now
+        self._episode: dict[int, int] = {}  # by alarm id: how many times it was raised again
+        self._episodes: dict[tuple[int, int], AlarmChange] = {}  # each raise as it last stood
+        self._first_seen: dict[tuple[int, int], float] = {}
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(AlarmNotification, self._on_notification)
@@ -70,8 +76,13 @@ class AlarmScorer:
         bus.subscribe(Inventory, self._on_inventory)
         bus.subscribe(RunEnded, self._on_end)
 
-    def _on_notification(self, _record: AlarmNotification) -> None:
-        self.notifications += 1
+    @property
+    def notifications(self) -> int:
+        """Distinct notifications received (a duplicate delivery is the same notification)."""
+        return len(self._notification_ids)
+
+    def _on_notification(self, record: AlarmNotification) -> None:
+        self._notification_ids.add(record.notification_id)
 
     def _on_inventory(self, record: Inventory) -> None:
         self.inventory = record
@@ -80,8 +91,12 @@ class AlarmScorer:
         self.ended_s = record.time_s
 
     def _on_change(self, change: AlarmChange) -> None:
+        if change.change == "reraised":
+            self._episode[change.alarm_id] = self._episode.get(change.alarm_id, 0) + 1
+        key = (change.alarm_id, self._episode.get(change.alarm_id, 0))
         self._latest[change.alarm_id] = change
-        self._first_seen.setdefault(change.alarm_id, change.time_s)
+        self._episodes[key] = change
+        self._first_seen.setdefault(key, change.time_s)
 
     def score(
         self,
@@ -127,7 +142,8 @@ class AlarmScorer:
                 return fault_on(a.alarmed_object, t)
             return None  # an alarm of the twin's own inference: not scored
 
-        alarms = sorted(self._latest.values(), key=lambda a: (a.raised_time_s, a.alarm_id))
+        first_seen = {id(a): self._first_seen[key] for key, a in self._episodes.items()}
+        alarms = sorted(self._episodes.values(), key=lambda a: (a.raised_time_s, a.alarm_id))
 
         def names(a: AlarmChange) -> set[str]:
             return set(a.root_candidates) or {a.alarmed_object}
@@ -147,7 +163,7 @@ class AlarmScorer:
                 if during:
                     root_of[fault.fault_id] = a
                     break
-        root_ids = {a.alarm_id for a in root_of.values()}
+        root_ids = {id(a) for a in root_of.values()}  # episodes, not alarm ids
         children = [a for a in alarms if a.parent_alarm is not None]
         correct = 0
         for child in children:
@@ -156,11 +172,11 @@ class AlarmScorer:
             if cause is not None and parent is not None and cause.resource in names(parent):
                 correct += 1
         should_be_children = [
-            a for a in alarms if a.alarm_id not in root_ids and true_fault(a) is not None
+            a for a in alarms if id(a) not in root_ids and true_fault(a) is not None
         ]
         named_sizes = [len(names(a)) for a in root_of.values()]
         detect = [  # an alarm already standing when the fault began detected it at once
-            max(0.0, self._first_seen[root_of[f.fault_id].alarm_id] - f.start_s)
+            max(0.0, first_seen[id(root_of[f.fault_id])] - f.start_s)
             for f in truth
             if f.fault_id in root_of
         ]
@@ -188,7 +204,7 @@ class AlarmScorer:
             "active_at_end": sum(1 for a in alarms if a.cleared_time_s is None),
             "faults": len(truth),
             "root_causes": root_causes,
-            "compression": _ratio(self.notifications, len(top)),
+            "compression": _ratio(self.notifications, sum(a.is_root_cause for a in top)),
             "rca_accuracy": _ratio(len(root_of), len(truth)),
             "candidates_mean": _ratio(sum(named_sizes), len(named_sizes)),
             "suppression_precision": _ratio(correct, len(children)),
