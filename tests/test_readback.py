@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from tests.test_store_alarms import _changes
 from twin.bus import Bus
 from twin.cli import main
-from twin.feed import Inventory, RunEnded, RunStarted
+from twin.feed import BusinessEvent, Inventory, RunEnded, RunStarted
 from twin.readback import alarms_at, open_run
 from twin.store import BackgroundStore
 
@@ -41,7 +42,8 @@ INVENTORY = Inventory(
 def run_dir(tmp_path):
     """A run directory whose twin.sqlite holds the inventory above and the alarm changes of
     tests/test_store_alarms.py: root 1 (link l-1, raised 102.5 s) with child 2 (tower t1
-    unreachable from 160 s, under root 1 from 170 s, cleared at 900 s)."""
+    unreachable from 160 s, under root 1 from 170 s, cleared at 900 s); mobile-s's price goes
+    from the catalog's 15.00 to 17.00 at 600 s."""
     directory = tmp_path / "run"
     directory.mkdir()
     bus = Bus()
@@ -54,6 +56,7 @@ def run_dir(tmp_path):
     bus.publish(INVENTORY)
     for change in _changes():
         bus.publish(change)
+    bus.publish(BusinessEvent(600.0, "price_change", "mobile-s", monthly_fee=Decimal("17.00")))
     bus.publish(RunEnded(3600.0))
     store.close(commit=True)
     (directory / "run.json").write_text(json.dumps({"run_id": RUN}))
@@ -177,7 +180,8 @@ def test_changes_after_the_moment_are_not_shown(run_dir):
 
 def test_impact_command_names_what_is_behind_a_link_with_the_fees_at_stake(run_dir, capsys):
     # t1 hangs off agg by l-1 alone: its 2 cells and 3 subscribers are behind l-1. Fees from
-    # the run's catalog (scenario.json): 1 x 35.00 (mobile-l) + 2 x 15.00 (mobile-s) = 65.00
+    # the run's catalog (scenario.json) with its price change at 600 s, as at the end of the
+    # run: 1 x 35.00 (mobile-l) + 2 x 17.00 (mobile-s) = 69.00
     catalog = {
         "products": [
             {"id": "mobile-s", "monthly_fee": "15.00"},
@@ -192,7 +196,7 @@ def test_impact_command_names_what_is_behind_a_link_with_the_fees_at_stake(run_d
         "cells": ["t1/1", "t1/2"],
         "subscribers": 3,
         "subscribers_by_product": {"mobile-l": 1, "mobile-s": 2},
-        "monthly_fees": "65.00",
+        "monthly_fees": "69.00",
     }
 
 

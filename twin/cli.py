@@ -310,17 +310,18 @@ def _mirror_and_fees(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from decimal import Decimal
 
     from twin.oss.inventory import InventoryMirror
-    from twin.readback import open_run
+    from twin.readback import monthly_fees, open_run
 
+    catalog_fees: dict[str, Decimal] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        catalog = json.loads((args.run_dir / "scenario.json").read_text())["catalog"]
+        catalog_fees = {p["id"]: Decimal(p["monthly_fee"]) for p in catalog["products"]}
     run = open_run(args.run_dir, args.store_url)
     try:
         mirror = InventoryMirror.from_inventory(run.inventory())
+        fees = monthly_fees(run, catalog_fees) if catalog_fees else {}
     finally:
         run.close()
-    fees: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        catalog = json.loads((args.run_dir / "scenario.json").read_text())["catalog"]
-        fees = {p["id"]: Decimal(p["monthly_fee"]) for p in catalog["products"]}
     return mirror, fees
 
 

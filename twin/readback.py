@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sim.scenario import Problem, ScenarioError
 from twin.feed import Inventory
-from twin.store import alarm_history, cells, links, nodes, runs, subscribers
+from twin.store import alarm_history, business_events, cells, links, nodes, runs, subscribers
 
-__all__ = ["StoredRun", "alarms_at", "open_run"]
+__all__ = ["StoredRun", "alarms_at", "monthly_fees", "open_run"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,23 @@ class StoredRun:
                 [product_index[r.product] for r in subscriber_rows], dtype=np.int64
             ),
         )
+
+
+def monthly_fees(run: StoredRun, catalog_fees: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Each product's monthly fee at the end of the run: the catalog's, changed by the run's
+    price changes in the order they happened."""
+    fees = dict(catalog_fees)
+    query = (
+        select(business_events.c.product, business_events.c.monthly_fee)
+        .where(business_events.c.run_id == run.run_id)
+        .where(business_events.c.action == "price_change")
+        .order_by(business_events.c.time_s, business_events.c.event_index)
+    )
+    with run.engine.connect() as connection:
+        for product, fee in connection.execute(query):
+            if fee is not None:
+                fees[product] = Decimal(fee)
+    return fees
 
 
 def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
