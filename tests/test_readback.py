@@ -216,3 +216,14 @@ def test_n1_command_lists_every_single_point_of_failure(run_dir, capsys):
         ("l-1", "link", ["t1"], 3),
         ("up", "link", ["t1"], 3),
     ]
+
+
+def test_impact_of_an_alarm_is_the_impact_of_what_it_stands_on(run_dir, capsys):
+    # alarm 1 is the root on l-1: the same towers, cells and subscribers as l-1 itself
+    assert main(["impact", str(run_dir), "alarm:1", "--json"]) == 0
+    by_alarm = json.loads(capsys.readouterr().out)
+    assert main(["impact", str(run_dir), "l-1", "--json"]) == 0
+    assert by_alarm == json.loads(capsys.readouterr().out)
+    assert by_alarm["subscribers"] == 3
+    assert main(["impact", str(run_dir), "alarm:99"]) == 2
+    assert capsys.readouterr().err.strip() == f"{run_dir}: no alarm 99 in the run"

@@ -90,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     impact = _inspect_parser(
         commands, "impact", "the towers, cells, subscribers and monthly fees behind a resource"
     )
-    impact.add_argument("resource", help="a node, link or cell id, as in summary.json")
+    impact.add_argument(
+        "resource",
+        help="a node, link or cell id, as in summary.json, or alarm:ID for what an alarm (a root "
+        "cause) stands on, as `telcotwin alarms` lists them",
+    )
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
@@ -326,15 +330,23 @@ def _mirror_and_fees(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def _impact(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
     from twin.oss.inventory import impact
 
     mirror, fees = _mirror_and_fees(args)
+    if args.resource.startswith("alarm:"):
+        args.resource = _alarmed_object(args, args.resource.removeprefix("alarm:"))
     if mirror.kind(args.resource) is None:
         raise ScenarioError(
             [Problem(str(args.run_dir), "", f"no node, link or cell '{args.resource}' in the run")]
         )
     found = impact(mirror, args.resource, fees or None)
-    fee = None if found.monthly_fees is None else str(found.monthly_fees)
+    fee = None
+    if found.monthly_fees is not None:
+        # written to the catalog's decimals even when nothing is at stake (0.00, not 0)
+        zero = next((fee * 0 for fee in fees.values()), Decimal(0))  # 15.00 * 0 = 0.00
+        fee = str(found.monthly_fees + zero)
     if args.json:
         print(
             json.dumps(
@@ -360,6 +372,20 @@ def _impact(args: argparse.Namespace) -> int:
     if found.towers:
         print(f"  towers: {', '.join(found.towers)}")
     return 0
+
+
+def _alarmed_object(args: argparse.Namespace, alarm: str) -> str:
+    """The resource an alarm of the run stands on (a root cause's inferred resource)."""
+    from twin.readback import alarms_at, open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        found = [a for a in alarms_at(run, everything=True) if str(a["alarm_id"]) == alarm]
+    finally:
+        run.close()
+    if not found:
+        raise ScenarioError([Problem(str(args.run_dir), "", f"no alarm {alarm} in the run")])
+    return str(found[0]["alarmed_object"])
 
 
 def _n1(args: argparse.Namespace) -> int:
