@@ -605,6 +605,11 @@ class TwinConfig(_Strict):
         description="run fault management (the alarm list and root cause) on the feed and "
         "score it in summary.json's alarms; false only measures what it costs",
     )
+    performance_management: bool = Field(
+        True,
+        description="compute the KPIs of every PM interval and the busy hours (summary.json's "
+        "kpis); false only measures what it costs",
+    )
 
 
 class Scenario(_Strict):
