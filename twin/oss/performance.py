@@ -389,8 +389,8 @@ class PerformanceManagement:
     def summary(self) -> dict[str, Any]:
         """summary.json's ``kpis``: the network's busy hour and each link's."""
         inv = self.inventory
-        if inv is None or not self.intervals:
-            raise RuntimeError("no PM reached performance management: no summary")
+        if inv is None or not self.intervals or not self.ended:
+            raise RuntimeError("the run did not complete: no KPI summary")
         start, erlangs = self.network_busy_hour()
         link_start, link_mbps = self.link_busy_hours()
         return {
