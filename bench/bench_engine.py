@@ -222,6 +222,23 @@ def bench_fault_management(scenario: str, repeat: int, sets: list[str]) -> None:
     _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
 
 
+def bench_performance_management(scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario with performance management off and on
+    (``twin.performance_management``), interleaved; report medians and their ratio."""
+    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
+    off = [
+        *sets,
+        "twin.performance_management=false" if has_twin else "twin={performance_management: false}",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = [
+            ("performance management off", ROOT, off),
+            ("performance management on", ROOT, sets),
+        ]
+        times = _interleaved(variants, scenario, repeat, tmp)
+    _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +262,13 @@ def main() -> None:
     fault.add_argument("--scenario", default="scenarios/national.yaml")
     fault.add_argument("--repeat", type=int, default=3)
     fault.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    performance = commands.add_parser(
+        "performance-management",
+        help="one scenario with performance management off and on, as a ratio",
+    )
+    performance.add_argument("--scenario", default="scenarios/national.yaml")
+    performance.add_argument("--repeat", type=int, default=3)
+    performance.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
@@ -252,6 +276,8 @@ def main() -> None:
         bench_compare(args.base, args.scenario, args.repeat, args.set)
     elif args.command == "fault-management":
         bench_fault_management(args.scenario, args.repeat, args.set)
+    elif args.command == "performance-management":
+        bench_performance_management(args.scenario, args.repeat, args.set)
     else:
         bench_national(args.scales)
 

@@ -25,6 +25,7 @@ import numpy as np
 import simpy
 
 from sim.alarms import AlarmReporting, NotificationChannel
+from sim.anomalies import Anomalies, check_anomaly_targets
 from sim.faults import Outage, draw_outages
 from sim.network import (
     AGGREGATION,
@@ -247,6 +248,7 @@ class Simulation:
             self._management_paths(),
             notifications.heartbeat_timeout,
         )
+        self.anomalies = Anomalies(self.env, self.kernel, self.topo, self.truth, scenario.duration)
         self._started = False
         self._pm_start = 0.0
         self._usage_start = 0.0
@@ -281,6 +283,7 @@ class Simulation:
                 problems.append(
                     Problem(self.file, f"{where}.tower", f"unknown tower '{event.tower}'")
                 )
+        problems += check_anomaly_targets(topo, self.scenario.events, self.file)
         if problems:
             raise ScenarioError(problems)
 
@@ -366,6 +369,7 @@ class Simulation:
         env.process(self._ticks(sc.pm_interval, self._close_pm_and_report, first))
         env.process(self._ticks(sc.usage_interval, self._close_usage))
         self.alarms.start()
+        self.anomalies.start(sc.events)
         for outage in self._random_outages():
             env.process(self._random_fault(outage))
         seen_surges: list[SurgeEvent] = []
@@ -402,6 +406,7 @@ class Simulation:
             self._close_pm()
         if self.kernel.now > self._usage_start:
             self._close_usage()
+        self.anomalies.finish()
         self.truths.finish()
         self.sink.publish(RunEnded(sc.duration))
 

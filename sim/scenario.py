@@ -529,6 +529,41 @@ class SurgeEvent(_Event):
     duration: Seconds
 
 
+class SleepEvent(_Event):
+    """A sleeping cell (or every cell of a tower): it stays enabled, raises no alarm and sends
+    its PM as usual, but carries nothing for ``duration``; its subscribers' attempts are lost
+    without being counted by it. Ground truth only, never on the feed."""
+
+    action: Literal["sleep"]
+    target: CellOrTower = Field(description="a cell or tower id")
+    duration: Seconds = Field(description="how long it sleeps; longer than 0s, at most 30d")
+
+    @field_validator("duration")
+    @classmethod
+    def _window_in_range(cls, value: float) -> float:
+        if value <= 0 or value > MAX_MAINTENANCE_S:
+            raise ValueError("must be longer than 0s and at most 30d")
+        return value
+
+
+class DegradeEvent(_Event):
+    """A cell's data capacity (every cell of a tower's), or a link's capacity, multiplied by
+    ``factor`` for ``duration``. Voice channels are untouched. Raises no alarm: ground truth
+    only, never on the feed."""
+
+    action: Literal["degrade"]
+    target: CellOrTower = Field(description="a cell, tower or link id")
+    factor: float = Field(gt=0, le=1, description="capacity multiplier, in (0, 1]")
+    duration: Seconds = Field(description="how long; longer than 0s, at most 30d")
+
+    @field_validator("duration")
+    @classmethod
+    def _window_in_range(cls, value: float) -> float:
+        if value <= 0 or value > MAX_MAINTENANCE_S:
+            raise ValueError("must be longer than 0s and at most 30d")
+        return value
+
+
 class OrderEvent(_Event):
     action: Literal["order"]
     product: Identifier
@@ -543,10 +578,17 @@ class PriceChangeEvent(_Event):
 
 
 Event = Annotated[
-    FailEvent | FlapEvent | MaintenanceEvent | SurgeEvent | OrderEvent | PriceChangeEvent,
+    FailEvent
+    | FlapEvent
+    | MaintenanceEvent
+    | SurgeEvent
+    | SleepEvent
+    | DegradeEvent
+    | OrderEvent
+    | PriceChangeEvent,
     Field(discriminator="action"),
 ]
-ACTIONS = ("fail", "flap", "maintenance", "surge", "order", "price_change")
+ACTIONS = ("fail", "flap", "maintenance", "surge", "sleep", "degrade", "order", "price_change")
 
 
 class Thresholds(_Strict):
@@ -562,6 +604,11 @@ class TwinConfig(_Strict):
         True,
         description="run fault management (the alarm list and root cause) on the feed and "
         "score it in summary.json's alarms; false only measures what it costs",
+    )
+    performance_management: bool = Field(
+        True,
+        description="compute the KPIs of every PM interval and the busy hours (summary.json's "
+        "kpis); false only measures what it costs",
     )
 
 
@@ -757,6 +804,18 @@ def _check_references(file: str, scenario: Scenario) -> list[Problem]:
                     f"the window ends at {format_duration(event.at + event.duration)}, past the "
                     f"end of the run ({format_duration(scenario.duration)}); planned work is "
                     "booked to finish within it",
+                )
+            )
+        if isinstance(event, (SleepEvent, DegradeEvent)) and event.at + event.duration > (
+            scenario.duration
+        ):
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.duration",
+                    f"the window ends at {format_duration(event.at + event.duration)}, past the "
+                    f"end of the run ({format_duration(scenario.duration)}); an injected "
+                    "anomaly must end within it, so that it is scored whole",
                 )
             )
         if (

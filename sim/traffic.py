@@ -192,6 +192,11 @@ class TrafficKernel:
         self.slot_end = np.where(slots < voice_channels[:, None], 0.0, np.inf)
         self.slot_sub = np.full((self.n_cells, max_channels), -1, dtype=np.int64)
         self.in_service = np.ones(self.n_cells, dtype=bool)
+        # Injected anomalies (sim.anomalies): a sleeping cell's arrivals are dropped uncounted;
+        # degraded capacity is the nominal one times these factors.
+        self.asleep = np.zeros(self.n_cells, dtype=bool)
+        self.data_factor = np.ones(self.n_cells)
+        self.link_factor = np.ones(self.n_links)
         self.link_in_service = np.ones(self.n_links, dtype=bool)
         self.tower_links = np.full((self.n_towers, 1), -1, dtype=np.int64)
         self._routes_version = 0
@@ -241,6 +246,23 @@ class TrafficKernel:
             self.slot_sub[rows] = np.where(active, -1, sub)
         self.in_service = in_service.copy()
         return dropped
+
+    def set_asleep(self, asleep: np.ndarray) -> None:
+        """Set which cells sleep from now on: their arrivals are drawn as usual (so no other
+        draw moves) but lost before the cell counts them. Calls in progress finish."""
+        self.asleep = np.array(asleep, dtype=bool)
+
+    def set_capacity_factors(self, data_factor: np.ndarray, link_factor: np.ndarray) -> None:
+        """Multiply cells' data and links' capacity by these factors from now on.
+
+        A change of link capacity starts a new route epoch, so that a link never lends the
+        capacity it had before a degradation to the time after it (the same pooling a change
+        of routes must not do). Cells are served over the whole segment, as for service changes.
+        """
+        if not np.array_equal(link_factor, self.link_factor):
+            self._routes_version += 1
+        self.data_factor = np.array(data_factor, dtype=float)
+        self.link_factor = np.array(link_factor, dtype=float)
 
     def add_surge(self, surge: Surge) -> None:
         self.surges.append(surge)
@@ -317,7 +339,7 @@ class TrafficKernel:
     def _voice_piece(self, t0: float, t1: float) -> None:
         arrivals = self._voice
         assert arrivals is not None
-        pick = arrivals.between(t0, t1)
+        pick = self._awake(arrivals, arrivals.between(t0, t1))
         if pick is None:
             return
         cell, time, duration, sub = (
@@ -352,10 +374,12 @@ class TrafficKernel:
         assert arrivals is not None
         dt = t1 - t0
         window = self._window
-        window.capacity_mb += self.data_mbps * dt / 8.0 * self.in_service
+        window.capacity_mb += self.data_mbps * self.data_factor * dt / 8.0 * self.in_service
         epoch = window.epoch(self._routes_version, self.tower_links, self.n_cells, self.n_links)
-        epoch.link_capacity_mb += self.link_capacity_mbps * dt / 8.0 * self.link_in_service
-        pick = arrivals.between(t0, t1)
+        epoch.link_capacity_mb += (
+            self.link_capacity_mbps * self.link_factor * dt / 8.0 * self.link_in_service
+        )
+        pick = self._awake(arrivals, arrivals.between(t0, t1))
         if pick is None:
             return
         cell, volume, sub = arrivals.cell[pick], arrivals.size[pick], arrivals.sub[pick]
@@ -368,6 +392,13 @@ class TrafficKernel:
         window.demand_mb += demand
         epoch.demand_mb += demand
         epoch.sessions.append((cell, volume, sub))
+
+    def _awake(self, arrivals: _Arrivals, pick: np.ndarray | None) -> np.ndarray | None:
+        """``pick`` without the arrivals at sleeping cells: lost, and counted by nobody."""
+        if pick is None or not self.asleep.any():
+            return pick
+        pick = pick[~self.asleep[arrivals.cell[pick]]]
+        return pick if len(pick) else None
 
     def _settle_data(self) -> None:
         """Serve the data gathered since the segment began.

@@ -5,7 +5,7 @@ has to work it out from imperfect alarms. So these records go to a separate trut
 directory's ``truth.json``), never to the feed the twin reads: fault management is scored
 against them, and must not learn from them.
 
-Three kinds of record:
+Four kinds of record:
 
 - :class:`~twin.feed.ResourceStateChange`: every node, link and cell going out of service or
   back, with its cause (the simulator's perfect view; it used to be on the feed).
@@ -15,6 +15,9 @@ Three kinds of record:
   management path), naming the fault whose change started it. With overlapping faults it is
   the one whose change took the resource out: a cell isolated by a cut names the cut even if
   its tower then fails too, and keeps naming it until the cell is back.
+- :class:`AnomalyTruth`: one per injected traffic anomaly (``surge``, ``sleep``, ``degrade``)
+  and target, from its start to its end: what anomaly detection is scored against. These raise
+  no alarm and change no state, so nothing else in the truth shows them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import numpy as np
 from twin.feed import ResourceKind, ResourceStateChange
 
 __all__ = [
+    "AnomalyKind",
+    "AnomalyTruth",
     "FaultCause",
     "FaultTruth",
     "OutageAttribution",
@@ -39,6 +44,7 @@ __all__ = [
 
 T = TypeVar("T")
 FaultCause = Literal["random", "injected", "flap", "maintenance"]
+AnomalyKind = Literal["surge", "sleep", "degrade"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,23 @@ class OutageAttribution:
     fault_id: int
 
 
-TruthRecord = ResourceStateChange | FaultTruth | OutageAttribution
+@dataclass(frozen=True)
+class AnomalyTruth:
+    """An injected anomaly on ``resource`` (the event's target: a cell, a tower, or for
+    ``degrade`` also a link) from ``start_s`` to ``end_s`` (cut at the end of the run).
+
+    ``factor`` multiplies the traffic (``surge``) or the data capacity (``degrade``); a
+    ``sleep`` carries nothing, factor 0. A surge on several targets gives one record each.
+    """
+
+    kind: AnomalyKind
+    resource: str
+    start_s: float
+    end_s: float
+    factor: float
+
+
+TruthRecord = ResourceStateChange | FaultTruth | OutageAttribution | AnomalyTruth
 
 
 class TruthSink(Protocol):
@@ -109,6 +131,7 @@ class TruthLog:
             "faults": [asdict(r) for r in self.of_type(FaultTruth)],
             "outages": [asdict(r) for r in self.of_type(OutageAttribution)],
             "state_changes": [asdict(r) for r in self.of_type(ResourceStateChange)],
+            "anomalies": [asdict(r) for r in self.of_type(AnomalyTruth)],
         }
 
 

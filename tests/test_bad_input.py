@@ -629,7 +629,7 @@ def test_unknown_event_action_lists_the_known_ones(tmp_path, capsys, example_raw
     example_raw["events"][0]["action"] = "explode"
     assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [
         "metro.yaml: events[0]: unknown action; use one of 'fail', 'flap', 'maintenance', "
-        "'surge', 'order', 'price_change'"
+        "'surge', 'sleep', 'degrade', 'order', 'price_change'"
     ]
 
 
@@ -772,3 +772,65 @@ def test_absurd_notification_settings_are_refused(
     assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [
         f"metro.yaml: faults.notifications.{expected}"
     ]
+
+
+# --- sleeping and degraded cells (issue 7) ------------------------------------------------------
+
+
+_SLEEP = {"at": "5h", "action": "sleep", "target": "t-s2", "duration": "2h"}
+_DEGRADE = {"at": "5h", "action": "degrade", "target": "l-n1", "factor": 0.5, "duration": "2h"}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            {**_SLEEP, "target": "l-n1"},
+            "metro.yaml: events[7].target: 'l-n1' is a link: only a cell or a tower can sleep",
+        ),
+        (
+            {**_SLEEP, "target": "t-s2/9"},
+            "metro.yaml: events[7].target: unknown cell or tower 't-s2/9'",
+        ),
+        (
+            {**_DEGRADE, "target": "l-nope"},
+            "metro.yaml: events[7].target: unknown cell, tower or link 'l-nope'",
+        ),
+        (
+            {**_DEGRADE, "factor": 0},
+            "metro.yaml: events[7].factor: Input should be greater than 0",
+        ),
+        (
+            {**_DEGRADE, "factor": 1.5},
+            "metro.yaml: events[7].factor: Input should be less than or equal to 1",
+        ),
+        (
+            # 47h + 2h = 49h, past the 2d (48h) run
+            {**_SLEEP, "at": "47h"},
+            "metro.yaml: events[7].duration: the window ends at 2d1h, past the end of the run "
+            "(2d); an injected anomaly must end within it, so that it is scored whole",
+        ),
+        (
+            {**_DEGRADE, "at": "47h"},
+            "metro.yaml: events[7].duration: the window ends at 2d1h, past the end of the run "
+            "(2d); an injected anomaly must end within it, so that it is scored whole",
+        ),
+        (
+            {**_SLEEP, "duration": "0s"},
+            "metro.yaml: events[7].duration: must be longer than 0s and at most 30d",
+        ),
+    ],
+    ids=[
+        "sleep-on-a-link",
+        "sleep-unknown-cell",
+        "degrade-unknown-target",
+        "factor-zero",
+        "factor-above-one",
+        "sleep-past-the-end",
+        "degrade-past-the-end",
+        "empty-sleep",
+    ],
+)
+def test_bad_sleep_and_degrade_events_are_refused(tmp_path, capsys, example_raw, event, expected):
+    example_raw["events"].append(event)
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]

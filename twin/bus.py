@@ -23,6 +23,8 @@ class Bus:
     def subscribe(self, kind: type, handler: Handler) -> None:
         self._handlers[kind].append(handler)
 
-    def publish(self, record: FeedRecord) -> None:
+    def publish(self, record: FeedRecord | object) -> None:
+        """Deliver a feed record, or a twin function's own record (an alarm change, a KPI
+        batch), to the handlers of its type."""
         for handler in self._handlers.get(type(record), ()):
             handler(record)

@@ -33,6 +33,7 @@ from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
+from twin.oss.performance import PerformanceManagement
 from twin.scoring import AlarmScorer
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
@@ -74,10 +75,12 @@ class _Wiring:
     builder: SummaryBuilder
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
+    performance: PerformanceManagement | None  # None when the scenario turns it off
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
+        summary["kpis"] = None if self.performance is None else self.performance.summary()
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -117,12 +120,13 @@ def _wire(
         if scenario.twin.fault_management
         else None
     )
+    performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
     scorer = AlarmScorer()
     scorer.attach(bus)
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return _Wiring(simulation, bus, truth, builder, fault, scorer)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance)
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from twin.feed import AlarmType, PerceivedSeverity, ResourceKind
 
-__all__ = ["AlarmChange", "AlarmChangeKind"]
+__all__ = ["AlarmChange", "AlarmChangeKind", "KpiBatch"]
 
 AlarmChangeKind = Literal[
     "raised",  # a new alarm in the list
@@ -54,3 +57,24 @@ class AlarmChange:
     parent_alarm: int | None = None
     correlated_alarms: tuple[int, ...] = ()
     root_candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class KpiBatch:
+    """The KPIs of one PM interval (``twin.oss.performance.KPIS``), columnar per scope.
+
+    ``cell``, ``tower`` and ``link`` map a KPI name to a read-only array with one value per
+    resource, in the order of ``cell_ids``, ``tower_ids`` and ``link_ids``; ``network`` maps each
+    radio KPI to the whole network's value. A rate with nothing to measure (no attempts) is
+    NaN. Invariants: successes never exceed attempts, and every rate is within [0, 1].
+    """
+
+    start_s: float
+    end_s: float
+    cell_ids: tuple[str, ...]
+    tower_ids: tuple[str, ...]
+    link_ids: tuple[str, ...]
+    cell: Mapping[str, np.ndarray]
+    tower: Mapping[str, np.ndarray]
+    link: Mapping[str, np.ndarray]
+    network: Mapping[str, float]
