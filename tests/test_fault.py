@@ -714,3 +714,49 @@ def test_a_root_is_planned_when_all_its_alarms_are_planned_outages() -> None:
     assert root.planned_outage
     net.los(120, "l-t1", "agg1")
     assert [r.planned_outage for r in net.fm.active()] == [True, False]
+
+
+# agg with two uplinks to the core (neither alone is a single point), towers t1, t2 behind it
+DUAL = {"core": "core", "agg": "aggregation", "t1": "tower", "t2": "tower"}
+DUAL_LINKS = {
+    "up1": ("agg", "core"),
+    "up2": ("agg", "core"),
+    "l1": ("t1", "agg"),
+    "l2": ("t2", "agg"),
+}
+
+
+def test_cutting_the_second_uplink_with_the_first_known_down_is_not_blamed_on_the_site() -> None:
+    # up1 is cut at 100 (both ends report). At 1000 up2 is cut too: agg and its towers lose
+    # their path, so only the core's end of up2 reports, and the nms loses agg, t1 and t2.
+    # With up1 known down, up2's cut explains them as well as agg dead without its gasp.
+    net = Network(make_inventory(DUAL, DUAL_LINKS))
+    net.los(100, "up1", "core")
+    net.los(100, "up1", "agg")
+    net.los(1000, "up2", "core")
+    for node in ("agg", "t1", "t2"):
+        net.unreachable(1060, node)
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert set(roots) == {"up1", "up2"}  # never agg alone
+    assert roots["up2"].root_candidates == ("up2", "agg")
+    assert children_of(net, roots["up2"]) == {
+        ("up2", "core"),
+        ("agg", "nms"),
+        ("t1", "nms"),
+        ("t2", "nms"),
+    }
+    assert children_of(net, roots["up1"]) == {("up1", "core"), ("up1", "agg")}
+
+
+def test_the_site_behind_a_known_down_uplink_is_the_root_when_its_dying_gasp_arrives() -> None:
+    net = Network(make_inventory(DUAL, DUAL_LINKS))
+    net.los(100, "up1", "core")
+    net.los(100, "up1", "agg")
+    net.gasp(1000, "agg")
+    net.los(1000, "up2", "core")
+    for node in ("agg", "t1", "t2"):
+        net.unreachable(1060, node)
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert set(roots) == {"up1", "agg"}
+    assert roots["agg"].root_candidates == ()
+    assert len(roots["agg"].correlated_alarms) == 5

@@ -553,7 +553,7 @@ class FaultManagement:
         }
         old_roots = [self._alarms[r] for r in incident.roots if self._alarms[r].active]
         new_roots: list[int] = []
-        for explanation in cover(evidence, self.mirror):
+        for explanation in cover(evidence, self.mirror, self._known_down(incident)):
             # the same root goes on (same id) if it explained some of these alarms already,
             # or named one of these causes: a cause narrowing is one root, not two
             free = [r for r in old_roots if r.alarm_id not in new_roots]
@@ -601,6 +601,18 @@ class FaultManagement:
             if old.alarm_id not in new_roots and old.active:
                 self._clear(old, self._now, self._now)  # its alarms went to other causes
         incident.roots = new_roots
+
+    def _known_down(self, incident: _Incident) -> frozenset[str]:
+        """The resources the twin already believes failed: those of the active roots of other
+        incidents (the likeliest candidate of each), so that a second cut is seen with the
+        first (docs/fault-management.md, "Cover")."""
+        return frozenset(
+            root.alarmed_object
+            for other in self._incidents
+            if other is not incident
+            for r in other.roots
+            if (root := self._alarms[r]).active
+        )
 
     def _under_flapping(self, alarm: _Alarm) -> bool:
         parent = self._alarms.get(alarm.parent_alarm) if alarm.parent_alarm else None
