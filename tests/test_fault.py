@@ -760,3 +760,36 @@ def test_the_site_behind_a_known_down_uplink_is_the_root_when_its_dying_gasp_arr
     assert set(roots) == {"up1", "agg"}
     assert roots["agg"].root_candidates == ()
     assert len(roots["agg"].correlated_alarms) == 5
+
+
+def test_an_alarm_drawn_into_another_faults_incident_still_joins_its_own_root() -> None:
+    # t3 dies at 100 (its gasp arrives); l-t1 is cut at 170: its loss of signal is within the
+    # window of t3's incident and joins it, but t1's "element unreachable" a heartbeat later
+    # is not. It must join the root l-t1 already has, not raise a second one.
+    net = Network()
+    net.gasp(100, "t3")
+    net.los(100, "l-t3", "agg2")
+    net.unreachable(160, "t3")
+    net.los(170, "l-t1", "agg1")
+    net.unreachable(230, "t1")
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert sorted(roots) == ["l-t1", "t3"]
+    assert roots["l-t1"].root_candidates == ("l-t1", "t1")
+    assert children_of(net, roots["l-t1"]) == {("l-t1", "agg1"), ("t1", "nms")}
+    assert len(roots["t3"].correlated_alarms) == 3
+
+
+def test_a_resource_with_an_active_root_gets_no_second_root_from_another_incident() -> None:
+    # l-t5a is cut at 100; agg2's loss of signal alone says "l-t5a or t5". t5's end of it
+    # (raised at 150, delivered late) lands in the incident of l-t1, cut at 185, and alone
+    # would say "l-t5a or agg2": it joins the root on l-t5a, which narrows to the link.
+    net = Network()
+    net.los(100, "l-t5a", "agg2")
+    net.los(185, "l-t1", "agg1")
+    net.los(200, "l-t5a", "t5", event_time_s=150)
+    assert len(net.roots()) == 2
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert sorted(roots) == ["l-t1", "l-t5a"]
+    assert roots["l-t5a"].root_candidates == ()
+    assert children_of(net, roots["l-t5a"]) == {("l-t5a", "agg2"), ("l-t5a", "t5")}
+    assert children_of(net, roots["l-t1"]) == {("l-t1", "agg1")}

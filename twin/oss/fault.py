@@ -537,13 +537,39 @@ class FaultManagement:
         incident.members.add(alarm.alarm_id)
         self._incident_of[alarm.alarm_id] = incident
         explained_by = self._explanations(alarm)
-        for root_id in incident.roots:  # fast path: every candidate of a root explains it
-            root = self._alarms[root_id]
-            if root.active and set(root.candidates) <= explained_by:
-                self._set_parent(alarm, root)
-                self._touch(root, "correlated")
-                return
+        # fast path: every candidate of an active root explains it. That root's own incident
+        # first, then any other: an unrelated fault starting just before may have drawn this
+        # alarm into its incident, and the fault it belongs to has a root already.
+        for holder in [incident, *(i for i in self._incidents if i is not incident)]:
+            for root_id in holder.roots:
+                root = self._alarms[root_id]
+                if root.active and set(root.candidates) <= explained_by:
+                    self._move(alarm, incident, holder)
+                    self._set_parent(alarm, root)
+                    self._touch(root, "correlated")
+                    return
         self._recorrelate(incident)
+
+    def _move(self, alarm: _Alarm, from_: _Incident, to: _Incident) -> None:
+        """Make ``alarm`` a member of incident ``to`` instead of ``from_``."""
+        if from_ is not to:
+            from_.members.discard(alarm.alarm_id)
+            to.members.add(alarm.alarm_id)
+            self._incident_of[alarm.alarm_id] = to
+
+    def _root_elsewhere(
+        self, candidates: tuple[str, ...], incident: _Incident
+    ) -> tuple[_Alarm, _Incident] | None:
+        """An active root of another incident that names ``candidates[0]`` among its own
+        candidates, with its incident."""
+        for other in self._incidents:
+            if other is incident:
+                continue
+            for root_id in other.roots:
+                root = self._alarms[root_id]
+                if root.active and candidates[0] in root.candidates:
+                    return root, other
+        return None
 
     def _recorrelate(self, incident: _Incident) -> None:
         evidence = {
@@ -566,6 +592,12 @@ class FaultManagement:
             children = [self._alarms[i] for i in sorted(explanation.alarms)]
             primary = explanation.candidates[0]
             kind = self._kind(primary, children[0])
+            elsewhere = (
+                None if root is not None else self._root_elsewhere(explanation.candidates, incident)
+            )
+            if elsewhere is not None:  # never a second root for one resource: join it
+                self._join_elsewhere(children, explanation.candidates, incident, *elsewhere)
+                continue
             if root is None:
                 root = self._new_synthetic(
                     primary,
@@ -579,10 +611,7 @@ class FaultManagement:
                 change: AlarmChangeKind = "raised"
             else:
                 change = "correlated"
-                root.alarmed_object, root.alarmed_object_type = primary, kind
-                root.alarm_type = _ROOT_TYPE.get(kind, "communicationsAlarm")
-                root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
-                root.specific_problem = _root_problem(explanation.candidates, kind)
+                self._name_root(root, explanation.candidates, kind)
             root.candidates = explanation.candidates
             root.raised_time_s = min(root.raised_time_s, *(c.raised_time_s for c in children))
             moved = [c for c in children if c.parent_alarm != root.alarm_id]
@@ -601,6 +630,44 @@ class FaultManagement:
             if old.alarm_id not in new_roots and old.active:
                 self._clear(old, self._now, self._now)  # its alarms went to other causes
         incident.roots = new_roots
+
+    def _join_elsewhere(
+        self,
+        children: list[_Alarm],
+        candidates: tuple[str, ...],
+        incident: _Incident,
+        root: _Alarm,
+        holder: _Incident,
+    ) -> None:
+        """Put ``children`` (alarms of ``incident``, explained by ``candidates``) under
+        ``root``, an active root of another incident (``holder``) naming ``candidates[0]``
+        too; the root narrows to the candidates both name."""
+        narrowed = tuple(c for c in root.candidates if c in candidates)
+        if narrowed != root.candidates:
+            self._name_root(root, narrowed, self._kind(narrowed[0], children[0]))
+            root.candidates = narrowed
+        moved = [c for c in children if c.parent_alarm != root.alarm_id]
+        for child in children:
+            self._move(child, incident, holder)
+        for child in moved:
+            old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
+            if old is not None:
+                old.children.discard(child.alarm_id)
+            child.parent_alarm = root.alarm_id
+            root.children.add(child.alarm_id)
+        self._refresh_root(root)
+        root.last_event_time_s = max(
+            root.last_event_time_s, *(c.last_event_time_s for c in children)
+        )
+        self._emit(root, "correlated")
+        for child in moved:
+            self._emit(child, "correlated")
+
+    def _name_root(self, root: _Alarm, candidates: tuple[str, ...], kind: ResourceKind) -> None:
+        root.alarmed_object, root.alarmed_object_type = candidates[0], kind
+        root.alarm_type = _ROOT_TYPE.get(kind, "communicationsAlarm")
+        root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
+        root.specific_problem = _root_problem(candidates, kind)
 
     def _known_down(self, incident: _Incident) -> frozenset[str]:
         """The resources the twin already believes failed: those of the active roots of other
