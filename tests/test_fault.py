@@ -793,3 +793,22 @@ def test_a_resource_with_an_active_root_gets_no_second_root_from_another_inciden
     assert roots["l-t5a"].root_candidates == ()
     assert children_of(net, roots["l-t5a"]) == {("l-t5a", "agg2"), ("l-t5a", "t5")}
     assert children_of(net, roots["l-t1"]) == {("l-t1", "agg1")}
+
+
+def test_a_loss_of_signal_clear_shows_the_far_end_reachable_when_its_own_clear_is_lost() -> None:
+    # Two cuts on a ring (l1, l3) cut a and b off. l3 is repaired first: c's loss of signal
+    # on l3 clears, which shows b up and talking through c; the nms's clear of b is lost.
+    # b's "element unreachable" clears with c's clear; a's stays, under the root on l1.
+    ring = {"core": "core", "a": "tower", "b": "tower", "c": "tower"}
+    links = {"l1": ("core", "a"), "l2": ("a", "b"), "l3": ("b", "c"), "l4": ("c", "core")}
+    net = Network(make_inventory(ring, links))
+    net.los(100, "l1", "core")
+    net.los(100, "l1", "a")
+    net.los(110, "l3", "c")
+    net.unreachable(170, "a")
+    net.unreachable(170, "b")
+    net.los(1000, "l3", "c", severity="cleared")  # b's "unreachable" clear is lost
+    assert net.alarm("b", "nms").cleared_time_s == 1000
+    assert net.alarm("a", "nms").cleared_time_s is None
+    (root,) = net.roots()
+    assert root.alarmed_object == "l1"

@@ -327,6 +327,25 @@ class FaultManagement:
             return  # already cleared, or the clear of an earlier episode arriving late
         self._clear(alarm, self._now, n.event_time_s)
         self._state_changed(alarm, n.event_time_s, cleared=True)
+        far = self._far_end(alarm)
+        if far is not None:  # the reporter talks, the link works and the far end is up
+            self._reachable_again(far, n.event_time_s)
+
+    def _far_end(self, alarm: _Alarm) -> str | None:
+        """The far end of a loss of signal's link, seen from its reporter (else None)."""
+        if self.mirror is None or self.mirror.kind(alarm.alarmed_object) != "link":
+            return None
+        a, b = self.mirror.link_ends(alarm.alarmed_object)
+        return {a: b, b: a}.get(alarm.source)
+
+    def _reachable_again(self, node: str, event_s: float) -> None:
+        """``node`` was reachable at ``event_s``: its "element unreachable" raised before
+        then clears (the management system's own clear may have been lost)."""
+        for alarm_id in sorted(self._by_object.get(node, ())):
+            alarm = self._alarms[alarm_id]
+            if alarm.active and alarm.source == "nms" and alarm.last_event_time_s < event_s:
+                self._clear(alarm, self._now, event_s)
+                self._state_changed(alarm, event_s, cleared=True)
 
     def _clear(self, alarm: _Alarm, time_s: float, cleared_s: float, *, proof: bool = True) -> None:
         """Clear ``alarm`` (and a root's or flapping alarm's children), then draw what its
@@ -370,15 +389,7 @@ class FaultManagement:
         """An element that reports is reachable: its "element unreachable" (whose clear may
         be lost) clears, and what it says counts towards its resync."""
         if n.source != "nms":
-            for alarm_id in sorted(self._by_object.get(n.source, ())):
-                alarm = self._alarms[alarm_id]
-                if (
-                    alarm.active
-                    and alarm.source == "nms"
-                    and alarm.last_event_time_s < n.event_time_s
-                ):
-                    self._clear(alarm, self._now, n.event_time_s)
-                    self._state_changed(alarm, n.event_time_s, cleared=True)
+            self._reachable_again(n.source, n.event_time_s)
         resync = self._resyncs.get(n.source)
         if resync is not None and n.time_s >= resync.started_s and key in self._by_key:
             resync.pending.discard(self._by_key[key])
