@@ -812,3 +812,17 @@ def test_a_loss_of_signal_clear_shows_the_far_end_reachable_when_its_own_clear_i
     assert net.alarm("a", "nms").cleared_time_s is None
     (root,) = net.roots()
     assert root.alarmed_object == "l1"
+
+
+def test_a_clear_overtaking_the_problem_of_a_later_episode_leaves_it_cleared() -> None:
+    # t1 is cut off at 100 and back at 200; again at 1000 and back at 1001: the second
+    # "element unreachable" (raised at 1000) arrives after its own clear.
+    net = Network()
+    net.los(100, "l-t1", "agg1")
+    net.unreachable(160, "t1")
+    net.los(200, "l-t1", "agg1", severity="cleared")
+    net.unreachable(200, "t1", severity="cleared")
+    net.unreachable(1003, "t1", severity="cleared", event_time_s=1001)
+    net.unreachable(1010, "t1", event_time_s=1000)
+    assert net.alarm("t1", "nms").cleared_time_s == 1001
+    assert net.fm.active() == []

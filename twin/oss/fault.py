@@ -289,6 +289,10 @@ class FaultManagement:
             early = self._early_clears.pop(key, None)
             if early is not None and early >= n.event_time_s:  # its clear overtook it
                 self._clear(alarm, self._now, early)
+                # both changes still count towards flapping (the alarm, cleared, correlates
+                # nowhere)
+                self._state_changed(alarm, n.event_time_s, cleared=False)
+                self._state_changed(alarm, early, cleared=True)
                 return
             self._state_changed(alarm, n.event_time_s, cleared=False)
             return
@@ -313,6 +317,14 @@ class FaultManagement:
             if not self._under_flapping(alarm):
                 self._detach(alarm)  # a new episode: its cause is found afresh
             self._emit(alarm, "reraised")
+            early = self._early_clears.pop(key, None)
+            if early is not None and early >= n.event_time_s:  # its clear overtook it
+                self._clear(alarm, self._now, early)
+                # both changes still count towards flapping (the alarm, cleared, correlates
+                # nowhere)
+                self._state_changed(alarm, n.event_time_s, cleared=False)
+                self._state_changed(alarm, early, cleared=True)
+                return
             self._state_changed(alarm, n.event_time_s, cleared=False)
 
     def _network_clear(self, n: AlarmNotification, key: str) -> None:
@@ -323,8 +335,14 @@ class FaultManagement:
             )
             return
         alarm = self._alarms[alarm_id]
-        if not alarm.active or n.event_time_s < alarm.raised_time_s:
-            return  # already cleared, or the clear of an earlier episode arriving late
+        if not alarm.active and alarm.cleared_time_s is not None:
+            if n.event_time_s > alarm.cleared_time_s:  # a later episode's, ahead of its problem
+                self._early_clears[key] = max(
+                    n.event_time_s, self._early_clears.get(key, n.event_time_s)
+                )
+            return
+        if n.event_time_s < alarm.raised_time_s:
+            return  # the clear of an earlier episode arriving late
         self._clear(alarm, self._now, n.event_time_s)
         self._state_changed(alarm, n.event_time_s, cleared=True)
         far = self._far_end(alarm)
