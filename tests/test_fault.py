@@ -826,3 +826,21 @@ def test_a_clear_overtaking_the_problem_of_a_later_episode_leaves_it_cleared() -
     net.unreachable(1010, "t1", event_time_s=1000)
     assert net.alarm("t1", "nms").cleared_time_s == 1001
     assert net.fm.active() == []
+
+
+def test_a_stale_loss_of_signal_under_a_flap_clears_when_the_tower_behind_is_back() -> None:
+    # The flap of l-t1 ends with its last loss-of-signal clear lost; t1 is back in reach (its
+    # "element unreachable" clears), so l-t1 works: once the flap is over nothing is left.
+    net = Network(flap_threshold=4, flap_window_s=900)
+    for cycle in range(4):
+        t = 1000 + 200 * cycle
+        net.los(t, "l-t1", "agg1")
+        net.unreachable(t + 60, "t1")
+        net.los(t + 100, "l-t1", "agg1", severity="cleared")
+        net.unreachable(t + 110, "t1", severity="cleared")
+    net.los(1800, "l-t1", "agg1")
+    net.unreachable(1860, "t1")
+    net.unreachable(1910, "t1", severity="cleared")  # the loss of signal's clear is lost
+    assert net.alarm("l-t1", "agg1").cleared_time_s == 1910
+    net.bus.publish(RunEnded(5000))
+    assert net.fm.active() == []

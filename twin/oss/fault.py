@@ -293,6 +293,7 @@ class FaultManagement:
                 # nowhere)
                 self._state_changed(alarm, n.event_time_s, cleared=False)
                 self._state_changed(alarm, early, cleared=True)
+                self._cleared_by_network(alarm, early)
                 return
             self._state_changed(alarm, n.event_time_s, cleared=False)
             return
@@ -324,6 +325,7 @@ class FaultManagement:
                 # nowhere)
                 self._state_changed(alarm, n.event_time_s, cleared=False)
                 self._state_changed(alarm, early, cleared=True)
+                self._cleared_by_network(alarm, early)
                 return
             self._state_changed(alarm, n.event_time_s, cleared=False)
 
@@ -345,9 +347,32 @@ class FaultManagement:
             return  # the clear of an earlier episode arriving late
         self._clear(alarm, self._now, n.event_time_s)
         self._state_changed(alarm, n.event_time_s, cleared=True)
+        self._cleared_by_network(alarm, n.event_time_s)
+
+    def _cleared_by_network(self, alarm: _Alarm, event_s: float) -> None:
+        """Draw what the network's clear of ``alarm`` shows of other alarms."""
         far = self._far_end(alarm)
         if far is not None:  # the reporter talks, the link works and the far end is up
-            self._reachable_again(far, n.event_time_s)
+            self._reachable_again(far, event_s)
+        if alarm.source == "nms" and alarm.alarmed_object_type in NODE_KINDS:
+            self._losses_disproved(alarm.alarmed_object, event_s)
+
+    def _losses_disproved(self, node: str, event_s: float) -> None:
+        """``node`` is back in reach at ``event_s``, so every link and node on all its paths
+        to the cores works: a loss of signal raised before then on such a link, whose far end
+        is such a node too, is stale (its clear was lost) and clears."""
+        up = proven_up(self.mirror, node, "nms")
+        for link in sorted(up):
+            for alarm_id in sorted(self._by_object.get(link, ())):
+                alarm = self._alarms[alarm_id]
+                far = self._far_end(alarm)
+                if (
+                    alarm.active
+                    and far in up
+                    and alarm.source != "nms"
+                    and alarm.last_event_time_s < event_s
+                ):
+                    self._clear(alarm, self._now, event_s)
 
     def _far_end(self, alarm: _Alarm) -> str | None:
         """The far end of a loss of signal's link, seen from its reporter (else None)."""
