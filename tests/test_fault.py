@@ -714,3 +714,133 @@ def test_a_root_is_planned_when_all_its_alarms_are_planned_outages() -> None:
     assert root.planned_outage
     net.los(120, "l-t1", "agg1")
     assert [r.planned_outage for r in net.fm.active()] == [True, False]
+
+
+# agg with two uplinks to the core (neither alone is a single point), towers t1, t2 behind it
+DUAL = {"core": "core", "agg": "aggregation", "t1": "tower", "t2": "tower"}
+DUAL_LINKS = {
+    "up1": ("agg", "core"),
+    "up2": ("agg", "core"),
+    "l1": ("t1", "agg"),
+    "l2": ("t2", "agg"),
+}
+
+
+def test_cutting_the_second_uplink_with_the_first_known_down_is_not_blamed_on_the_site() -> None:
+    # up1 is cut at 100 (both ends report). At 1000 up2 is cut too: agg and its towers lose
+    # their path, so only the core's end of up2 reports, and the nms loses agg, t1 and t2.
+    # With up1 known down, up2's cut explains them as well as agg dead without its gasp.
+    net = Network(make_inventory(DUAL, DUAL_LINKS))
+    net.los(100, "up1", "core")
+    net.los(100, "up1", "agg")
+    net.los(1000, "up2", "core")
+    for node in ("agg", "t1", "t2"):
+        net.unreachable(1060, node)
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert set(roots) == {"up1", "up2"}  # never agg alone
+    assert roots["up2"].root_candidates == ("up2", "agg")
+    assert children_of(net, roots["up2"]) == {
+        ("up2", "core"),
+        ("agg", "nms"),
+        ("t1", "nms"),
+        ("t2", "nms"),
+    }
+    assert children_of(net, roots["up1"]) == {("up1", "core"), ("up1", "agg")}
+
+
+def test_the_site_behind_a_known_down_uplink_is_the_root_when_its_dying_gasp_arrives() -> None:
+    net = Network(make_inventory(DUAL, DUAL_LINKS))
+    net.los(100, "up1", "core")
+    net.los(100, "up1", "agg")
+    net.gasp(1000, "agg")
+    net.los(1000, "up2", "core")
+    for node in ("agg", "t1", "t2"):
+        net.unreachable(1060, node)
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert set(roots) == {"up1", "agg"}
+    assert roots["agg"].root_candidates == ()
+    assert len(roots["agg"].correlated_alarms) == 5
+
+
+def test_an_alarm_drawn_into_another_faults_incident_still_joins_its_own_root() -> None:
+    # t3 dies at 100 (its gasp arrives); l-t1 is cut at 170: its loss of signal is within the
+    # window of t3's incident and joins it, but t1's "element unreachable" a heartbeat later
+    # is not. It must join the root l-t1 already has, not raise a second one.
+    net = Network()
+    net.gasp(100, "t3")
+    net.los(100, "l-t3", "agg2")
+    net.unreachable(160, "t3")
+    net.los(170, "l-t1", "agg1")
+    net.unreachable(230, "t1")
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert sorted(roots) == ["l-t1", "t3"]
+    assert roots["l-t1"].root_candidates == ("l-t1", "t1")
+    assert children_of(net, roots["l-t1"]) == {("l-t1", "agg1"), ("t1", "nms")}
+    assert len(roots["t3"].correlated_alarms) == 3
+
+
+def test_a_resource_with_an_active_root_gets_no_second_root_from_another_incident() -> None:
+    # l-t5a is cut at 100; agg2's loss of signal alone says "l-t5a or t5". t5's end of it
+    # (raised at 150, delivered late) lands in the incident of l-t1, cut at 185, and alone
+    # would say "l-t5a or agg2": it joins the root on l-t5a, which narrows to the link.
+    net = Network()
+    net.los(100, "l-t5a", "agg2")
+    net.los(185, "l-t1", "agg1")
+    net.los(200, "l-t5a", "t5", event_time_s=150)
+    assert len(net.roots()) == 2
+    roots = {r.alarmed_object: r for r in net.roots()}
+    assert sorted(roots) == ["l-t1", "l-t5a"]
+    assert roots["l-t5a"].root_candidates == ()
+    assert children_of(net, roots["l-t5a"]) == {("l-t5a", "agg2"), ("l-t5a", "t5")}
+    assert children_of(net, roots["l-t1"]) == {("l-t1", "agg1")}
+
+
+def test_a_loss_of_signal_clear_shows_the_far_end_reachable_when_its_own_clear_is_lost() -> None:
+    # Two cuts on a ring (l1, l3) cut a and b off. l3 is repaired first: c's loss of signal
+    # on l3 clears, which shows b up and talking through c; the nms's clear of b is lost.
+    # b's "element unreachable" clears with c's clear; a's stays, under the root on l1.
+    ring = {"core": "core", "a": "tower", "b": "tower", "c": "tower"}
+    links = {"l1": ("core", "a"), "l2": ("a", "b"), "l3": ("b", "c"), "l4": ("c", "core")}
+    net = Network(make_inventory(ring, links))
+    net.los(100, "l1", "core")
+    net.los(100, "l1", "a")
+    net.los(110, "l3", "c")
+    net.unreachable(170, "a")
+    net.unreachable(170, "b")
+    net.los(1000, "l3", "c", severity="cleared")  # b's "unreachable" clear is lost
+    assert net.alarm("b", "nms").cleared_time_s == 1000
+    assert net.alarm("a", "nms").cleared_time_s is None
+    (root,) = net.roots()
+    assert root.alarmed_object == "l1"
+
+
+def test_a_clear_overtaking_the_problem_of_a_later_episode_leaves_it_cleared() -> None:
+    # t1 is cut off at 100 and back at 200; again at 1000 and back at 1001: the second
+    # "element unreachable" (raised at 1000) arrives after its own clear.
+    net = Network()
+    net.los(100, "l-t1", "agg1")
+    net.unreachable(160, "t1")
+    net.los(200, "l-t1", "agg1", severity="cleared")
+    net.unreachable(200, "t1", severity="cleared")
+    net.unreachable(1003, "t1", severity="cleared", event_time_s=1001)
+    net.unreachable(1010, "t1", event_time_s=1000)
+    assert net.alarm("t1", "nms").cleared_time_s == 1001
+    assert net.fm.active() == []
+
+
+def test_a_stale_loss_of_signal_under_a_flap_clears_when_the_tower_behind_is_back() -> None:
+    # The flap of l-t1 ends with its last loss-of-signal clear lost; t1 is back in reach (its
+    # "element unreachable" clears), so l-t1 works: once the flap is over nothing is left.
+    net = Network(flap_threshold=4, flap_window_s=900)
+    for cycle in range(4):
+        t = 1000 + 200 * cycle
+        net.los(t, "l-t1", "agg1")
+        net.unreachable(t + 60, "t1")
+        net.los(t + 100, "l-t1", "agg1", severity="cleared")
+        net.unreachable(t + 110, "t1", severity="cleared")
+    net.los(1800, "l-t1", "agg1")
+    net.unreachable(1860, "t1")
+    net.unreachable(1910, "t1", severity="cleared")  # the loss of signal's clear is lost
+    assert net.alarm("l-t1", "agg1").cleared_time_s == 1910
+    net.bus.publish(RunEnded(5000))
+    assert net.fm.active() == []

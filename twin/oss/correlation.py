@@ -89,16 +89,26 @@ class Evidence:
     role: Literal["local", "unreachable", "cell"]
 
 
-def cover(evidence: Mapping[int, Evidence], mirror: InventoryMirror | None) -> list[Explanation]:
-    """Return the explanations of the alarms of one incident.
+def cover(
+    evidence: Mapping[int, Evidence],
+    mirror: InventoryMirror | None,
+    down: frozenset[str] = frozenset(),
+) -> list[Explanation]:
+    """Return the explanations of the alarms of one incident, given the resources the twin
+    already believes failed (``down``: the resources of other active roots).
 
     1. The *local* alarms (losses of signal, dying gasps) choose the failed resources, by a
        greedy set cover: the resource explaining the most unexplained alarms first, ties
        going to the one that takes the fewest nodes down with it (the most specific cause);
-       resources explaining the same alarms and taking as many down are named together.
-    2. An "element unreachable" goes to those failures when, together, they cut its element
-       off: to the first failure without which it would be reachable. So two cuts on a ring
-       explain the towers between them, which no single resource does. What is left is
+       resources explaining the same alarms and taking as many down are named together
+       (counted with ``down`` already failed, when the count differs from the intact
+       network's: with one of two uplinks known down, the other's cut takes as much down as
+       the site behind them).
+    2. An "element unreachable" goes to those failures when, together with ``down``, they
+       cut its element off: to the first failure without which it would be reachable. So
+       two cuts on a ring explain the towers between them, which no single resource does,
+       and a cut of the second of two uplinks, the first known down, explains the site
+       behind them and its towers. What is left is
        covered the same greedy way, joining an explanation of step 1 that shares a
        candidate.
     3. A cell-unavailable never chooses a cause (its tower could still talk, so a cause
@@ -115,11 +125,11 @@ def cover(evidence: Mapping[int, Evidence], mirror: InventoryMirror | None) -> l
     by_role: dict[str, list[int]] = defaultdict(list)
     for alarm in sorted(evidence):
         by_role[evidence[alarm].role].append(alarm)
-    found = _greedy({a: evidence[a].candidates for a in by_role["local"]}, mirror)
+    found = _greedy({a: evidence[a].candidates for a in by_role["local"]}, mirror, down)
     unexplained = by_role["unreachable"]
     if found and unexplained and mirror is not None:
-        unexplained = _by_failures(found, unexplained, evidence, mirror)
-    for extra in _greedy({a: evidence[a].candidates for a in unexplained}, mirror):
+        unexplained = _by_failures(found, unexplained, evidence, mirror, down)
+    for extra in _greedy({a: evidence[a].candidates for a in unexplained}, mirror, down):
         for k, explanation in enumerate(found):
             if not set(extra.candidates).isdisjoint(explanation.candidates):
                 found[k] = Explanation(explanation.candidates, explanation.alarms | extra.alarms)
@@ -143,10 +153,13 @@ def _by_failures(
     unreachable: list[int],
     evidence: Mapping[int, Evidence],
     mirror: InventoryMirror,
+    down: frozenset[str],
 ) -> list[int]:
-    """Give each unreachable element the failure it needs among ``found`` (in place); return
-    the alarms those failures do not explain."""
+    """Give each unreachable element the failure it needs among ``found`` (in place), the
+    resources in ``down`` counted as failed too; return the alarms those failures do not
+    explain."""
     failed = [e.candidates[0] for e in found]
+    known = sorted(down - set(failed))
     left: list[int] = []
     together: list[int] = []
     for alarm in unreachable:  # one failure alone cuts it off: no search needed
@@ -155,19 +168,20 @@ def _by_failures(
             together.append(alarm)
         else:
             found[alone] = Explanation(found[alone].candidates, found[alone].alarms | {alarm})
-    if not together or len(failed) < 2:
+    if not together or len(failed) + len(known) < 2:
         return together
-    cut_off = isolated_by(mirror, failed)
+    cut_off = isolated_by(mirror, failed + known)
+    already = isolated_by(mirror, known)
     for alarm in together:
         node = mirror.node_index.get(evidence[alarm].subject)
-        if node is None or node not in cut_off:
-            left.append(alarm)
+        if node is None or node not in cut_off or node in already:
+            left.append(alarm)  # not cut off, or cut off by what failed before: not these
             continue
         needed = next(
             (
                 k
                 for k in range(len(failed))
-                if node not in isolated_by(mirror, failed[:k] + failed[k + 1 :])
+                if node not in isolated_by(mirror, failed[:k] + failed[k + 1 :] + known)
             ),
             0,
         )
@@ -176,10 +190,19 @@ def _by_failures(
 
 
 def _greedy(
-    evidence: Mapping[int, frozenset[str]], mirror: InventoryMirror | None
+    evidence: Mapping[int, frozenset[str]],
+    mirror: InventoryMirror | None,
+    down: frozenset[str] = frozenset(),
 ) -> list[Explanation]:
     def size(resource: str) -> int:
         return mirror.isolated_count(resource) if mirror is not None else 0
+
+    def size_given_down(resource: str) -> int:
+        """How many more nodes go when ``resource`` fails too, with ``down`` failed."""
+        if mirror is None or not down:
+            return size(resource)
+        before = isolated_by(mirror, down)
+        return len(isolated_by(mirror, down | {resource}) - before)
 
     uncovered = set(evidence)
     found: list[Explanation] = []
@@ -190,10 +213,15 @@ def _greedy(
                 explained[resource].add(alarm)
         best = min(explained, key=lambda r: (-len(explained[r]), size(r), _order(mirror, r)))
         alarms, best_size = explained[best], size(best)
-        candidates = sorted(
-            (r for r in explained if explained[r] == alarms and size(r) == best_size),
-            key=lambda r: _order(mirror, r),
-        )
+        alike = [r for r in explained if explained[r] == alarms]
+        if down and any(size(r) != best_size for r in alike):
+            # one of the intact network's cut points may already be down: compare what
+            # each takes down now (only then, as it is a search of the network each)
+            best_now = size_given_down(best)
+            alike = [r for r in alike if r == best or size_given_down(r) == best_now]
+        else:
+            alike = [r for r in alike if size(r) == best_size]
+        candidates = sorted(alike, key=lambda r: _order(mirror, r))
         found.append(Explanation(tuple(candidates), frozenset(alarms)))
         uncovered -= alarms
     return found

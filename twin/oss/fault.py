@@ -289,6 +289,11 @@ class FaultManagement:
             early = self._early_clears.pop(key, None)
             if early is not None and early >= n.event_time_s:  # its clear overtook it
                 self._clear(alarm, self._now, early)
+                # both changes still count towards flapping (the alarm, cleared, correlates
+                # nowhere)
+                self._state_changed(alarm, n.event_time_s, cleared=False)
+                self._state_changed(alarm, early, cleared=True)
+                self._cleared_by_network(alarm, early)
                 return
             self._state_changed(alarm, n.event_time_s, cleared=False)
             return
@@ -313,6 +318,15 @@ class FaultManagement:
             if not self._under_flapping(alarm):
                 self._detach(alarm)  # a new episode: its cause is found afresh
             self._emit(alarm, "reraised")
+            early = self._early_clears.pop(key, None)
+            if early is not None and early >= n.event_time_s:  # its clear overtook it
+                self._clear(alarm, self._now, early)
+                # both changes still count towards flapping (the alarm, cleared, correlates
+                # nowhere)
+                self._state_changed(alarm, n.event_time_s, cleared=False)
+                self._state_changed(alarm, early, cleared=True)
+                self._cleared_by_network(alarm, early)
+                return
             self._state_changed(alarm, n.event_time_s, cleared=False)
 
     def _network_clear(self, n: AlarmNotification, key: str) -> None:
@@ -323,10 +337,58 @@ class FaultManagement:
             )
             return
         alarm = self._alarms[alarm_id]
-        if not alarm.active or n.event_time_s < alarm.raised_time_s:
-            return  # already cleared, or the clear of an earlier episode arriving late
+        if not alarm.active and alarm.cleared_time_s is not None:
+            if n.event_time_s > alarm.cleared_time_s:  # a later episode's, ahead of its problem
+                self._early_clears[key] = max(
+                    n.event_time_s, self._early_clears.get(key, n.event_time_s)
+                )
+            return
+        if n.event_time_s < alarm.raised_time_s:
+            return  # the clear of an earlier episode arriving late
         self._clear(alarm, self._now, n.event_time_s)
         self._state_changed(alarm, n.event_time_s, cleared=True)
+        self._cleared_by_network(alarm, n.event_time_s)
+
+    def _cleared_by_network(self, alarm: _Alarm, event_s: float) -> None:
+        """Draw what the network's clear of ``alarm`` shows of other alarms."""
+        far = self._far_end(alarm)
+        if far is not None:  # the reporter talks, the link works and the far end is up
+            self._reachable_again(far, event_s)
+        if alarm.source == "nms" and alarm.alarmed_object_type in NODE_KINDS:
+            self._losses_disproved(alarm.alarmed_object, event_s)
+
+    def _losses_disproved(self, node: str, event_s: float) -> None:
+        """``node`` is back in reach at ``event_s``, so every link and node on all its paths
+        to the cores works: a loss of signal raised before then on such a link, whose far end
+        is such a node too, is stale (its clear was lost) and clears."""
+        up = proven_up(self.mirror, node, "nms")
+        for link in sorted(up):
+            for alarm_id in sorted(self._by_object.get(link, ())):
+                alarm = self._alarms[alarm_id]
+                far = self._far_end(alarm)
+                if (
+                    alarm.active
+                    and far in up
+                    and alarm.source != "nms"
+                    and alarm.last_event_time_s < event_s
+                ):
+                    self._clear(alarm, self._now, event_s)
+
+    def _far_end(self, alarm: _Alarm) -> str | None:
+        """The far end of a loss of signal's link, seen from its reporter (else None)."""
+        if self.mirror is None or self.mirror.kind(alarm.alarmed_object) != "link":
+            return None
+        a, b = self.mirror.link_ends(alarm.alarmed_object)
+        return {a: b, b: a}.get(alarm.source)
+
+    def _reachable_again(self, node: str, event_s: float) -> None:
+        """``node`` was reachable at ``event_s``: its "element unreachable" raised before
+        then clears (the management system's own clear may have been lost)."""
+        for alarm_id in sorted(self._by_object.get(node, ())):
+            alarm = self._alarms[alarm_id]
+            if alarm.active and alarm.source == "nms" and alarm.last_event_time_s < event_s:
+                self._clear(alarm, self._now, event_s)
+                self._state_changed(alarm, event_s, cleared=True)
 
     def _clear(self, alarm: _Alarm, time_s: float, cleared_s: float, *, proof: bool = True) -> None:
         """Clear ``alarm`` (and a root's or flapping alarm's children), then draw what its
@@ -370,15 +432,7 @@ class FaultManagement:
         """An element that reports is reachable: its "element unreachable" (whose clear may
         be lost) clears, and what it says counts towards its resync."""
         if n.source != "nms":
-            for alarm_id in sorted(self._by_object.get(n.source, ())):
-                alarm = self._alarms[alarm_id]
-                if (
-                    alarm.active
-                    and alarm.source == "nms"
-                    and alarm.last_event_time_s < n.event_time_s
-                ):
-                    self._clear(alarm, self._now, n.event_time_s)
-                    self._state_changed(alarm, n.event_time_s, cleared=True)
+            self._reachable_again(n.source, n.event_time_s)
         resync = self._resyncs.get(n.source)
         if resync is not None and n.time_s >= resync.started_s and key in self._by_key:
             resync.pending.discard(self._by_key[key])
@@ -537,13 +591,39 @@ class FaultManagement:
         incident.members.add(alarm.alarm_id)
         self._incident_of[alarm.alarm_id] = incident
         explained_by = self._explanations(alarm)
-        for root_id in incident.roots:  # fast path: every candidate of a root explains it
-            root = self._alarms[root_id]
-            if root.active and set(root.candidates) <= explained_by:
-                self._set_parent(alarm, root)
-                self._touch(root, "correlated")
-                return
+        # fast path: every candidate of an active root explains it. That root's own incident
+        # first, then any other: an unrelated fault starting just before may have drawn this
+        # alarm into its incident, and the fault it belongs to has a root already.
+        for holder in [incident, *(i for i in self._incidents if i is not incident)]:
+            for root_id in holder.roots:
+                root = self._alarms[root_id]
+                if root.active and set(root.candidates) <= explained_by:
+                    self._move(alarm, incident, holder)
+                    self._set_parent(alarm, root)
+                    self._touch(root, "correlated")
+                    return
         self._recorrelate(incident)
+
+    def _move(self, alarm: _Alarm, from_: _Incident, to: _Incident) -> None:
+        """Make ``alarm`` a member of incident ``to`` instead of ``from_``."""
+        if from_ is not to:
+            from_.members.discard(alarm.alarm_id)
+            to.members.add(alarm.alarm_id)
+            self._incident_of[alarm.alarm_id] = to
+
+    def _root_elsewhere(
+        self, candidates: tuple[str, ...], incident: _Incident
+    ) -> tuple[_Alarm, _Incident] | None:
+        """An active root of another incident that names ``candidates[0]`` among its own
+        candidates, with its incident."""
+        for other in self._incidents:
+            if other is incident:
+                continue
+            for root_id in other.roots:
+                root = self._alarms[root_id]
+                if root.active and candidates[0] in root.candidates:
+                    return root, other
+        return None
 
     def _recorrelate(self, incident: _Incident) -> None:
         evidence = {
@@ -553,7 +633,7 @@ class FaultManagement:
         }
         old_roots = [self._alarms[r] for r in incident.roots if self._alarms[r].active]
         new_roots: list[int] = []
-        for explanation in cover(evidence, self.mirror):
+        for explanation in cover(evidence, self.mirror, self._known_down(incident)):
             # the same root goes on (same id) if it explained some of these alarms already,
             # or named one of these causes: a cause narrowing is one root, not two
             free = [r for r in old_roots if r.alarm_id not in new_roots]
@@ -566,6 +646,12 @@ class FaultManagement:
             children = [self._alarms[i] for i in sorted(explanation.alarms)]
             primary = explanation.candidates[0]
             kind = self._kind(primary, children[0])
+            elsewhere = (
+                None if root is not None else self._root_elsewhere(explanation.candidates, incident)
+            )
+            if elsewhere is not None:  # never a second root for one resource: join it
+                self._join_elsewhere(children, explanation.candidates, incident, *elsewhere)
+                continue
             if root is None:
                 root = self._new_synthetic(
                     primary,
@@ -579,10 +665,7 @@ class FaultManagement:
                 change: AlarmChangeKind = "raised"
             else:
                 change = "correlated"
-                root.alarmed_object, root.alarmed_object_type = primary, kind
-                root.alarm_type = _ROOT_TYPE.get(kind, "communicationsAlarm")
-                root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
-                root.specific_problem = _root_problem(explanation.candidates, kind)
+                self._name_root(root, explanation.candidates, kind)
             root.candidates = explanation.candidates
             root.raised_time_s = min(root.raised_time_s, *(c.raised_time_s for c in children))
             moved = [c for c in children if c.parent_alarm != root.alarm_id]
@@ -601,6 +684,56 @@ class FaultManagement:
             if old.alarm_id not in new_roots and old.active:
                 self._clear(old, self._now, self._now)  # its alarms went to other causes
         incident.roots = new_roots
+
+    def _join_elsewhere(
+        self,
+        children: list[_Alarm],
+        candidates: tuple[str, ...],
+        incident: _Incident,
+        root: _Alarm,
+        holder: _Incident,
+    ) -> None:
+        """Put ``children`` (alarms of ``incident``, explained by ``candidates``) under
+        ``root``, an active root of another incident (``holder``) naming ``candidates[0]``
+        too; the root narrows to the candidates both name."""
+        narrowed = tuple(c for c in root.candidates if c in candidates)
+        if narrowed != root.candidates:
+            self._name_root(root, narrowed, self._kind(narrowed[0], children[0]))
+            root.candidates = narrowed
+        moved = [c for c in children if c.parent_alarm != root.alarm_id]
+        for child in children:
+            self._move(child, incident, holder)
+        for child in moved:
+            old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
+            if old is not None:
+                old.children.discard(child.alarm_id)
+            child.parent_alarm = root.alarm_id
+            root.children.add(child.alarm_id)
+        self._refresh_root(root)
+        root.last_event_time_s = max(
+            root.last_event_time_s, *(c.last_event_time_s for c in children)
+        )
+        self._emit(root, "correlated")
+        for child in moved:
+            self._emit(child, "correlated")
+
+    def _name_root(self, root: _Alarm, candidates: tuple[str, ...], kind: ResourceKind) -> None:
+        root.alarmed_object, root.alarmed_object_type = candidates[0], kind
+        root.alarm_type = _ROOT_TYPE.get(kind, "communicationsAlarm")
+        root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
+        root.specific_problem = _root_problem(candidates, kind)
+
+    def _known_down(self, incident: _Incident) -> frozenset[str]:
+        """The resources the twin already believes failed: those of the active roots of other
+        incidents (the likeliest candidate of each), so that a second cut is seen with the
+        first (docs/fault-management.md, "Cover")."""
+        return frozenset(
+            root.alarmed_object
+            for other in self._incidents
+            if other is not incident
+            for r in other.roots
+            if (root := self._alarms[r]).active
+        )
 
     def _under_flapping(self, alarm: _Alarm) -> bool:
         parent = self._alarms.get(alarm.parent_alarm) if alarm.parent_alarm else None
