@@ -91,6 +91,16 @@ Seconds = Annotated[
         }
     ),
 ]
+
+
+def _within_30_days(value: float) -> float:
+    if value <= 0 or value > MAX_MAINTENANCE_S:
+        raise ValueError("must be longer than 0s and at most 30d")
+    return value
+
+
+# A window of planned work or an injected anomaly: a duration longer than 0s, at most 30d.
+Window = Annotated[Seconds, AfterValidator(_within_30_days)]
 Money = Annotated[
     Decimal,
     BeforeValidator(parse_money),
@@ -512,14 +522,7 @@ class MaintenanceEvent(_Event):
 
     action: Literal["maintenance"]
     target: Identifier
-    duration: Seconds = Field(description="the window; longer than 0s, at most 30d")
-
-    @field_validator("duration")
-    @classmethod
-    def _window_in_range(cls, value: float) -> float:
-        if value <= 0 or value > MAX_MAINTENANCE_S:
-            raise ValueError("must be longer than 0s and at most 30d")
-        return value
+    duration: Window = Field(description="the window; longer than 0s, at most 30d")
 
 
 class SurgeEvent(_Event):
@@ -536,14 +539,7 @@ class SleepEvent(_Event):
 
     action: Literal["sleep"]
     target: CellOrTower = Field(description="a cell or tower id")
-    duration: Seconds = Field(description="how long it sleeps; longer than 0s, at most 30d")
-
-    @field_validator("duration")
-    @classmethod
-    def _window_in_range(cls, value: float) -> float:
-        if value <= 0 or value > MAX_MAINTENANCE_S:
-            raise ValueError("must be longer than 0s and at most 30d")
-        return value
+    duration: Window = Field(description="how long it sleeps; longer than 0s, at most 30d")
 
 
 class DegradeEvent(_Event):
@@ -554,14 +550,7 @@ class DegradeEvent(_Event):
     action: Literal["degrade"]
     target: CellOrTower = Field(description="a cell, tower or link id")
     factor: float = Field(gt=0, le=1, description="capacity multiplier, in (0, 1]")
-    duration: Seconds = Field(description="how long; longer than 0s, at most 30d")
-
-    @field_validator("duration")
-    @classmethod
-    def _window_in_range(cls, value: float) -> float:
-        if value <= 0 or value > MAX_MAINTENANCE_S:
-            raise ValueError("must be longer than 0s and at most 30d")
-        return value
+    duration: Window = Field(description="how long; longer than 0s, at most 30d")
 
 
 class OrderEvent(_Event):
