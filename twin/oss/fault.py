@@ -286,16 +286,7 @@ class FaultManagement:
         if alarm_id is None:
             alarm = self._new_alarm(n, key)
             self._emit(alarm, "raised")
-            early = self._early_clears.pop(key, None)
-            if early is not None and early >= n.event_time_s:  # its clear overtook it
-                self._clear(alarm, self._now, early)
-                # both changes still count towards flapping (the alarm, cleared, correlates
-                # nowhere)
-                self._state_changed(alarm, n.event_time_s, cleared=False)
-                self._state_changed(alarm, early, cleared=True)
-                self._cleared_by_network(alarm, early)
-                return
-            self._state_changed(alarm, n.event_time_s, cleared=False)
+            self._begin_episode(alarm, n, key)
             return
         alarm = self._alarms[alarm_id]
         alarm.count += 1
@@ -318,16 +309,20 @@ class FaultManagement:
             if not self._under_flapping(alarm):
                 self._detach(alarm)  # a new episode: its cause is found afresh
             self._emit(alarm, "reraised")
-            early = self._early_clears.pop(key, None)
-            if early is not None and early >= n.event_time_s:  # its clear overtook it
-                self._clear(alarm, self._now, early)
-                # both changes still count towards flapping (the alarm, cleared, correlates
-                # nowhere)
-                self._state_changed(alarm, n.event_time_s, cleared=False)
-                self._state_changed(alarm, early, cleared=True)
-                self._cleared_by_network(alarm, early)
-                return
+            self._begin_episode(alarm, n, key)
+
+    def _begin_episode(self, alarm: _Alarm, n: AlarmNotification, key: str) -> None:
+        """Count a new or re-raised problem towards flapping (which correlates it), or, when
+        its clear arrived first, clear it at once."""
+        early = self._early_clears.pop(key, None)
+        if early is not None and early >= n.event_time_s:  # its clear overtook it
+            self._clear(alarm, self._now, early)
+            # both changes still count towards flapping (the alarm, cleared, correlates nowhere)
             self._state_changed(alarm, n.event_time_s, cleared=False)
+            self._state_changed(alarm, early, cleared=True)
+            self._cleared_by_network(alarm, early)
+            return
+        self._state_changed(alarm, n.event_time_s, cleared=False)
 
     def _network_clear(self, n: AlarmNotification, key: str) -> None:
         alarm_id = self._by_key.get(key)
