@@ -664,12 +664,7 @@ class FaultManagement:
             root.candidates = explanation.candidates
             root.raised_time_s = min(root.raised_time_s, *(c.raised_time_s for c in children))
             moved = [c for c in children if c.parent_alarm != root.alarm_id]
-            for child in moved:
-                old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
-                if old is not None:
-                    old.children.discard(child.alarm_id)
-                child.parent_alarm = root.alarm_id
-                root.children.add(child.alarm_id)
+            self._reparent(root, moved)
             self._refresh_root(root)
             self._emit(root, change)
             for child in moved:
@@ -679,6 +674,15 @@ class FaultManagement:
             if old.alarm_id not in new_roots and old.active:
                 self._clear(old, self._now, self._now)  # its alarms went to other causes
         incident.roots = new_roots
+
+    def _reparent(self, root: _Alarm, moved: list[_Alarm]) -> None:
+        """Put ``moved`` under ``root``, out of the roots they were under."""
+        for child in moved:
+            old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
+            if old is not None:
+                old.children.discard(child.alarm_id)
+            child.parent_alarm = root.alarm_id
+            root.children.add(child.alarm_id)
 
     def _join_elsewhere(
         self,
@@ -698,12 +702,7 @@ class FaultManagement:
         moved = [c for c in children if c.parent_alarm != root.alarm_id]
         for child in children:
             self._move(child, incident, holder)
-        for child in moved:
-            old = self._alarms.get(child.parent_alarm) if child.parent_alarm else None
-            if old is not None:
-                old.children.discard(child.alarm_id)
-            child.parent_alarm = root.alarm_id
-            root.children.add(child.alarm_id)
+        self._reparent(root, moved)
         self._refresh_root(root)
         root.last_event_time_s = max(
             root.last_event_time_s, *(c.last_event_time_s for c in children)
