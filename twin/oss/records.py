@@ -10,7 +10,7 @@ import numpy as np
 
 from twin.feed import AlarmType, PerceivedSeverity, ResourceKind
 
-__all__ = ["AlarmChange", "AlarmChangeKind", "KpiBatch"]
+__all__ = ["AlarmChange", "AlarmChangeKind", "KpiBatch", "SlaBreach"]
 
 AlarmChangeKind = Literal[
     "raised",  # a new alarm in the list
@@ -78,3 +78,23 @@ class KpiBatch:
     tower: Mapping[str, np.ndarray]
     link: Mapping[str, np.ndarray]
     network: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SlaBreach:
+    """A subscription's availability in one billing cycle below its product's SLA, as the twin
+    measured it (service assurance publishes it; billing credits it).
+
+    Cycles are monthly from the run's start; the last is partial, over the time simulated.
+    ``subscriber`` is the network's subscriber index (the feed's), ``availability`` the share of
+    the cycle the subscription had service by the twin's measure, ``target`` the product's
+    ``sla.availability``. ``time_s`` is when the twin knew it: the cycle's end or the run's.
+    """
+
+    time_s: float
+    subscriber: int
+    product: str
+    cycle_start_s: float
+    cycle_end_s: float
+    availability: float
+    target: float
