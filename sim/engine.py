@@ -62,8 +62,10 @@ from twin.feed import (
     ResourceKind,
     ResourceStateChange,
     RunEnded,
+    Release,
     RunStarted,
     SubscriptionAdmitted,
+    SubscriptionReleased,
     UsageBatch,
 )
 
@@ -169,7 +171,8 @@ def _seconds_into_day(scenario: Scenario) -> float:
 class Simulation:
     """One run of a scenario: builds the network, then :meth:`run` emits the feed to ``sink``.
 
-    It also answers the twin's southbound commands (:meth:`admit_subscription`). The ground
+    It also answers the twin's southbound commands (:meth:`admit_subscription`,
+    :meth:`release_subscription`). The ground
     truth (:mod:`sim.truth`: state changes with their causes, faults, outage attributions) goes
     to ``truth`` when given, and nowhere else.
     """
@@ -337,7 +340,7 @@ class Simulation:
         if self._routes.isolated[t]:
             return Admission(False, tower, "tower has no path to a core")
         limit = int(topo.tower_max_subscribers[t])
-        homed = int(self.subscribers.cell_count[topo.cell_tower == t].sum())
+        homed = int(self.subscribers.active_cell_count[topo.cell_tower == t].sum())
         if limit and homed >= limit:
             return Admission(False, tower, f"tower is full ({limit} subscribers)")
         try:
@@ -351,6 +354,33 @@ class Simulation:
         index = self.kernel.add_subscriber(cell, product_index)
         self.sink.publish(SubscriptionAdmitted(self.env.now, index, topo.cell_ids[cell], product))
         return Admission(True, tower, subscriber=index)
+
+    def release_subscription(self, subscriber: int) -> Release:
+        """Release a subscriber: it makes no more traffic and no more usage from now on, and
+        its tower counts one subscriber fewer against ``max_subscribers``.
+
+        Idempotent: releasing it again, or a subscriber the network never had, changes nothing
+        and says so. The subscriber keeps its index and its place in the traffic draws (its
+        arrivals are lost uncounted), so no other subscriber's draw moves (docs/engine.md).
+        """
+        if not 0 <= subscriber < self.subscribers.count:
+            return Release(False, subscriber, f"unknown subscriber {subscriber}")
+        if self.subscribers.released[subscriber]:
+            return Release(False, subscriber, "already released")
+        self.kernel.advance(self.env.now)
+        self.kernel.release_subscriber(subscriber)
+        cell = int(self.subscribers.cell[subscriber])
+        product = self.product_names[int(self.subscribers.product[subscriber])]
+        self.sink.publish(
+            SubscriptionReleased(self.env.now, subscriber, self.topo.cell_ids[cell], product)
+        )
+        return Release(True, subscriber)
+
+    def homed_subscribers(self, tower: str) -> int:
+        """How many subscribers a tower holds now (admitted ones in, released ones out): what
+        its ``max_subscribers`` limits."""
+        t = int(self.topo.tower_of_node()[self.topo.node_index[tower]])
+        return int(self.subscribers.active_cell_count[self.topo.cell_tower == t].sum())
 
     # --- running ---------------------------------------------------------------------------------
 

@@ -79,6 +79,10 @@ class SubscriberBase:
         self._cell = np.asarray(cell, dtype=np.int64)
         self._product = np.asarray(product, dtype=np.int64)
         self._count = len(self._cell)
+        # A released subscriber keeps its place in the draws (cell_count, pick) so that no
+        # other subscriber's draw moves; its arrivals are dropped before anyone counts them.
+        self._released = np.zeros(len(self._cell), dtype=bool)
+        self._released_per_cell = np.zeros(n_cells, dtype=np.int64)
         self._index()
 
     def _index(self) -> None:
@@ -98,6 +102,28 @@ class SubscriberBase:
         return self._cell_count
 
     @property
+    def active_cell_count(self) -> np.ndarray:
+        """Subscribers homed on each cell and not released: what a tower's limit counts."""
+        return self.cell_count - self._released_per_cell
+
+    @property
+    def any_released(self) -> bool:
+        return bool(self._released_per_cell.any())
+
+    @property
+    def released(self) -> np.ndarray:
+        """Whether each subscriber was released."""
+        return self._released[: self._count]
+
+    def release(self, index: int) -> bool:
+        """Release one subscriber; False if it was released already (nothing changes)."""
+        if self._released[index]:
+            return False
+        self._released[index] = True
+        self._released_per_cell[self._cell[index]] += 1
+        return True
+
+    @property
     def count(self) -> int:
         return self._count
 
@@ -115,6 +141,7 @@ class SubscriberBase:
             grow = max(16, len(self._cell) // 2)
             self._cell = np.concatenate([self._cell, np.zeros(grow, np.int64)])
             self._product = np.concatenate([self._product, np.zeros(grow, np.int64)])
+            self._released = np.concatenate([self._released, np.zeros(grow, dtype=bool)])
         self._cell[self._count] = cell
         self._product[self._count] = product
         self._count += 1
@@ -275,6 +302,23 @@ class TrafficKernel:
                 setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
         return index
 
+    def release_subscriber(self, index: int) -> bool:
+        """Release a subscriber from ``now`` on: its call in progress ends now (the seconds
+        it would still have spoken are given back, not counted as a drop: the network did not
+        cut it), and its later arrivals are lost uncounted. Its draws stay, so no other
+        subscriber's draw moves. False if it was released already."""
+        if not self.subscribers.release(index):
+            return False
+        active = (self.slot_sub == index) & (self.slot_end > self.now)
+        if active.any():
+            rows = np.flatnonzero(active.any(axis=1))
+            unspoken = np.where(active, self.slot_end - self.now, 0.0)
+            self.counters.carried_es[rows] -= unspoken[rows].sum(axis=1)
+            self.usage_voice_s[index] -= unspoken.sum()
+            self.slot_end[active] = self.now
+            self.slot_sub[active] = -1
+        return True
+
     # --- rates ----------------------------------------------------------------------------------
 
     def _load_factor(self, t0: float, t1: float) -> float:
@@ -339,7 +383,7 @@ class TrafficKernel:
     def _voice_piece(self, t0: float, t1: float) -> None:
         arrivals = self._voice
         assert arrivals is not None
-        pick = self._awake(arrivals, arrivals.between(t0, t1))
+        pick = self._heard(arrivals, arrivals.between(t0, t1))
         if pick is None:
             return
         cell, time, duration, sub = (
@@ -379,7 +423,7 @@ class TrafficKernel:
         epoch.link_capacity_mb += (
             self.link_capacity_mbps * self.link_factor * dt / 8.0 * self.link_in_service
         )
-        pick = self._awake(arrivals, arrivals.between(t0, t1))
+        pick = self._heard(arrivals, arrivals.between(t0, t1))
         if pick is None:
             return
         cell, volume, sub = arrivals.cell[pick], arrivals.size[pick], arrivals.sub[pick]
@@ -393,11 +437,15 @@ class TrafficKernel:
         epoch.demand_mb += demand
         epoch.sessions.append((cell, volume, sub))
 
-    def _awake(self, arrivals: _Arrivals, pick: np.ndarray | None) -> np.ndarray | None:
-        """``pick`` without the arrivals at sleeping cells: lost, and counted by nobody."""
-        if pick is None or not self.asleep.any():
+    def _heard(self, arrivals: _Arrivals, pick: np.ndarray | None) -> np.ndarray | None:
+        """``pick`` without the arrivals at sleeping cells and those of released subscribers:
+        lost, and counted by nobody."""
+        if pick is None:
             return pick
-        pick = pick[~self.asleep[arrivals.cell[pick]]]
+        if self.asleep.any():
+            pick = pick[~self.asleep[arrivals.cell[pick]]]
+        if self.subscribers.any_released:
+            pick = pick[~self.subscribers.released[arrivals.sub[pick]]]
         return pick if len(pick) else None
 
     def _settle_data(self) -> None:

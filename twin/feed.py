@@ -31,11 +31,13 @@ __all__ = [
     "LinkPmBatch",
     "NetworkCommands",
     "RecordingSink",
+    "Release",
     "ResourceKind",
     "ResourceStateChange",
     "RunEnded",
     "RunStarted",
     "SubscriptionAdmitted",
+    "SubscriptionReleased",
     "UsageBatch",
 ]
 
@@ -237,12 +239,25 @@ class SubscriptionAdmitted:
 
 
 @dataclass(frozen=True)
+class SubscriptionReleased:
+    """A subscriber the network released on a southbound command: it makes no more traffic
+    and no more usage from ``time_s`` on, and no longer counts against its tower's
+    ``max_subscribers``. Its index is never reused."""
+
+    time_s: float
+    subscriber: int
+    cell: str
+    product: str
+
+
+@dataclass(frozen=True)
 class RunEnded:
     time_s: float
 
 
 FeedRecord = (
     SubscriptionAdmitted
+    | SubscriptionReleased
     | RunStarted
     | Inventory
     | ResourceStateChange
@@ -271,10 +286,27 @@ class Admission:
     subscriber: int = -1  # the new subscriber's index when accepted
 
 
+@dataclass(frozen=True)
+class Release:
+    """The network's answer to a request to release a subscriber.
+
+    ``released`` is True the one time the subscriber is released; asking again (or for a
+    subscriber the network never had) changes nothing and says why in ``reason``.
+    """
+
+    released: bool
+    subscriber: int
+    reason: str = ""
+
+
 class NetworkCommands(Protocol):
     """Southbound commands the twin may send the network."""
 
     def admit_subscription(self, tower: str, product: str) -> Admission: ...
+
+    def release_subscription(self, subscriber: int) -> Release:
+        """Release a subscriber (undo an admission); idempotent."""
+        ...
 
 
 @dataclass
