@@ -18,16 +18,16 @@ from sim.engine import Simulation
 from sim.scenario import parse_scenario
 from tests.bss_fakes import FakeCharging, FakeProfiles, FlakyNetwork
 from tests.conftest import single_cell
-from twin.bus import Bus
-from twin.feed import BusinessEvent, RunEnded, SubscriptionAdmitted
 from twin.bss.contracts import StepKey
 from twin.bss.ordering import (
     FINAL_STATES,
-    OrderItemChange,
     Ordering,
+    OrderItemChange,
     OrderStateChange,
     SagaStep,
 )
+from twin.bus import Bus
+from twin.feed import BusinessEvent, RunEnded, SubscriptionAdmitted
 
 HOUR = 3600.0
 BASE = 1000  # subscribers single_cell places on its one tower, t1
@@ -282,7 +282,7 @@ def test_a_retried_order_never_activates_twice(first):
     assert again is order and again.state == first
     assert world.network.asked == asked and len(world.records) == records
     assert world.homed() == BASE + (4 if first == "completed" else 0)
-    assert world.profiles.creates == (4 if first == "completed" else 4)
+    assert world.profiles.creates == 4  # created once each (and removed again when failed)
     assert world.charging.starts == (4 if first == "completed" else 0)
 
 
@@ -306,7 +306,7 @@ STEP_FAULTS = st.sampled_from([None, None, None, "refuse", "error", "commit_then
     deadline=None,
     derandomize=True,
     database=None,
-    max_examples=60,
+    max_examples=150,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(

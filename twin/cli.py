@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
 
+    _inspect_parser(
+        commands, "orders", "a run's product orders: their states, transitions and compensations"
+    )
+
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
     return parser
@@ -309,6 +313,19 @@ def _alarms(args: argparse.Namespace) -> int:
     return 0
 
 
+def _orders(args: argparse.Namespace) -> int:
+    from twin.bss.order_report import format_orders, stored_orders
+    from twin.readback import open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        orders = stored_orders(run)
+    finally:
+        run.close()
+    print(json.dumps(orders, indent=2) if args.json else format_orders(orders, str(args.run_dir)))
+    return 0
+
+
 def _mirror_and_fees(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The run's inventory mirror, and each product's monthly fee from its catalog."""
     from decimal import Decimal
@@ -461,6 +478,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "alarms": _alarms,
         "impact": _impact,
         "n1": _n1,
+        "orders": _orders,
     }
     try:
         return handlers[args.command](args)

@@ -29,6 +29,8 @@ from typing import Any
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from twin.bss.contracts import Charging, Profiles
+from twin.bss.ordering import Ordering, attach_ordering
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
@@ -55,9 +57,11 @@ def simulate(
     file: str = "<scenario>",
     store: Store | BackgroundStore | None = None,
     progress: Callable[[float], None] | None = None,
+    participants: tuple[Profiles, Charging] | None = None,
 ) -> dict[str, Any]:
-    """Run a scenario in memory and return its summary (the store is optional)."""
-    wiring = _wire(scenario, base_dir, seed, file, progress)
+    """Run a scenario in memory and return its summary (the store is optional; ordering runs
+    when ``participants``, the customers and billing systems it activates in, are given)."""
+    wiring = _wire(scenario, base_dir, seed, file, progress, participants)
     if store is not None:
         _attach_store(store, wiring.bus, wiring.truth)
     wiring.simulation.run()
@@ -76,11 +80,13 @@ class _Wiring:
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
+    ordering: Ordering | None = None  # None without its participants (customers, billing)
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
         summary["kpis"] = None if self.performance is None else self.performance.summary()
+        summary["orders"] = None if self.ordering is None else self.ordering.counts()
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -99,6 +105,7 @@ def _wire(
     seed: int | None,
     file: str,
     progress: Callable[[float], None] | None,
+    participants: tuple[Profiles, Charging] | None = None,
 ) -> _Wiring:
     """Build the simulation publishing the feed to a bus and the truth to a log, with fault
     management on the bus and the summary listening to both. Building validates the network,
@@ -126,7 +133,11 @@ def _wire(
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance)
+    ordering = None
+    if participants is not None:
+        products = None if scenario.catalog is None else [p.id for p in scenario.catalog.products]
+        ordering = attach_ordering(bus, simulation, *participants, products=products)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, ordering)
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
@@ -166,6 +177,7 @@ def run_scenario(
     numbered: bool = False,
     progress: Callable[[float], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    participants: tuple[Profiles, Charging] | None = None,
 ) -> RunResult:
     """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json,
     truth.json) atomically; the result names the directory written.
@@ -187,7 +199,7 @@ def run_scenario(
         raise ScenarioError(
             [Problem(str(shown), "--out", "is not a run directory; --force only replaces runs")]
         )
-    wiring = _wire(scenario, base_dir, seed, file, progress)
+    wiring = _wire(scenario, base_dir, seed, file, progress, participants)
     created = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]
     try:
         claim = _claim_run_directory(

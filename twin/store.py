@@ -18,6 +18,12 @@ as it reached the twin (duplicates included); ``alarm_history`` one row per
 :class:`~twin.oss.records.AlarmChange`, in the order published (``seq``); ``alarms`` the latest
 state of each alarm of the run, keyed by ``run_id`` and ``alarm_id``, written when the run ends.
 Tuples of alarm ids or resources are JSON arrays in text columns.
+
+The ordering tables (:mod:`twin.bss.ordering`, TMF622): ``product_orders`` one row per order
+in its final state, written when it gets there; ``product_order_transitions`` every state
+change of an order with its time, in the order published (``seq``); ``product_order_items``
+each item's outcome; ``product_order_steps`` every attempt of a saga step or compensation.
+``subscriber_releases`` holds the network's releases (:class:`~twin.feed.SubscriptionReleased`).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from sqlalchemy import (
     select,
 )
 
+from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -57,6 +64,7 @@ from twin.feed import (
     RunEnded,
     RunStarted,
     SubscriptionAdmitted,
+    SubscriptionReleased,
     UsageBatch,
 )
 from twin.oss.records import AlarmChange
@@ -75,6 +83,10 @@ RECORD_TYPES = (
     AlarmNotification,
     AlarmChange,
     RunEnded,
+    SubscriptionReleased,
+    OrderStateChange,
+    OrderItemChange,
+    SagaStep,
 )
 
 metadata = MetaData()
@@ -258,6 +270,70 @@ alarms = Table(
     *_alarm_columns(),
 )
 
+subscriber_releases = Table(
+    "subscriber_releases",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("subscriber", Integer, nullable=False),
+    Column("cell_id", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("time_s", Float, nullable=False),
+)
+product_orders = Table(
+    "product_orders",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("order_id", String, primary_key=True),
+    Column("state", String, nullable=False),  # final: completed, failed, partial, rejected
+    Column("reason", String, nullable=False),
+    Column("account", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("tower", String, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("source", String, nullable=False),  # event or api
+    Column("event_index", Integer, nullable=False),
+    Column("time_s", Float, nullable=False),  # of the final state
+)
+product_order_transitions = Table(
+    "product_order_transitions",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("seq", Integer, nullable=False),  # order of publication within the run
+    Column("time_s", Float, nullable=False),
+    Column("order_id", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("previous", String),
+    Column("reason", String, nullable=False),
+)
+product_order_items = Table(
+    "product_order_items",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("order_id", String, nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("state", String, nullable=False),
+    Column("subscriber", Integer, nullable=False),  # -1 unless completed
+    Column("subscription", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("time_s", Float, nullable=False),
+)
+product_order_steps = Table(
+    "product_order_steps",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("time_s", Float, nullable=False),
+    Column("order_id", String, nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("step", String, nullable=False),
+    Column("action", String, nullable=False),  # do or undo
+    Column("outcome", String, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("detail", String, nullable=False),
+)
+
 
 def open_engine(url: str, *, scratch: bool = False) -> Engine:
     """Return an engine for ``url`` with the tables created.
@@ -337,6 +413,8 @@ class Store:
         self._cell_ids: tuple[str, ...] = ()
         self._link_ids: tuple[str, ...] = ()
         self._alarm_seq = 0
+        self._order_seq = 0
+        self._step_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
 
@@ -357,6 +435,10 @@ class Store:
             AlarmNotification: self._notification,
             AlarmChange: self._alarm_change,
             RunEnded: self._run_ended,
+            SubscriptionReleased: self._released,
+            OrderStateChange: self._order_change,
+            OrderItemChange: self._order_item,
+            SagaStep: self._saga_step,
         }
         handler = handlers.get(type(record))
         if handler is not None:
@@ -472,6 +554,86 @@ class Store:
 
     def _admitted(self, r: SubscriptionAdmitted) -> None:
         self._insert(subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s)])
+
+    def _released(self, r: SubscriptionReleased) -> None:
+        self._insert(
+            subscriber_releases, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s)]
+        )
+
+    def _order_change(self, c: OrderStateChange) -> None:
+        self._order_seq += 1
+        self._insert(
+            product_order_transitions,
+            [
+                (
+                    self.run_id,
+                    self._order_seq,
+                    c.time_s,
+                    c.order_id,
+                    c.state,
+                    c.previous,
+                    c.reason,
+                )
+            ],
+        )
+        if c.final:
+            self._insert(
+                product_orders,
+                [
+                    (
+                        self.run_id,
+                        c.order_id,
+                        c.state,
+                        c.reason,
+                        c.account,
+                        c.product,
+                        c.tower,
+                        c.quantity,
+                        c.completed,
+                        c.failed,
+                        c.source,
+                        c.event_index,
+                        c.time_s,
+                    )
+                ],
+            )
+
+    def _order_item(self, i: OrderItemChange) -> None:
+        self._insert(
+            product_order_items,
+            [
+                (
+                    self.run_id,
+                    i.order_id,
+                    i.item,
+                    i.state,
+                    _plain(i.subscriber),
+                    i.subscription,
+                    i.reason,
+                    i.time_s,
+                )
+            ],
+        )
+
+    def _saga_step(self, s: SagaStep) -> None:
+        self._step_seq += 1
+        self._insert(
+            product_order_steps,
+            [
+                (
+                    self.run_id,
+                    self._step_seq,
+                    s.time_s,
+                    s.order_id,
+                    s.item,
+                    s.step,
+                    s.action,
+                    s.outcome,
+                    s.attempt,
+                    s.detail,
+                )
+            ],
+        )
 
     def _state(self, r: ResourceStateChange) -> None:
         self._insert(
