@@ -96,9 +96,7 @@ class SubscriberBase:
 
     @property
     def cell_count(self) -> np.ndarray:
-        """Subscribers homed on each cell."""
-        if self._dirty:
-            self._index()
+        """Subscribers homed on each cell (kept up to date by :meth:`add`, no re-sort)."""
         return self._cell_count
 
     @property
@@ -145,11 +143,16 @@ class SubscriberBase:
         self._cell[self._count] = cell
         self._product[self._count] = product
         self._count += 1
+        # The count is kept exact here, so that admission control (which reads it once per
+        # subscription) never re-sorts; the sorted index is rebuilt when traffic next picks.
+        self._cell_count[cell] += 1
         self._dirty = True
         return self._count - 1
 
     def pick(self, cells: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Return one subscriber per entry of ``cells``, chosen by ``uniform`` in [0, 1)."""
+        if self._dirty:
+            self._index()
         offset = (uniform * self.cell_count[cells]).astype(np.int64)
         return np.asarray(self._by_cell[self._cell_first[cells] + offset])
 
