@@ -121,3 +121,55 @@ def test_orders_command_refuses_what_is_not_a_run_in_one_line(tmp_path, capsys, 
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert "not a run directory" in captured.err
+
+
+def test_orders_command_on_a_run_without_ordering_lists_none(example_raw, tmp_path, capsys):
+    out = tmp_path / "run"
+    run_scenario(parse_scenario(example_raw, "metro.yaml"), out)
+    assert main(["orders", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_orders_command_refuses_a_store_without_the_orders_tables(example_raw, tmp_path, capsys):
+    import sqlite3
+
+    out = tmp_path / "run"
+    run_scenario(parse_scenario(example_raw, "metro.yaml"), out)
+    with sqlite3.connect(out / "twin.sqlite") as connection:  # as a run made before ordering
+        connection.execute("DROP TABLE product_order_steps")
+    assert main(["orders", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"{out}: cannot read its orders (OperationalError): a run made before ordering was "
+        "stored?\n"
+    )
+
+
+def test_a_failed_orders_released_subscribers_hold_no_place_in_the_stored_run(
+    example_raw, tmp_path, capsys
+):
+    """Billing refuses every activation: ev1's 150 subscribers are admitted on t-s1, then
+    released; the stored run's impact of t-s1 counts the subscribers it had without them."""
+    from tests.bss_fakes import FakeCharging
+
+    def refuse(_key: Any) -> str:
+        return "refuse"
+
+    scenario = parse_scenario(example_raw, "metro.yaml")
+    with_order = run_scenario(
+        scenario, tmp_path / "a", participants=(FakeProfiles(), FakeCharging(fault=refuse))
+    )
+    without = run_scenario(scenario, tmp_path / "b")
+    run_id = json.loads((with_order.out_dir / "run.json").read_text())["run_id"]
+    url = f"sqlite:///{with_order.out_dir / 'twin.sqlite'}"
+    assert query(
+        url,
+        "SELECT count(*), min(time_s) FROM subscriber_releases WHERE run_id = :r",
+        {"r": run_id},
+    ) == [(150, 10 * HOUR)]
+    impacts = []
+    for out in (with_order.out_dir, without.out_dir):
+        assert main(["impact", str(out), "t-s1", "--json"]) == 0
+        impacts.append(json.loads(capsys.readouterr().out)["subscribers"])
+    assert impacts[0] == impacts[1] > 0

@@ -20,7 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sim.scenario import Problem, ScenarioError
 from twin.feed import Inventory
-from twin.store import alarm_history, business_events, cells, links, nodes, runs, subscribers
+from twin.store import (
+    alarm_history,
+    business_events,
+    cells,
+    links,
+    nodes,
+    runs,
+    subscriber_releases,
+    subscribers,
+)
 
 __all__ = ["StoredRun", "alarms_at", "monthly_fees", "open_run"]
 
@@ -51,6 +60,9 @@ class StoredRun:
             link_rows = rows(links, "link_id", "a", "b", "capacity_mbps", "latency_ms")
             cell_rows = rows(cells, "cell_id", "tower", "voice_channels", "data_mbps")
             subscriber_rows = rows(subscribers, "subscriber", "cell_id", "product")
+            released = _released(connection, self.run_id)
+        if released:  # the network released them: they hold no place any more
+            subscriber_rows = [r for r in subscriber_rows if r.subscriber not in released]
         cell_index = {row.cell_id: i for i, row in enumerate(cell_rows)}
         products = sorted({row.product for row in subscriber_rows}) or [""]
         product_index = {name: i for i, name in enumerate(products)}
@@ -80,6 +92,16 @@ class StoredRun:
                 [product_index[r.product] for r in subscriber_rows], dtype=np.int64
             ),
         )
+
+
+def _released(connection: Any, run_id: str) -> set[int]:
+    """The subscribers the network released in the run (none in a store made before releases
+    were stored)."""
+    query = select(subscriber_releases.c.subscriber).where(subscriber_releases.c.run_id == run_id)
+    try:
+        return set(connection.execute(query).scalars())
+    except SQLAlchemyError:
+        return set()
 
 
 def monthly_fees(run: StoredRun, catalog_fees: dict[str, Decimal]) -> dict[str, Decimal]:
