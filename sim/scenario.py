@@ -601,6 +601,39 @@ class TwinConfig(_Strict):
     )
 
 
+class PlanningCosts(_Strict):
+    """Unit costs of capacity upgrades, in ``planning.currency``; any left out is not priced."""
+
+    voice_channel: Price | None = Field(None, description="one more voice channel in a cell")
+    cell: Price | None = Field(
+        None, description="one more cell (sector or carrier) at a tower, its channels included"
+    )
+    data_mbps: Price | None = Field(None, description="one more Mbps of a cell's data capacity")
+    link_mbps: Price | None = Field(None, description="one more Mbps of a link's capacity")
+
+
+class Planning(_Strict):
+    """Capacity planning (telcotwin report): how demand grows, how cells grow, what it costs."""
+
+    growth: Literal["auto", "scenario", "fitted"] = Field(
+        "auto",
+        description="the traffic growth to forecast with: the scenario's "
+        "traffic.growth_per_year, fitted per cell from the run's daily busy hours (needs a run "
+        "of at least 7 days), or auto: fitted when the run is long enough, else the scenario's",
+    )
+    max_voice_channels_per_cell: int = Field(
+        1000,
+        ge=1,
+        le=1000,
+        description="the most voice channels one cell can take; a cell needing more gets new "
+        "cells beside it instead; at most 1,000",
+    )
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the costs (default: catalog's)"
+    )
+    costs: PlanningCosts = PlanningCosts()
+
+
 class Scenario(_Strict):
     """A whole scenario file, validated."""
 
@@ -623,6 +656,9 @@ class Scenario(_Strict):
     faults: Faults = Faults()
     events: list[Event] = Field(default_factory=list)
     twin: TwinConfig = TwinConfig()
+    planning: Planning | None = Field(
+        None, description="capacity planning: growth, cell limits and unit costs of upgrades"
+    )
 
     @field_validator("duration")
     @classmethod
