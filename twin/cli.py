@@ -99,6 +99,19 @@ def _parser() -> argparse.ArgumentParser:
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
 
+    report = commands.add_parser(
+        "report", help="a capacity report (HTML page and per-cell CSV plan) of a scenario or run"
+    )
+    report.add_argument("source", type=Path, help="scenario YAML file (run first) or run directory")
+    report.add_argument("--out", type=Path, required=True, help="report directory to create")
+    report.add_argument(
+        "--horizon-months", type=int, default=24, help="planning horizon, 1 to 240 (default 24)"
+    )
+    report.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
+    report.add_argument("--force", action="store_true", help="replace the report directory")
+
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
     return parser
@@ -429,6 +442,21 @@ def _moment(text: str, start: str, duration_s: float) -> float:
     return at_s
 
 
+def _report(args: argparse.Namespace) -> int:
+    from reports.command import make_report
+
+    out = make_report(
+        args.source,
+        args.out,
+        horizon_months=args.horizon_months,
+        store_url=args.store_url,
+        force=args.force,
+    )
+    print(f"wrote {args.out}/ (capacity_report.html, capacity_plan.csv)")
+    del out
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -461,6 +489,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "alarms": _alarms,
         "impact": _impact,
         "n1": _n1,
+        "report": _report,
     }
     try:
         return handlers[args.command](args)

@@ -373,7 +373,8 @@ class CapacityPlan:
 
     @property
     def total_cost(self) -> Decimal | None:
-        costs = [x.cost for x in (*self.cells, *self.links) if x.cost is not None]
+        costs = [c.cost for c in self.cells if c.cost is not None]
+        costs += [k.cost for k in self.links if k.cost is not None]
         return sum(costs, Decimal(0)) if self.settings.priced else None
 
 
