@@ -133,7 +133,7 @@ def tower_map_figure(plan: CapacityPlan, inventory: Inventory) -> Figure:
     axes.set_xlabel("longitude (degrees)")
     axes.set_ylabel("latitude (degrees)")
     axes.set_title("Towers by busy-hour utilisation (red ring: a cell above the GoS)")
-    axes.margins(0.18)
+    axes.margins(x=0.3, y=0.1)  # room for the names of the towers at the edges
     axes.set_aspect(1.0 / max(np.cos(np.radians(np.mean([p[1] for p in position.values()]))), 0.1))
     return figure
 
