@@ -634,6 +634,32 @@ class Planning(_Strict):
     costs: PlanningCosts = PlanningCosts()
 
 
+class Variant(_Strict):
+    """A what-if: the scenario with a few things changed, run beside it by ``telcotwin compare``
+    with the same seed."""
+
+    name: Identifier
+    description: str = ""
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="values to override by their key path, as --set takes them: "
+        "{network.links[2].capacity_mbps: 1000, traffic.growth_per_year: 0.3}",
+    )
+    add_nodes: list[Node] = Field(default_factory=list, description="nodes to add")
+    remove_nodes: list[Identifier] = Field(
+        default_factory=list, description="ids of network.nodes to remove, with their links"
+    )
+    add_links: list[Link] = Field(default_factory=list, description="links to add")
+    remove_links: list[Identifier] = Field(
+        default_factory=list, description="ids of network.links to remove"
+    )
+    add_events: list[Event] = Field(default_factory=list, description="events to add")
+    remove_events: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list,
+        description="positions in the scenario's events list (from 0) of events to remove",
+    )
+
+
 class Scenario(_Strict):
     """A whole scenario file, validated."""
 
@@ -659,6 +685,19 @@ class Scenario(_Strict):
     planning: Planning | None = Field(
         None, description="capacity planning: growth, cell limits and unit costs of upgrades"
     )
+    variants: list[Variant] = Field(
+        default_factory=list,
+        description="what-ifs for telcotwin compare: each a name and what it changes",
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names_unique(cls, value: list[Variant]) -> list[Variant]:
+        names = [v.name for v in value]
+        for name in names:
+            if name == "base" or names.count(name) > 1:
+                raise ValueError(f"variant name '{name}' is taken (by 'base' or another)")
+        return value
 
     @field_validator("duration")
     @classmethod

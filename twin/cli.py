@@ -112,6 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--force", action="store_true", help="replace the report directory")
 
+    compare = commands.add_parser(
+        "compare", help="run a scenario and its what-if variants with one seed, side by side"
+    )
+    compare.add_argument("file", type=Path, help="scenario YAML file with variants:")
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for compare.json, compare.csv and the runs (default runs/<name>-compare)",
+    )
+    compare.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    compare.add_argument("--force", action="store_true", help="replace the comparison folder")
+
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
     return parser
@@ -457,6 +470,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare, format_table
+
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        print(f"{args.file.name}: --seed: must be from 0 to 2**63-1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out, runs = compare(args.file, args.out, seed=args.seed, force=args.force)
+    print(format_table(runs))
+    print(f"wrote {out}/ (compare.json, compare.csv, a run directory per variant)")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -490,6 +515,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "impact": _impact,
         "n1": _n1,
         "report": _report,
+        "compare": _compare,
     }
     try:
         return handlers[args.command](args)
