@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,30 @@ def test_force_replaces_a_report_but_never_another_folder(metro_report, tmp_path
     lines = _refused(tmp_path, capsys, run, "--out", str(other), "--force")
     assert lines == [f"{other}: --out: is not a report directory; --force only replaces one"]
     assert json.loads((metro_report / "run" / "run.json").read_text())["run_id"]
+
+
+def test_a_priced_plan_costs_each_upgrade_exactly(tmp_path):
+    # scenarios/capacity-plan.yaml: 180.00 a channel, 42000.00 a cell, 35.50 a data Mbps,
+    # 4.20 a link Mbps; at most 45 channels a cell
+    out = tmp_path / "plan"
+    assert main(["report", str(EXAMPLE.parents[2] / "scenarios" / "capacity-plan.yaml"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    rows = _rows(out)
+    total = Decimal(0)
+    for row in rows.values():
+        expected = (
+            int(row["cells_to_add"]) * Decimal("42000.00")
+            + int(row["channels_to_add"]) * Decimal("180.00")
+            + int(row["data_mbps_to_add"]) * Decimal("35.50")
+        )
+        assert Decimal(row["cost"]) == expected
+        total += expected
+    t_n3 = rows["t-n3/1"]  # 24.5 E now, 41 E in two years at 30 %: beyond one 45-channel cell
+    assert (t_n3["cells_to_add"], t_n3["channels_to_add"]) == ("1", "15")
+    assert rows["t-s1/1"]["upgrade"].startswith("+")  # 18 channels a cell run out
+    page = (out / "capacity_report.html").read_text()
+    grand = Decimal(re.search(r"Total for cells and links: ([0-9.]+) EUR", page).group(1))
+    links = page.split('id="links"')[1].split('id="alarms"')[0]  # the link table's costs
+    link_costs = [Decimal(c) for c in re.findall(r'<td class="num">([0-9.]+) EUR</td></tr>', links)]
+    assert link_costs  # the ring needs capacity for N-1
+    assert grand == total + sum(link_costs, Decimal(0))  # exact, to the cent

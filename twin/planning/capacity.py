@@ -375,7 +375,7 @@ class CapacityPlan:
     def total_cost(self) -> Decimal | None:
         costs = [c.cost for c in self.cells if c.cost is not None]
         costs += [k.cost for k in self.links if k.cost is not None]
-        return sum(costs, Decimal(0)) if self.settings.priced else None
+        return sum(costs, _zero(self.settings)) if self.settings.priced else None
 
 
 def _time_of_day(seconds: float) -> str:
@@ -393,6 +393,21 @@ def _date_after(reference: datetime, years: float | None, today: date) -> date |
 
 def _price(quantity: int, unit: Decimal | None) -> Decimal:
     return Decimal(quantity) * unit if (quantity and unit is not None) else Decimal(0)
+
+
+def _zero(settings: PlanSettings) -> Decimal:
+    """Nothing, at the costs' decimals: 180.00 x 0 = 0.00, so every cost reads alike."""
+    units = (
+        settings.cost_voice_channel,
+        settings.cost_cell,
+        settings.cost_data_mbps,
+        settings.cost_link_mbps,
+    )
+    return min(
+        (u * 0 for u in units if u is not None),
+        key=lambda z: z.as_tuple().exponent,
+        default=Decimal(0),
+    )
 
 
 def capacity_plan(
@@ -454,7 +469,8 @@ def capacity_plan(
         cost = None
         if settings.priced:
             cost = (
-                _price(channels_to_add, settings.cost_voice_channel)
+                _zero(settings)
+                + _price(channels_to_add, settings.cost_voice_channel)
                 + _price(cells_to_add, settings.cost_cell)
                 + _price(data_to_add, settings.cost_data_mbps)
             )
@@ -523,7 +539,9 @@ def capacity_plan(
                 n1_load_mbps=n1_load,
                 n1_capacity_needed_mbps=n1_needed,
                 capacity_to_add_mbps=to_add,
-                cost=_price(to_add, settings.cost_link_mbps) if settings.priced else None,
+                cost=_zero(settings) + _price(to_add, settings.cost_link_mbps)
+                if settings.priced
+                else None,
             )
         )
 
