@@ -203,7 +203,7 @@ def _upgrade_table(plan: CapacityPlan) -> str:
                 "tower",
                 "runs out",
                 "E at horizon",
-                "channels now -> needed",
+                "channels now -> needed in one cell",
                 "cells to add",
                 "channels to add",
                 "data Mbps to add",

@@ -169,7 +169,9 @@ def blocking_figure(plan: CapacityPlan) -> Figure:
     """Each cell's busy-hour blocking by Erlang B and as measured, against the GoS."""
     cells = _worst_cells(plan)[::-1]
     gos = plan.settings.gos_target
-    figure, axes = plt.subplots(figsize=(9.0, max(2.5, 0.28 * len(cells) + 1.2)))
+    figure, axes = plt.subplots(
+        figsize=(9.0, max(2.5, 0.28 * len(cells) + 1.6)), layout="constrained"
+    )
     y = np.arange(len(cells))
     axes.barh(
         y,
@@ -212,7 +214,7 @@ def blocking_figure(plan: CapacityPlan) -> Figure:
     )
     axes.set_xlabel("voice blocking in the busy hour (%)")
     axes.set_title("Blocking against the grade of service")
-    axes.legend(fontsize=8, loc="lower right")
+    figure.legend(fontsize=8, loc="outside lower center", ncol=3, frameon=False)
     return figure
 
 
@@ -222,7 +224,9 @@ def exhaustion_figure(plan: CapacityPlan) -> Figure:
     limit = date(end.year + max(5, plan.horizon_months // 12 + 2), end.month, min(end.day, 28))
     cells = [c for c in plan.cells if c.exhaustion_date is not None and c.exhaustion_date <= limit]
     cells = sorted(cells, key=lambda c: (c.exhaustion_date or limit, c.cell))[:MAX_ROWS][::-1]
-    figure, axes = plt.subplots(figsize=(9.0, max(2.5, 0.28 * len(cells) + 1.4)))
+    figure, axes = plt.subplots(
+        figsize=(9.0, max(2.5, 0.28 * len(cells) + 1.8)), layout="constrained"
+    )
     if not cells:
         axes.text(
             0.5, 0.5, f"no cell runs out before {limit.isoformat()}", ha="center", va="center"
@@ -277,8 +281,8 @@ def exhaustion_figure(plan: CapacityPlan) -> Figure:
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     axes.set_xlabel("date (a point at the left line: exhausted already, at the end of the run)")
     axes.set_title("Exhaustion timeline")
-    axes.legend(fontsize=8, loc="lower right")
-    figure.autofmt_xdate()
+    figure.legend(fontsize=8, loc="outside lower center", ncol=3, frameon=False)
+    axes.tick_params(axis="x", labelrotation=30)
     return figure
 
 
@@ -289,7 +293,9 @@ def link_figure(plan: CapacityPlan) -> Figure:
     )
     links = links[:MAX_ROWS][::-1]
     threshold = plan.settings.link_utilization_threshold
-    figure, axes = plt.subplots(figsize=(9.0, max(2.5, 0.3 * len(links) + 1.2)))
+    figure, axes = plt.subplots(
+        figsize=(9.0, max(2.5, 0.3 * len(links) + 1.6)), layout="constrained"
+    )
     y = np.arange(len(links))
     n1 = [100 * k.n1_load_mbps / k.capacity_mbps for k in links]
     axes.barh(
@@ -312,7 +318,7 @@ def link_figure(plan: CapacityPlan) -> Figure:
     axes.set_yticks(y, [f"{k.link} ({k.capacity_mbps:g} Mbps)" for k in links], fontsize=8)
     axes.set_xlabel("utilisation (% of capacity)")
     axes.set_title("Link utilisation and N-1")
-    axes.legend(fontsize=8, loc="lower right")
+    figure.legend(fontsize=8, loc="outside lower center", ncol=3, frameon=False)
     return figure
 
 
