@@ -62,6 +62,9 @@ __all__ = [
 DAY_S = 86_400.0
 YEAR_S = 365.25 * DAY_S  # as sim.traffic grows traffic
 MIN_FIT_DAYS = 7  # fewer whole days tell day-to-day noise, not a year's growth
+# auto uses a fit only when its 95 % margin on the yearly log growth is this or less: a week
+# of a busy cell's daily noise (a few %) leaves a margin of several hundred % a year
+MAX_FIT_MARGIN = 0.10
 FAR_YEARS = 100.0  # an exhaustion further out than this is reported as none
 
 
@@ -233,24 +236,26 @@ def _window_mask(clock_s: np.ndarray, window_start_s: np.ndarray) -> np.ndarray:
 
 def fit_growth(
     clock_s: np.ndarray, span_s: np.ndarray, values: np.ndarray, window_start_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return each column's growth per year fitted from its daily busy-hour traffic, and the
-    number of whole days it was fitted on.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each column's growth per year fitted from its daily busy-hour traffic, the
+    number of whole days it was fitted on, and the fit's 95 % margin on the yearly log growth.
 
     Each day's busy hour (the column's window, counted from the day it starts) is its
     time-weighted mean; over the days the run saw whole and with traffic, ``log A_d = a + b d``
-    by least squares, and the growth is ``exp(365.25 b) - 1``. NaN with fewer than two days.
+    by least squares, and the growth is ``exp(365.25 b) - 1``. The margin is 1.96 standard
+    errors of ``365.25 b`` (infinite with fewer than three days). NaN with fewer than two days.
 
     >>> clock = np.arange(10 * 24) * 3600.0
     >>> erlangs = (20.0 * 1.5 ** (clock / (365.25 * 86400)))[:, None]
-    >>> growth, days = fit_growth(clock, np.full(240, 3600.0), erlangs, np.array([64800.0]))
-    >>> round(float(growth[0]), 9), int(days[0])
-    (0.5, 10)
+    >>> growth, days, margin = fit_growth(clock, np.full(240, 3600.0), erlangs, np.array([64800.0]))
+    >>> round(float(growth[0]), 9), int(days[0]), round(float(margin[0]), 9)
+    (0.5, 10, 0.0)
     """
     n = values.shape[1]
     day = np.floor((clock_s[:, None] - window_start_s[None, :]) / DAY_S).astype(np.int64)
     inside = _window_mask(clock_s, window_start_s)
     growth, fitted_days = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
+    margin = np.full(n, np.inf)
     for c in range(n):
         rows = np.flatnonzero(inside[:, c])
         if rows.size == 0:
@@ -263,9 +268,15 @@ def fit_growth(
         fitted_days[c] = whole.size
         if whole.size < 2:
             continue
-        slope = np.polyfit(whole.astype(float), np.log(traffic[whole] / seen[whole]), 1)[0]
+        x, y = whole.astype(float), np.log(traffic[whole] / seen[whole])
+        slope, intercept = np.polyfit(x, y, 1)
         growth[c] = math.expm1(float(slope) * 365.25)
-    return growth, fitted_days
+        if whole.size > 2:
+            residual = y - (slope * x + intercept)
+            spread = ((x - x.mean()) ** 2).sum()
+            se = math.sqrt(float((residual**2).sum()) / (whole.size - 2) / spread)
+            margin[c] = 1.96 * 365.25 * se
+    return growth, fitted_days, margin
 
 
 def _window_mean(
@@ -434,7 +445,7 @@ def capacity_plan(
     blocked = (history.voice_blocked * in_bh).sum(axis=0)
 
     # growth: the scenario's, or fitted from the daily busy hours of a long enough run
-    fitted, fitted_days = fit_growth(clock, span, history.offered_erlangs, bh_start)
+    fitted, fitted_days, margin = fit_growth(clock, span, history.offered_erlangs, bh_start)
     use_fit = settings.growth == "fitted" or (
         settings.growth == "auto" and history.duration_s >= MIN_FIT_DAYS * DAY_S
     )
@@ -445,7 +456,8 @@ def capacity_plan(
         channels = int(inventory.cell_voice_channels[i])
         capacity = float(inventory.cell_data_mbps[i])
         erlangs = float(bh_erlangs[i])
-        if use_fit and np.isfinite(fitted[i]):
+        precise = settings.growth == "fitted" or margin[i] <= MAX_FIT_MARGIN
+        if use_fit and np.isfinite(fitted[i]) and precise:
             growth = float(np.clip(fitted[i], -0.99, 100.0))
             source = f"fitted over {int(fitted_days[i])} days"
         else:
