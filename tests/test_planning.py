@@ -289,3 +289,22 @@ def test_settings_come_from_the_scenario_as_run(example_raw):
     assert settings.link_utilization_threshold == 0.80
     assert settings.cost_voice_channel == Decimal("150.00") and settings.cost_cell is None
     assert settings.currency == "EUR"  # the catalog's
+
+
+def test_a_bad_planning_block_is_one_line_per_problem(example_raw):
+    from sim.scenario import ScenarioError, parse_scenario
+
+    example_raw["planning"] = {
+        "growth": "guess",
+        "max_voice_channels_per_cell": 0,
+        "costs": {"cell": "-5.00", "tower": "1.00"},
+    }
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(example_raw, "metro.yaml")
+    assert [str(p) for p in error.value.problems] == [
+        "metro.yaml: planning.growth: Input should be 'auto', 'scenario' or 'fitted'",
+        "metro.yaml: planning.max_voice_channels_per_cell: Input should be greater than or "
+        "equal to 1",
+        "metro.yaml: planning.costs.cell: a price cannot be negative (-5.00)",
+        "metro.yaml: planning.costs.tower: unknown key",
+    ]
