@@ -458,7 +458,7 @@ def _moment(text: str, start: str, duration_s: float) -> float:
 def _report(args: argparse.Namespace) -> int:
     from reports.command import make_report
 
-    out = make_report(
+    make_report(
         args.source,
         args.out,
         horizon_months=args.horizon_months,
@@ -466,7 +466,6 @@ def _report(args: argparse.Namespace) -> int:
         force=args.force,
     )
     print(f"wrote {args.out}/ (capacity_report.html, capacity_plan.csv)")
-    del out
     return 0
 
 

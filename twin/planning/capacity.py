@@ -426,10 +426,8 @@ def capacity_plan(
     inventory: Inventory,
     settings: PlanSettings,
     horizon_months: int = 24,
-    subscribers_of: dict[str, int] | None = None,
 ) -> CapacityPlan:
     """Return the capacity plan for ``horizon_months`` after the end of the run."""
-    del subscribers_of  # the N-1 points carry their own subscriber counts
     clock, span, pm = history.clock_s, history.interval_span_s, history.pm_interval_s
     reference = history.start + timedelta(seconds=history.duration_s / 2)
     today = history.end.date()
