@@ -601,6 +601,65 @@ class TwinConfig(_Strict):
     )
 
 
+class PlanningCosts(_Strict):
+    """Unit costs of capacity upgrades, in ``planning.currency``; any left out is not priced."""
+
+    voice_channel: Price | None = Field(None, description="one more voice channel in a cell")
+    cell: Price | None = Field(
+        None, description="one more cell (sector or carrier) at a tower, its channels included"
+    )
+    data_mbps: Price | None = Field(None, description="one more Mbps of a cell's data capacity")
+    link_mbps: Price | None = Field(None, description="one more Mbps of a link's capacity")
+
+
+class Planning(_Strict):
+    """Capacity planning (telcotwin report): how demand grows, how cells grow, what it costs."""
+
+    growth: Literal["auto", "scenario", "fitted"] = Field(
+        "auto",
+        description="the traffic growth to forecast with: the scenario's "
+        "traffic.growth_per_year, fitted per cell from the run's daily busy hours (needs a run "
+        "of at least 7 days), or auto: fitted when the run is long enough, else the scenario's",
+    )
+    max_voice_channels_per_cell: int = Field(
+        1000,
+        ge=1,
+        le=1000,
+        description="the most voice channels one cell can take; a cell needing more gets new "
+        "cells beside it instead; at most 1,000",
+    )
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the costs (default: catalog's)"
+    )
+    costs: PlanningCosts = PlanningCosts()
+
+
+class Variant(_Strict):
+    """A what-if: the scenario with a few things changed, run beside it by ``telcotwin compare``
+    with the same seed."""
+
+    name: Identifier
+    description: str = ""
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="values to override by their key path, as --set takes them: "
+        "{network.links[2].capacity_mbps: 1000, traffic.growth_per_year: 0.3}",
+    )
+    add_nodes: list[Node] = Field(default_factory=list, description="nodes to add")
+    remove_nodes: list[Identifier] = Field(
+        default_factory=list, description="ids of network.nodes to remove, with their links"
+    )
+    add_links: list[Link] = Field(default_factory=list, description="links to add")
+    remove_links: list[Identifier] = Field(
+        default_factory=list, description="ids of network.links to remove"
+    )
+    add_events: list[Event] = Field(default_factory=list, description="events to add")
+    remove_events: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list,
+        description="positions in the scenario's events list (from 0) of events to remove",
+    )
+
+
 class Scenario(_Strict):
     """A whole scenario file, validated."""
 
@@ -623,6 +682,22 @@ class Scenario(_Strict):
     faults: Faults = Faults()
     events: list[Event] = Field(default_factory=list)
     twin: TwinConfig = TwinConfig()
+    planning: Planning | None = Field(
+        None, description="capacity planning: growth, cell limits and unit costs of upgrades"
+    )
+    variants: list[Variant] = Field(
+        default_factory=list,
+        description="what-ifs for telcotwin compare: each a name and what it changes",
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names_unique(cls, value: list[Variant]) -> list[Variant]:
+        names = [v.name for v in value]
+        for name in names:
+            if name == "base" or names.count(name) > 1:
+                raise ValueError(f"variant name '{name}' is taken (by 'base' or another)")
+        return value
 
     @field_validator("duration")
     @classmethod

@@ -171,3 +171,26 @@ def query(url: str, sql: str, params: dict[str, Any] | None = None) -> list[tupl
             return [tuple(row) for row in connection.execute(text(sql), params or {})]
     finally:
         engine.dispose()
+
+
+# --- the browser for the report's test: Debian's chromium, never a downloaded one ---------------
+
+CHROMIUM_ENV = "TELCOTWIN_TEST_CHROMIUM"
+NO_CHROMIUM = (
+    f"no Chromium: {CHROMIUM_ENV} is unset (the README's test command sets it from .ci/chromium, "
+    "which finds /usr/bin/chromium or installs it under CI); skipped outside CI only, a failure "
+    "under CI"
+)
+
+
+def chromium_path() -> str:
+    """The Chromium executable the browser test may launch; skips the test outside CI when
+    there is none, and fails it under CI (CI=true), where .ci/chromium must have provided one."""
+    path = os.environ.get(CHROMIUM_ENV, "")
+    if path:
+        if not os.access(path, os.X_OK):
+            pytest.fail(f"{CHROMIUM_ENV}={path!r} is not an executable")
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {CHROMIUM_ENV} is not: .ci/chromium found no Chromium")
+    pytest.skip(NO_CHROMIUM)

@@ -14,3 +14,4 @@ def test_ci_runs_exactly_the_readmes_test_command():
     assert "\n" not in run_scenario and "\n" not in run_tests  # one line each
     assert (ROOT / ".ci" / "run").read_text().rstrip("\n").splitlines()[-1] == run_tests
     assert "bash .ci/postgres" in run_tests
+    assert 'TELCOTWIN_TEST_CHROMIUM="$(bash .ci/chromium)"' in run_tests

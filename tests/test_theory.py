@@ -11,16 +11,9 @@ import pytest
 from scipy import stats
 
 from tests.conftest import run_summary, single_cell, two_towers_sharing_an_uplink
+from twin.planning.erlang import erlang_b  # the planners' Erlang B, checked here too
 
 ITU_TABLE = Path(__file__).parent / "data" / "ITU-PLANITU-erlangB-subset.tsv"
-
-
-def erlang_b(channels: int, erlangs: float) -> float:
-    """Erlang B by the recurrence B(0) = 1, B(n) = A B(n-1) / (n + A B(n-1))."""
-    blocking = 1.0
-    for n in range(1, channels + 1):
-        blocking = erlangs * blocking / (n + erlangs * blocking)
-    return blocking
 
 
 def test_erlang_b_recurrence_matches_the_itu_planitu_table():

@@ -102,6 +102,31 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "orders", "a run's product orders: their states, transitions and compensations"
     )
+    report = commands.add_parser(
+        "report", help="a capacity report (HTML page and per-cell CSV plan) of a scenario or run"
+    )
+    report.add_argument("source", type=Path, help="scenario YAML file (run first) or run directory")
+    report.add_argument("--out", type=Path, required=True, help="report directory to create")
+    report.add_argument(
+        "--horizon-months", type=int, default=24, help="planning horizon, 1 to 240 (default 24)"
+    )
+    report.add_argument(
+        "--store", dest="store_url", default=None, metavar="URL", help="the run's --store URL"
+    )
+    report.add_argument("--force", action="store_true", help="replace the report directory")
+
+    compare = commands.add_parser(
+        "compare", help="run a scenario and its what-if variants with one seed, side by side"
+    )
+    compare.add_argument("file", type=Path, help="scenario YAML file with variants:")
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for compare.json, compare.csv and the runs (default runs/<name>-compare)",
+    )
+    compare.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    compare.add_argument("--force", action="store_true", help="replace the comparison folder")
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -446,6 +471,32 @@ def _moment(text: str, start: str, duration_s: float) -> float:
     return at_s
 
 
+def _report(args: argparse.Namespace) -> int:
+    from reports.command import make_report
+
+    make_report(
+        args.source,
+        args.out,
+        horizon_months=args.horizon_months,
+        store_url=args.store_url,
+        force=args.force,
+    )
+    print(f"wrote {args.out}/ (capacity_report.html, capacity_plan.csv)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare, format_table
+
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        print(f"{args.file.name}: --seed: must be from 0 to 2**63-1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out, runs = compare(args.file, args.out, seed=args.seed, force=args.force)
+    print(format_table(runs))
+    print(f"wrote {out}/ (compare.json, compare.csv, a run directory per variant)")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -479,6 +530,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "impact": _impact,
         "n1": _n1,
         "orders": _orders,
+        "report": _report,
+        "compare": _compare,
     }
     try:
         return handlers[args.command](args)
