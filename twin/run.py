@@ -28,9 +28,11 @@ from typing import Any
 
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
-from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from sim.truth import AnomalyTruth, FaultTruth, OutageAttribution, TruthLog, TruthRecord
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
+from twin.anomaly_scoring import AnomalyScorer
+from twin.oss.anomalies import AnomalyDetection
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
@@ -76,11 +78,14 @@ class _Wiring:
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
+    assurance: _Assurance | None = None  # anomalies and SLA; None when both are off
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
         summary["kpis"] = None if self.performance is None else self.performance.summary()
+        if self.assurance is not None:
+            summary.update(self.assurance.summary(self.truth, self.simulation.scenario.duration))
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -123,10 +128,37 @@ def _wire(
     performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
     scorer = AlarmScorer()
     scorer.attach(bus)
+    assurance = _Assurance.wire(scenario, bus)
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, assurance)
+
+
+@dataclass(frozen=True)
+class _Assurance:
+    """Anomaly detection and service assurance on the bus, with their scorers (the truth is
+    read only at the end, for summary.json)."""
+
+    anomalies: AnomalyDetection | None
+    anomaly_scorer: AnomalyScorer
+
+    @classmethod
+    def wire(cls, scenario: Scenario, bus: Bus) -> _Assurance | None:
+        settings = scenario.twin.anomalies
+        anomalies = AnomalyDetection(bus, settings) if settings.enabled else None
+        scorer = AnomalyScorer()
+        scorer.attach(bus)
+        return cls(anomalies, scorer)
+
+    def summary(self, truth: TruthLog, duration_s: float) -> dict[str, Any]:
+        """summary.json's ``anomalies`` (null when detection is off)."""
+        anomalies = None
+        if self.anomalies is not None:
+            anomalies = self.anomaly_scorer.score(
+                truth.of_type(AnomalyTruth), self.anomalies.findings, duration_s
+            )
+        return {"anomalies": anomalies}
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
