@@ -36,7 +36,9 @@ from twin.oss.anomalies import AnomalyDetection
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
+from twin.oss.sla import ServiceAssurance
 from twin.scoring import AlarmScorer
+from twin.sla_scoring import score_sla
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
@@ -142,14 +144,21 @@ class _Assurance:
 
     anomalies: AnomalyDetection | None
     anomaly_scorer: AnomalyScorer
+    sla: ServiceAssurance | None  # None when turned off or the scenario has no catalog
 
     @classmethod
-    def wire(cls, scenario: Scenario, bus: Bus) -> _Assurance | None:
+    def wire(cls, scenario: Scenario, bus: Bus) -> _Assurance:
+        """Subscribe them to the bus, detection first: the SLA counts what it found asleep."""
         settings = scenario.twin.anomalies
         anomalies = AnomalyDetection(bus, settings) if settings.enabled else None
         scorer = AnomalyScorer()
         scorer.attach(bus)
-        return cls(anomalies, scorer)
+        sla = None
+        if scenario.twin.service_assurance and scenario.catalog is not None:
+            # the catalog is the operator's own data: its SLA targets are the twin's to know
+            targets = {p.id: p.sla.availability for p in scenario.catalog.products if p.sla}
+            sla = ServiceAssurance(bus, targets)
+        return cls(anomalies, scorer, sla)
 
     def summary(self, truth: TruthLog, duration_s: float) -> dict[str, Any]:
         """summary.json's ``anomalies`` (null when detection is off)."""
@@ -158,7 +167,19 @@ class _Assurance:
             anomalies = self.anomaly_scorer.score(
                 truth.of_type(AnomalyTruth), self.anomalies.findings, duration_s
             )
-        return {"anomalies": anomalies}
+        sla = None
+        if self.sla is not None:
+            sla = self.sla.summary()
+            sla.update(
+                score_sla(
+                    self.sla,
+                    truth.of_type(OutageAttribution),
+                    truth.of_type(FaultTruth),
+                    truth.of_type(AnomalyTruth),
+                    duration_s,
+                )
+            )
+        return {"anomalies": anomalies, "sla": sla}
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
