@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
+    _inspect_parser(
+        commands, "sla", "a run's SLA breaches per tower, product and billing cycle"
+    )
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -414,6 +417,19 @@ def _n1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sla(args: argparse.Namespace) -> int:
+    from twin.readback import open_run
+    from twin.sla_report import format_sla, sla_by_tower
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        rows = sla_by_tower(run)
+    finally:
+        run.close()
+    print(json.dumps(rows, indent=2) if args.json else format_sla(str(args.run_dir), rows))
+    return 0
+
+
 def _moment(text: str, start: str, duration_s: float) -> float:
     """Seconds into the run of ``--at``: a duration, or a UTC time within the run."""
     try:
@@ -461,6 +477,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "alarms": _alarms,
         "impact": _impact,
         "n1": _n1,
+        "sla": _sla,
     }
     try:
         return handlers[args.command](args)
