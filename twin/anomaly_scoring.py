@@ -122,10 +122,11 @@ class AnomalyScorer:
         scorable = 0
         for record, cells in events:
             touched = (ends > record.start_s) & (starts < record.end_s)
-            if not positive[np.ix_(touched, cells)].any():
+            columns = np.asarray(cells, dtype=np.int64)
+            if not positive[np.ix_(touched, columns)].any():
                 continue
             scorable += 1
-            found += bool(flagged[np.ix_(touched, cells)].any())
+            found += bool(flagged[np.ix_(touched, columns)].any())
         true_findings = 0
         for finding in findings:
             true_findings += any(

@@ -98,9 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
-    _inspect_parser(
-        commands, "sla", "a run's SLA breaches per tower, product and billing cycle"
-    )
+    _inspect_parser(commands, "sla", "a run's SLA breaches per tower, product and billing cycle")
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")

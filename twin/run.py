@@ -29,9 +29,9 @@ from typing import Any
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import AnomalyTruth, FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from twin.anomaly_scoring import AnomalyScorer
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
-from twin.anomaly_scoring import AnomalyScorer
 from twin.oss.anomalies import AnomalyDetection
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact

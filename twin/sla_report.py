@@ -37,7 +37,8 @@ def sla_by_tower(run: StoredRun) -> list[dict[str, Any]]:
             ),
         )
         .join(
-            cells, and_(cells.c.run_id == subscribers.c.run_id, cells.c.cell_id == subscribers.c.cell_id)
+            cells,
+            and_(cells.c.run_id == subscribers.c.run_id, cells.c.cell_id == subscribers.c.cell_id),
         )
         .where(sla_breaches.c.run_id == run.run_id)
         .group_by(

@@ -21,7 +21,7 @@ import numpy as np
 from sim.truth import AnomalyTruth, FaultTruth, OutageAttribution
 from twin.oss.sla import ServiceAssurance
 
-__all__ = ["true_lost_seconds", "score_sla"]
+__all__ = ["score_sla", "true_lost_seconds"]
 
 
 def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -73,14 +73,10 @@ def score_sla(
     duration_s: float,
 ) -> dict[str, Any]:
     """``missed_breaches`` and ``false_breaches`` of the twin's SLA breaches, per the truth."""
-    lost = true_lost_seconds(
-        sla.cell_ids, sla.cell_tower, outages, faults, anomalies, duration_s
-    )
+    lost = true_lost_seconds(sla.cell_ids, sla.cell_tower, outages, faults, anomalies, duration_s)
     n = sla.subscriptions
     cells = sla.sub_cell[:n]
-    target = np.array([sla.targets.get(p, np.nan) for p in sla.product_names])[
-        sla.sub_product[:n]
-    ]
+    target = np.array([sla.targets.get(p, np.nan) for p in sla.product_names])[sla.sub_product[:n]]
     published: dict[float, set[int]] = {}
     for b in sla.breaches:
         published.setdefault(b.cycle_start_s, set()).add(b.subscriber)

@@ -254,7 +254,10 @@ class AnomalyDetection:
         changed = (self._run_direction != 0) & (self._run_direction != direction)
         self._close_runs(np.flatnonzero(changed))
         ratio = np.divide(
-            interval.observed, interval.expected, out=np.ones(len(code)), where=interval.expected > 0
+            interval.observed,
+            interval.expected,
+            out=np.ones(len(code)),
+            where=interval.expected > 0,
         )
         starting = (direction != 0) & (self._run_direction == 0)
         self._run_start[starting] = interval.start_s
