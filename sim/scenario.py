@@ -605,7 +605,8 @@ class AnomalySettings(_Strict):
         1.5,
         gt=1,
         le=100,
-        description="a surge counts at least this many times the attempts expected; above 1",
+        description="a surge counts at least this many times the attempts expected; above 1, "
+        "at most 100",
     )
     low_ratio: float = Field(
         0.5,
