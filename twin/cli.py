@@ -269,6 +269,9 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
             f"          against the truth: faults named {shown[0]}, alarms put under the right "
             f"root: precision {shown[1]}, recall {shown[2]}",
         ]
+    from twin.sla_report import summary_lines
+
+    lines += summary_lines(summary)
     return "\n".join(lines)
 
 

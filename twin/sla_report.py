@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from twin.readback import StoredRun
 from twin.store import cells, sla_breaches, subscribers
 
-__all__ = ["format_sla", "sla_by_tower"]
+__all__ = ["format_sla", "sla_by_tower", "summary_lines"]
 
 
 def sla_by_tower(run: StoredRun) -> list[dict[str, Any]]:
@@ -92,3 +92,30 @@ def format_sla(run_dir: str, rows: list[dict[str, Any]]) -> str:
     if any(r["partial"] for r in rows):
         lines.append("  * partial cycle: up to the end of the run")
     return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The end-of-run table's lines for anomalies and SLA breaches (none when they are off)."""
+    lines: list[str] = []
+    anomalies = summary.get("anomalies")
+    if anomalies:
+        events = anomalies["events"]
+        lines += [
+            "",
+            f"  anomalies: {len(anomalies['findings']):,} findings, "
+            f"{events['found']} of {events['injected']} injected found; cell-intervals: "
+            f"precision {_score(anomalies['precision'])}, recall {_score(anomalies['recall'])}; "
+            f"{anomalies['false_per_1000_cell_days']} false per 1,000 cell-days",
+        ]
+    sla = summary.get("sla")
+    if sla:
+        lines += [
+            "",
+            f"  SLA: {sla['breaches']:,} breaches (telcotwin sla RUN_DIR); against the truth "
+            f"{sla['missed_breaches']:,} missed, {sla['false_breaches']:,} false",
+        ]
+    return lines
