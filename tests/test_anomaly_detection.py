@@ -281,3 +281,23 @@ def test_scorer_counts_a_half_covered_interval_as_either():
     # covered for 400 s only: either, so the flag there is neither right nor wrong
     assert result["truth_cell_intervals"] == 1
     assert result["precision"] == 1.0 and result["recall"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("significance", 0, "greater than 0"),
+        ("low_ratio", 1.5, "less than 1"),
+        ("surge_ratio", 1, "greater than 1"),
+        ("degrade_share", 0, "greater than 0"),
+    ],
+)
+def test_bad_anomaly_settings_are_one_line_each_with_the_key_path(
+    tmp_path, capsys, example_raw, key, value, message
+):
+    from tests.test_bad_input import _refused, _write
+
+    example_raw["twin"]["anomalies"] = {key: value}
+    lines = _refused(tmp_path, capsys, _write(tmp_path, example_raw))
+    assert len(lines) == 1
+    assert lines[0].startswith(f"metro.yaml: twin.anomalies.{key}: ") and message in lines[0]
