@@ -84,18 +84,15 @@ class AnomalyScorer:
         self, truth: Sequence[AnomalyTruth], findings: Sequence[Finding], duration_s: float
     ) -> dict[str, Any]:
         """summary.json's ``anomalies``: the findings and how they compare with the truth."""
+        # Sparse throughout: flags and truths are few, so memory does not grow with cells x
+        # intervals (a month of the national network is 43 million cell-intervals).
         n_cells = len(self.cell_ids)
-        n_intervals = len(self._starts)
         starts = np.asarray(self._starts)
         ends = np.asarray(self._ends)
-        flagged = np.zeros((n_intervals, n_cells), dtype=bool)
-        tested = np.ones((n_intervals, n_cells), dtype=bool)
-        for k in range(n_intervals):
-            flagged[k, self._flagged[k]] = True
-            tested[k, self._untested[k]] = False
-        positive = np.zeros_like(flagged)
-        either = np.zeros_like(flagged)
-        events: list[tuple[AnomalyTruth, list[int]]] = []
+        flagged = {(k, int(c)) for k, cells in enumerate(self._flagged) for c in cells.tolist()}
+        positive: set[tuple[int, int]] = set()
+        either: set[tuple[int, int]] = set()
+        events: list[tuple[AnomalyTruth, list[int], set[tuple[int, int]], bool]] = []
         not_scored = 0
         for record in truth:
             cells = self._cells_of(record.resource)
@@ -106,47 +103,46 @@ class AnomalyScorer:
                 np.minimum(ends, record.end_s) - np.maximum(starts, record.start_s), 0.0, None
             )
             covered = overlap >= 0.5 * (ends - starts)
-            touched = overlap > 0
-            for c in cells:
-                positive[covered, c] = True
-                either[touched & ~covered, c] = True
-            events.append((record, cells))
-        either |= ~tested
-        positive &= tested
-        either &= ~positive
-        true_positive = int((flagged & positive).sum())
-        counted_flags = int((flagged & ~either).sum())
-        truths = int(positive.sum())
+            touched: set[tuple[int, int]] = set()
+            scorable = False
+            for k in np.flatnonzero(overlap > 0).tolist():
+                untested = set(self._untested[k].tolist())
+                for c in cells:
+                    touched.add((k, c))
+                    if covered[k] and c not in untested:
+                        positive.add((k, c))
+                        scorable = True
+                    else:
+                        either.add((k, c))
+            events.append((record, cells, touched, scorable))
+        either -= positive
+        true_positive = len(flagged & positive)
+        counted_flags = len(flagged - either)
+        truths = len(positive)
+        scorable_events = [touched for _, _, touched, scorable in events if scorable]
+        found = sum(bool(touched & flagged) for touched in scorable_events)
+        events_on_cells = [(record, cells) for record, cells, _, _ in events]
 
-        found = 0
-        scorable = 0
-        for record, cells in events:
-            touched = (ends > record.start_s) & (starts < record.end_s)
-            columns = np.asarray(cells, dtype=np.int64)
-            if not positive[np.ix_(touched, columns)].any():
-                continue
-            scorable += 1
-            found += bool(flagged[np.ix_(touched, columns)].any())
         true_findings = 0
         for finding in findings:
             true_findings += any(
                 finding.cell in self._names(cells)
                 and finding.start_s < record.end_s
                 and finding.end_s > record.start_s
-                for record, cells in events
+                for record, cells in events_on_cells
             )
         false_findings = len(findings) - true_findings
         cell_days = n_cells * duration_s / 86400.0
         return {
             "precision": _ratio(true_positive, counted_flags),
             "recall": _ratio(true_positive, truths),
-            "flagged_cell_intervals": int(flagged.sum()),
+            "flagged_cell_intervals": len(flagged),
             "truth_cell_intervals": truths,
             "events": {
                 "injected": len(events),
-                "scorable": scorable,
+                "scorable": len(scorable_events),
                 "found": found,
-                "recall": _ratio(found, scorable),
+                "recall": _ratio(found, len(scorable_events)),
                 "precision": _ratio(true_findings, len(findings)),
             },
             "not_scored": not_scored,
