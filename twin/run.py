@@ -80,7 +80,7 @@ class _Wiring:
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
-    assurance: _Assurance | None = None  # anomalies and SLA; None when both are off
+    assurance: _Assurance | None = None  # anomaly detection and SLA (_wire always sets it)
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
@@ -161,7 +161,8 @@ class _Assurance:
         return cls(anomalies, scorer, sla)
 
     def summary(self, truth: TruthLog, duration_s: float) -> dict[str, Any]:
-        """summary.json's ``anomalies`` (null when detection is off)."""
+        """summary.json's ``anomalies`` and ``sla``, scored against the truth (each null when
+        turned off)."""
         anomalies = None
         if self.anomalies is not None:
             anomalies = self.anomaly_scorer.score(
