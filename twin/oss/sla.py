@@ -62,7 +62,7 @@ def billing_cycles(start: datetime, duration_s: float) -> list[tuple[float, floa
     the last one cut at ``duration_s``.
 
     >>> billing_cycles(datetime(2027, 1, 31), 70 * 86400.0)[:2]
-    [(0.0, 2419200.0), (2419200.0, 4838400.0)]
+    [(0.0, 2419200.0), (2419200.0, 5097600.0)]
     """
     cycles: list[tuple[float, float]] = []
     begin = 0.0
