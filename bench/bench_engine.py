@@ -239,6 +239,45 @@ def bench_performance_management(scenario: str, repeat: int, sets: list[str]) ->
     _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
 
 
+# A catalog with an SLA, so that service assurance has subscriptions to measure (national.yaml
+# has none): one product for every subscriber; added to scenarios without a catalog.
+SLA_CATALOG = [
+    'catalog={currency: EUR, products: [{id: basic, name: Basic, monthly_fee: "10.00", '
+    "sla: {availability: 0.995, credit_percent: 10}}]}",
+    "subscribers.products={basic: 1.0}",
+]
+
+
+def bench_assurance(scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario with every performance-management function off, then with
+    performance management (KPIs) on alone, then with anomaly detection and service assurance
+    on too (all on), interleaved; report medians and the ratio of all on to all off."""
+    raw = yaml.safe_load((ROOT / scenario).read_text()) or {}
+    has_twin = "twin" in raw
+    flags = {
+        "performance_management": "false",
+        "anomalies": "{enabled: false}",
+        "service_assurance": "false",
+    }
+
+    def twin_sets(off: list[str]) -> list[str]:
+        if has_twin:
+            return [f"twin.{key}={flags[key]}" for key in off]
+        return ["twin={" + ", ".join(f"{key}: {flags[key]}" for key in off) + "}"] if off else []
+
+    base = [*([] if "catalog" in raw else SLA_CATALOG), *sets]
+    variants = [
+        ("all off", ROOT, [*base, *twin_sets(list(flags))]),
+        ("KPIs only", ROOT, [*base, *twin_sets(["anomalies", "service_assurance"])]),
+        ("all on", ROOT, base),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        times = _interleaved(variants, scenario, repeat, tmp)
+    _report(
+        times, f"{scenario} {' '.join(sets)} with an SLA catalog: {repeat} runs each, interleaved"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +308,13 @@ def main() -> None:
     performance.add_argument("--scenario", default="scenarios/national.yaml")
     performance.add_argument("--repeat", type=int, default=3)
     performance.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    assurance = commands.add_parser(
+        "assurance",
+        help="one scenario with KPIs, anomaly detection and SLA off, KPIs only, and all on",
+    )
+    assurance.add_argument("--scenario", default="scenarios/national.yaml")
+    assurance.add_argument("--repeat", type=int, default=3)
+    assurance.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
@@ -278,6 +324,8 @@ def main() -> None:
         bench_fault_management(args.scenario, args.repeat, args.set)
     elif args.command == "performance-management":
         bench_performance_management(args.scenario, args.repeat, args.set)
+    elif args.command == "assurance":
+        bench_assurance(args.scenario, args.repeat, args.set)
     else:
         bench_national(args.scales)
 

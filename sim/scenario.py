@@ -586,6 +586,44 @@ class Thresholds(_Strict):
     link_utilization: Share = 0.80
 
 
+class AnomalySettings(_Strict):
+    """How anomaly detection tells a cell's traffic from noise (docs/anomalies.md)."""
+
+    enabled: bool = Field(
+        True,
+        description="look for surges, sleeping and degraded cells in every PM interval and "
+        "score them in summary.json's anomalies; false only measures what it costs",
+    )
+    significance: float = Field(
+        1e-6,
+        gt=0,
+        le=0.01,
+        description="how unlikely, as Poisson noise around the cell's expected attempts, a "
+        "count must be to be flagged (each tail, per cell and interval); at most 0.01",
+    )
+    surge_ratio: float = Field(
+        1.5,
+        gt=1,
+        le=100,
+        description="a surge counts at least this many times the attempts expected; above 1, "
+        "at most 100",
+    )
+    low_ratio: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="traffic is low (a sleeping cell, or fewer people) at this share of the "
+        "attempts expected or below; between 0 and 1",
+    )
+    degrade_share: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="a cell is degraded when it serves less than this share of the data its "
+        "demand and nominal capacity allow (its backhaul permitting); between 0 and 1",
+    )
+
+
 class TwinConfig(_Strict):
     gos_target: Share = 0.02
     thresholds: Thresholds = Thresholds()
@@ -598,6 +636,15 @@ class TwinConfig(_Strict):
         True,
         description="compute the KPIs of every PM interval and the busy hours (summary.json's "
         "kpis); false only measures what it costs",
+    )
+    anomalies: AnomalySettings = Field(
+        AnomalySettings(), description="anomaly detection: surges, sleeping and degraded cells"
+    )
+    service_assurance: bool = Field(
+        True,
+        description="measure every subscription's availability per monthly billing cycle and "
+        "publish a breach of its product's sla.availability (summary.json's sla); false only "
+        "measures what it costs",
     )
 
 

@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
+    _inspect_parser(commands, "sla", "a run's SLA breaches per tower, product and billing cycle")
 
     _inspect_parser(
         commands, "orders", "a run's product orders: their states, transitions and compensations"
@@ -297,6 +298,9 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
             f"          against the truth: faults named {shown[0]}, alarms put under the right "
             f"root: precision {shown[1]}, recall {shown[2]}",
         ]
+    from twin.sla_report import summary_lines
+
+    lines += summary_lines(summary)
     return "\n".join(lines)
 
 
@@ -456,6 +460,19 @@ def _n1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sla(args: argparse.Namespace) -> int:
+    from twin.readback import open_run
+    from twin.sla_report import format_sla, sla_by_tower
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        rows = sla_by_tower(run)
+    finally:
+        run.close()
+    print(json.dumps(rows, indent=2) if args.json else format_sla(str(args.run_dir), rows))
+    return 0
+
+
 def _moment(text: str, start: str, duration_s: float) -> float:
     """Seconds into the run of ``--at``: a duration, or a UTC time within the run."""
     try:
@@ -532,6 +549,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "orders": _orders,
         "report": _report,
         "compare": _compare,
+        "sla": _sla,
     }
     try:
         return handlers[args.command](args)

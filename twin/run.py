@@ -28,15 +28,19 @@ from typing import Any
 
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
-from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from sim.truth import AnomalyTruth, FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from twin.anomaly_scoring import AnomalyScorer
 from twin.bss.contracts import Charging, Profiles
 from twin.bss.ordering import Ordering, attach_ordering
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
+from twin.oss.anomalies import AnomalyDetection
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
+from twin.oss.sla import ServiceAssurance
 from twin.scoring import AlarmScorer
+from twin.sla_scoring import score_sla
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
@@ -81,12 +85,15 @@ class _Wiring:
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
     ordering: Ordering | None = None  # None without its participants (customers, billing)
+    assurance: _Assurance | None = None  # anomaly detection and SLA (_wire always sets it)
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
         summary["kpis"] = None if self.performance is None else self.performance.summary()
         summary["orders"] = None if self.ordering is None else self.ordering.counts()
+        if self.assurance is not None:
+            summary.update(self.assurance.summary(self.truth, self.simulation.scenario.duration))
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -130,6 +137,7 @@ def _wire(
     performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
     scorer = AlarmScorer()
     scorer.attach(bus)
+    assurance = _Assurance.wire(scenario, bus)
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
@@ -137,7 +145,53 @@ def _wire(
     if participants is not None:
         products = None if scenario.catalog is None else [p.id for p in scenario.catalog.products]
         ordering = attach_ordering(bus, simulation, *participants, products=products)
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, ordering)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, ordering, assurance)
+
+
+@dataclass(frozen=True)
+class _Assurance:
+    """Anomaly detection and service assurance on the bus, with their scorers (the truth is
+    read only at the end, for summary.json)."""
+
+    anomalies: AnomalyDetection | None
+    anomaly_scorer: AnomalyScorer
+    sla: ServiceAssurance | None  # None when turned off or the scenario has no catalog
+
+    @classmethod
+    def wire(cls, scenario: Scenario, bus: Bus) -> _Assurance:
+        """Subscribe them to the bus, detection first: the SLA counts what it found asleep."""
+        settings = scenario.twin.anomalies
+        anomalies = AnomalyDetection(bus, settings) if settings.enabled else None
+        scorer = AnomalyScorer()
+        scorer.attach(bus)
+        sla = None
+        if scenario.twin.service_assurance and scenario.catalog is not None:
+            # the catalog is the operator's own data: its SLA targets are the twin's to know
+            targets = {p.id: p.sla.availability for p in scenario.catalog.products if p.sla}
+            sla = ServiceAssurance(bus, targets)
+        return cls(anomalies, scorer, sla)
+
+    def summary(self, truth: TruthLog, duration_s: float) -> dict[str, Any]:
+        """summary.json's ``anomalies`` and ``sla``, scored against the truth (each null when
+        turned off)."""
+        anomalies = None
+        if self.anomalies is not None:
+            anomalies = self.anomaly_scorer.score(
+                truth.of_type(AnomalyTruth), self.anomalies.findings, duration_s
+            )
+        sla = None
+        if self.sla is not None:
+            sla = self.sla.summary()
+            sla.update(
+                score_sla(
+                    self.sla,
+                    truth.of_type(OutageAttribution),
+                    truth.of_type(FaultTruth),
+                    truth.of_type(AnomalyTruth),
+                    duration_s,
+                )
+            )
+        return {"anomalies": anomalies, "sla": sla}
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:

@@ -67,7 +67,7 @@ from twin.feed import (
     SubscriptionReleased,
     UsageBatch,
 )
-from twin.oss.records import AlarmChange
+from twin.oss.records import AlarmChange, SlaBreach
 
 __all__ = ["BackgroundStore", "Store", "StoreError", "check_store", "metadata", "open_engine"]
 
@@ -82,6 +82,7 @@ RECORD_TYPES = (
     BusinessEvent,
     AlarmNotification,
     AlarmChange,
+    SlaBreach,
     RunEnded,
     SubscriptionReleased,
     OrderStateChange,
@@ -333,6 +334,19 @@ product_order_steps = Table(
     Column("attempt", Integer, nullable=False),
     Column("detail", String, nullable=False),
 )
+# Service assurance: one row per SlaBreach, as published (twin.oss.sla).
+sla_breaches = Table(
+    "sla_breaches",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("time_s", Float, nullable=False),
+    Column("subscriber", Integer, nullable=False),
+    Column("product", String, nullable=False),
+    Column("cycle_start_s", Float, nullable=False),
+    Column("cycle_end_s", Float, nullable=False),
+    Column("availability", Float, nullable=False),
+    Column("target", Float, nullable=False),
+)
 
 
 def open_engine(url: str, *, scratch: bool = False) -> Engine:
@@ -417,6 +431,7 @@ class Store:
         self._step_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
+        self._sla_rows: list[tuple[Any, ...]] = []
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -434,6 +449,7 @@ class Store:
             SubscriptionAdmitted: self._admitted,
             AlarmNotification: self._notification,
             AlarmChange: self._alarm_change,
+            SlaBreach: self._sla_breach,
             RunEnded: self._run_ended,
             SubscriptionReleased: self._released,
             OrderStateChange: self._order_change,
@@ -445,7 +461,10 @@ class Store:
             handler(record)
 
     def finish(self) -> None:
-        """Write the alarms' latest states not yet written (the run's end does it too)."""
+        """Write the alarms' latest states and the SLA breaches not yet written (the run's end
+        does it too)."""
+        rows, self._sla_rows = self._sla_rows, []
+        self._insert(sla_breaches, rows)
         latest, self._latest_alarms = self._latest_alarms, {}
         if not latest:
             return
@@ -733,6 +752,21 @@ class Store:
             ],
         )
         self._latest_alarms[_plain(a.alarm_id)] = a
+
+    def _sla_breach(self, b: SlaBreach) -> None:
+        # a cycle's breaches come together: kept and written in one executemany by finish
+        self._sla_rows.append(
+            (
+                self.run_id,
+                _plain(b.time_s),
+                _plain(b.subscriber),
+                b.product,
+                _plain(b.cycle_start_s),
+                _plain(b.cycle_end_s),
+                _plain(b.availability),
+                _plain(b.target),
+            )
+        )
 
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()

@@ -10,7 +10,7 @@ import numpy as np
 
 from twin.feed import AlarmType, PerceivedSeverity, ResourceKind
 
-__all__ = ["AlarmChange", "AlarmChangeKind", "KpiBatch", "SlaBreach"]
+__all__ = ["AlarmChange", "AlarmChangeKind", "AnomalyFlags", "KpiBatch", "SlaBreach"]
 
 AlarmChangeKind = Literal[
     "raised",  # a new alarm in the list
@@ -98,3 +98,25 @@ class SlaBreach:
     cycle_end_s: float
     availability: float
     target: float
+
+
+@dataclass(frozen=True, eq=False)
+class AnomalyFlags:
+    """What anomaly detection (``twin.oss.anomalies``) made of one PM interval, per cell in the
+    order of ``cell_ids``, published one interval late (a sleep's first, partial interval is
+    told by the empty one after it).
+
+    ``code`` is one of ``twin.oss.anomalies.CODES``: -1 not tested (the cell was out of service
+    for part of the interval, or has no subscribers), 0 normal, 1 surge, 2 traffic low, 3
+    asleep (nothing counted), 4 degraded. ``asleep_s`` is how long the twin takes the cell to
+    have been asleep in the interval (0 where it was not); ``expected`` and ``observed`` the
+    attempts (voice calls and data sessions) it expected and counted.
+    """
+
+    start_s: float
+    end_s: float
+    cell_ids: tuple[str, ...]
+    code: np.ndarray
+    asleep_s: np.ndarray
+    expected: np.ndarray
+    observed: np.ndarray

@@ -1,0 +1,121 @@
+"""``telcotwin sla``: a finished run's SLA breaches per tower, product and billing cycle, read
+from its store (what the operator's service assurance published; never the truth)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from twin.readback import StoredRun
+from twin.store import cells, sla_breaches, subscribers
+
+__all__ = ["format_sla", "sla_by_tower", "summary_lines"]
+
+
+def sla_by_tower(run: StoredRun) -> list[dict[str, Any]]:
+    """One row per tower, product and cycle with breaches: how many, the lowest and mean
+    availability, the target; ordered by cycle, then most breaches first."""
+    query = (
+        select(
+            cells.c.tower,
+            sla_breaches.c.product,
+            sla_breaches.c.cycle_start_s,
+            sla_breaches.c.cycle_end_s,
+            func.count().label("breaches"),
+            func.min(sla_breaches.c.availability).label("lowest"),
+            func.avg(sla_breaches.c.availability).label("mean"),
+            func.max(sla_breaches.c.target).label("target"),
+        )
+        .select_from(sla_breaches)
+        .join(
+            subscribers,
+            and_(
+                subscribers.c.run_id == sla_breaches.c.run_id,
+                subscribers.c.subscriber == sla_breaches.c.subscriber,
+            ),
+        )
+        .join(
+            cells,
+            and_(cells.c.run_id == subscribers.c.run_id, cells.c.cell_id == subscribers.c.cell_id),
+        )
+        .where(sla_breaches.c.run_id == run.run_id)
+        .group_by(
+            cells.c.tower,
+            sla_breaches.c.product,
+            sla_breaches.c.cycle_start_s,
+            sla_breaches.c.cycle_end_s,
+        )
+    )
+    start = datetime.fromisoformat(run.start)
+    with run.engine.connect() as connection:
+        rows = list(connection.execute(query))
+    out = [
+        {
+            "tower": r.tower,
+            "product": r.product,
+            "cycle_start": (start + timedelta(seconds=r.cycle_start_s)).isoformat(),
+            "cycle_end": (start + timedelta(seconds=r.cycle_end_s)).isoformat(),
+            "cycle_start_s": r.cycle_start_s,
+            "cycle_end_s": r.cycle_end_s,
+            "partial": r.cycle_end_s >= run.duration_s,
+            "breaches": int(r.breaches),
+            "lowest_availability": round(float(r.lowest), 6),
+            "mean_availability": round(float(r.mean), 6),
+            "target": float(r.target),
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda r: (r["cycle_start_s"], -r["breaches"], r["tower"], r["product"]))
+    return out
+
+
+def format_sla(run_dir: str, rows: list[dict[str, Any]]) -> str:
+    """The rows as a table for people."""
+    total = sum(r["breaches"] for r in rows)
+    lines = [f"{run_dir}: {total:,} SLA breaches ({len(rows)} tower, product and cycle rows)"]
+    if rows:
+        tower_w = max(8, *(len(r["tower"]) for r in rows))
+        product_w = max(8, *(len(r["product"]) for r in rows))
+        lines.append(
+            f"  {'tower':<{tower_w}} {'product':<{product_w}} {'cycle':<23} "
+            f"{'breaches':>8} {'lowest':>8} {'mean':>8} {'target':>8}"
+        )
+    for r in rows:
+        cycle = f"{r['cycle_start'][:10]}..{r['cycle_end'][:10]}" + ("*" if r["partial"] else "")
+        lines.append(
+            f"  {r['tower']:<{tower_w}} {r['product']:<{product_w}} {cycle:<23} "
+            f"{r['breaches']:>8,} {r['lowest_availability']:>8.4%} "
+            f"{r['mean_availability']:>8.4%} {r['target']:>8.3%}"
+        )
+    if any(r["partial"] for r in rows):
+        lines.append("  * partial cycle: up to the end of the run")
+    return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The end-of-run table's lines for anomalies and SLA breaches (none when they are off)."""
+    lines: list[str] = []
+    anomalies = summary.get("anomalies")
+    if anomalies:
+        events = anomalies["events"]
+        lines += [
+            "",
+            f"  anomalies: {len(anomalies['findings']):,} findings, "
+            f"{events['found']} of {events['injected']} injected found; cell-intervals: "
+            f"precision {_score(anomalies['precision'])}, recall {_score(anomalies['recall'])}; "
+            f"{anomalies['false_per_1000_cell_days']} false per 1,000 cell-days",
+        ]
+    sla = summary.get("sla")
+    if sla:
+        lines += [
+            "",
+            f"  SLA: {sla['breaches']:,} breaches (telcotwin sla RUN_DIR); against the truth "
+            f"{sla['missed_breaches']:,} missed, {sla['false_breaches']:,} false",
+        ]
+    return lines
