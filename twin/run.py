@@ -34,6 +34,7 @@ from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
+from twin.oss.thresholds import ThresholdMonitor, scenario_thresholds
 from twin.scoring import AlarmScorer
 from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
@@ -76,11 +77,13 @@ class _Wiring:
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
+    thresholds: ThresholdMonitor | None = None  # None without performance management
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
         summary["kpis"] = None if self.performance is None else self.performance.summary()
+        summary["thresholds"] = None if self.thresholds is None else self.thresholds.summary()
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -121,12 +124,15 @@ def _wire(
         else None
     )
     performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
+    thresholds = (
+        None if performance is None else ThresholdMonitor(bus, scenario_thresholds(scenario.twin))
+    )
     scorer = AlarmScorer()
     scorer.attach(bus)
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, thresholds)
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:
