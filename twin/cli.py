@@ -98,6 +98,21 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
+    kpis = _inspect_parser(
+        commands,
+        "kpis",
+        "a cell's or link's KPIs over time, or every cell's and link's busy hour (E.500)",
+    )
+    which = kpis.add_mutually_exclusive_group()
+    which.add_argument("--cell", default=None, metavar="ID", help="a cell id, e.g. t-n3/1")
+    which.add_argument("--link", default=None, metavar="ID", help="a link id")
+    kpis.add_argument(
+        "--kpi",
+        default=None,
+        metavar="NAME",
+        help="one KPI of docs/kpis.md (default: all of the resource's); without --cell or "
+        "--link, its value in each busy hour",
+    )
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -429,6 +444,24 @@ def _moment(text: str, start: str, duration_s: float) -> float:
     return at_s
 
 
+def _kpis(args: argparse.Namespace) -> int:
+    from twin.kpi_report import busy_hour_list, format_busy_hours, format_series, kpi_series
+    from twin.readback import open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        if args.cell is None and args.link is None:
+            found = busy_hour_list(run, args.kpi)
+            text = format_busy_hours(found, args.kpi)
+        else:
+            found = kpi_series(run, cell=args.cell, link=args.link, kpi=args.kpi)
+            text = format_series(found, format_duration)
+    finally:
+        run.close()
+    print(json.dumps(found, indent=2) if args.json else text)
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -461,6 +494,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "alarms": _alarms,
         "impact": _impact,
         "n1": _n1,
+        "kpis": _kpis,
     }
     try:
         return handlers[args.command](args)
