@@ -631,7 +631,8 @@ class ThresholdRule(_Strict):
         1,
         ge=1,
         le=10_000,
-        description="consecutive PM intervals past trigger before the alarm; at least 1",
+        description="consecutive PM intervals past trigger before the alarm; at least 1, at "
+        "most 10,000",
     )
     severity: Literal["critical", "major", "minor", "warning"] = Field(
         "major", description="the alarm's perceived severity (X.733)"
