@@ -326,33 +326,47 @@ class FaultManagement:
         )
         if not roots:
             return
-        down = frozenset(r.alarmed_object for r in roots)
         mirror, resource = self.mirror, alarm.alarmed_object
-        for root in roots:
-            cause = root.alarmed_object
-            if alarm.alarmed_object_type in ("cell", "tower"):
-                tower = mirror.tower_of(resource) if resource in mirror.cell_index else resource
-                if tower not in mirror.node_index:
-                    return
+        kind = alarm.alarmed_object_type
+        if kind in ("cell", "tower"):
+            tower = mirror.tower_of(resource) if resource in mirror.cell_index else resource
+            if tower not in mirror.node_index:
+                return
+            # a single failure that cuts the tower off (cheap: the tower's isolators are known)
+            single = {resource, tower} | mirror.isolators(tower)
+            root = next((r for r in roots if r.alarmed_object in single), None)
+            if root is None:  # failures that cut it off together: one search per set of roots
+                down = frozenset(r.alarmed_object for r in roots)
                 node = mirror.node_index[tower]
-                explains = cause in (resource, tower) or (
-                    node in isolated_by(mirror, down)
-                    and node not in isolated_by(mirror, down - {cause})
-                )
-            elif alarm.alarmed_object_type == "link" and resource in mirror.link_index:
-                explains = (
-                    cause == resource
-                    or cause in mirror.link_ends(resource)
-                    or self.routing.rerouted_onto(resource, cause, down)
-                )
-            else:
-                return
-            if explains:
-                alarm.parent_alarm = root.alarm_id
-                root.children.add(alarm.alarm_id)
-                self._emit(alarm, "correlated")
-                self._touch(root, "correlated")
-                return
+                if node in isolated_by(mirror, down):
+                    root = next(
+                        (
+                            r
+                            for r in roots
+                            if node not in isolated_by(mirror, down - {r.alarmed_object})
+                        ),
+                        None,
+                    )
+        elif kind == "link" and resource in mirror.link_index:
+            down = frozenset(r.alarmed_object for r in roots)
+            ends = mirror.link_ends(resource)
+            root = next(
+                (
+                    r
+                    for r in roots
+                    if r.alarmed_object == resource
+                    or r.alarmed_object in ends
+                    or self.routing.rerouted_onto(resource, r.alarmed_object, down)
+                ),
+                None,
+            )
+        else:
+            return
+        if root is not None:
+            alarm.parent_alarm = root.alarm_id
+            root.children.add(alarm.alarm_id)
+            self._emit(alarm, "correlated")
+            self._touch(root, "correlated")
 
     def _let_go(self, root: _Alarm, child: _Alarm, time_s: float) -> None:
         """A root clearing lets its active threshold alarms go: they clear by re-arming."""
