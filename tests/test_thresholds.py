@@ -19,7 +19,7 @@ from twin.feed import Inventory
 from twin.oss.fault import THRESHOLD_SOURCE, FaultManagement
 from twin.oss.inventory import InventoryMirror
 from twin.oss.performance import KPIS, PerformanceManagement
-from twin.oss.records import AlarmChange, KpiBatch, ThresholdEvent
+from twin.oss.records import AlarmChange, CrossedThreshold, KpiBatch, ThresholdEvent
 from twin.oss.routes import Routing
 from twin.oss.thresholds import (
     Threshold,
@@ -341,3 +341,66 @@ def test_routing_finds_the_links_a_failure_puts_traffic_on():
     assert not (routing.paths() == ring).any()
     # agg-n down: its towers are cut off, nothing is rerouted onto the ring
     assert not routing.rerouted_onto("l-agg-ring", "agg-n")
+
+
+# --- fault management on hand-written alarms ------------------------------------------------
+
+
+def _threshold(
+    net: Any, time_s: float, resource: str, kind: str, severity: str, kpi: str = "CellAvailability"
+) -> None:
+    direction = "low" if kpi == "CellAvailability" else "high"
+    net.bus.publish(
+        ThresholdEvent(
+            time_s=time_s,
+            resource=resource,
+            resource_kind=kind,  # type: ignore[arg-type]
+            perceived_severity=severity,  # type: ignore[arg-type]
+            crossed=CrossedThreshold(kpi, 0.5, 1.0, 1.0, direction, 0.0),  # type: ignore[arg-type]
+        )
+    )
+
+
+def test_a_cell_cut_off_by_two_ring_cuts_goes_under_the_first_cut_it_needs():
+    from tests.test_fault import Network, make_inventory
+
+    ring = {"core": "core", "a": "tower", "b": "tower", "c": "tower"}
+    links = {"l1": ("core", "a"), "l2": ("a", "b"), "l3": ("b", "c"), "l4": ("c", "core")}
+    net = Network(make_inventory(ring, links))
+    net.los(100, "l1", "core")
+    net.los(100, "l1", "a")
+    net.los(110, "l3", "c")
+    net.unreachable(170, "a")
+    net.unreachable(170, "b")
+    _threshold(net, 900, "b-1", "cell", "minor")  # b's cell, out for the interval
+    by_object = {a.alarmed_object: a for a in net.fm.alarms() if a.is_root_cause}
+    (cell,) = [a for a in net.fm.alarms() if a.crossed_threshold is not None]
+    # neither cut alone isolates b; together they do, and without l1 (the older) b would be
+    # reachable over a: it goes under l1's root
+    assert cell.parent_alarm == by_object["l1"].alarm_id
+    assert cell.alarm_type == "qualityOfServiceAlarm" and cell.probable_cause == "thresholdCrossed"
+    # c's cell is not cut off (c reaches the core over l4): a lone alarm
+    _threshold(net, 900, "c-1", "cell", "minor")
+    lone = [a for a in net.fm.alarms() if a.alarmed_object == "c-1"]
+    assert lone[0].parent_alarm is None
+
+
+def test_a_root_clears_with_its_failure_and_lets_its_threshold_alarms_go():
+    from tests.test_fault import Network
+
+    net = Network()
+    net.los(100, "l-t1", "agg1")  # t1's uplink cut: t1 unreachable
+    net.unreachable(160, "t1")
+    _threshold(net, 900, "t1-1", "cell", "minor")
+    (root,) = net.roots()
+    (cell,) = [a for a in net.fm.alarms() if a.crossed_threshold is not None]
+    assert cell.parent_alarm == root.alarm_id and root.alarmed_object == "l-t1"
+    # the network clears its alarms at 1000 s: the root clears though its threshold child is
+    # active, and the child stays, a lone alarm again, until its threshold re-arms
+    net.los(1000, "l-t1", "agg1", severity="cleared")
+    net.unreachable(1000, "t1", severity="cleared")
+    assert net.roots() == []
+    (cell,) = [a for a in net.fm.active() if a.crossed_threshold is not None]
+    assert cell.parent_alarm is None and cell.cleared_time_s is None
+    _threshold(net, 1800, "t1-1", "cell", "cleared")
+    assert net.fm.active() == []

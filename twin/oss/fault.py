@@ -310,9 +310,10 @@ class FaultManagement:
 
     def _attribute(self, alarm: _Alarm) -> None:
         """Put a threshold alarm under the oldest active root whose failure explains it: a
-        cell's or tower's, when the failure cuts its tower off (the other roots' resources
-        counted as failed too); a link's, when it is the link or one of its ends, or when it
-        puts some tower's traffic on the link that did not cross it before."""
+        cell's or tower's, when the failure alone cuts its tower off (the cell, the tower or
+        one of its isolators), else when the tower is cut off by the roots together and would
+        not be without it; a link's, when it is the link or one of its ends, or when it puts
+        some tower's traffic on the link that did not cross it before."""
         if self.mirror is None or self.routing is None:
             return
         roots = sorted(
