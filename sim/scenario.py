@@ -705,7 +705,11 @@ class Thresholds(_Strict):
 
 
 class TwinConfig(_Strict):
-    gos_target: Share = 0.02
+    gos_target: Share = Field(
+        0.02,
+        description="grade of service: the highest acceptable voice blocking; the default "
+        "voice-blocking threshold's trigger",
+    )
     thresholds: Thresholds = Field(
         Thresholds(), description="threshold alerts on the KPIs (docs/thresholds.md)"
     )
