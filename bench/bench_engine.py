@@ -278,6 +278,28 @@ def bench_assurance(scenario: str, repeat: int, sets: list[str]) -> None:
     )
 
 
+def bench_thresholds(scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario with performance management off, on without thresholds, and on with
+    the default thresholds, interleaved; report medians and the last against the first."""
+    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
+    off = [
+        *sets,
+        "twin.performance_management=false" if has_twin else "twin={performance_management: false}",
+    ]
+    no_thresholds = [
+        *sets,
+        "twin.thresholds={defaults: false}" if has_twin else "twin={thresholds: {defaults: false}}",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = [
+            ("performance management off", ROOT, off),
+            ("KPIs, no thresholds", ROOT, no_thresholds),
+            ("KPIs and thresholds", ROOT, sets),
+        ]
+        times = _interleaved(variants, scenario, repeat, tmp)
+    _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +337,13 @@ def main() -> None:
     assurance.add_argument("--scenario", default="scenarios/national.yaml")
     assurance.add_argument("--repeat", type=int, default=3)
     assurance.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    thresholds = commands.add_parser(
+        "thresholds",
+        help="one scenario with performance management off, KPIs alone, KPIs and thresholds",
+    )
+    thresholds.add_argument("--scenario", default="scenarios/national.yaml")
+    thresholds.add_argument("--repeat", type=int, default=3)
+    thresholds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
@@ -326,6 +355,8 @@ def main() -> None:
         bench_performance_management(args.scenario, args.repeat, args.set)
     elif args.command == "assurance":
         bench_assurance(args.scenario, args.repeat, args.set)
+    elif args.command == "thresholds":
+        bench_thresholds(args.scenario, args.repeat, args.set)
     else:
         bench_national(args.scales)
 

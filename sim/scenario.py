@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -580,10 +581,127 @@ Event = Annotated[
 ACTIONS = ("fail", "flap", "maintenance", "surge", "sleep", "degrade", "order", "price_change")
 
 
+# The KPIs a threshold may watch, by the scopes they exist for: the names of
+# twin.oss.performance.KPIS (sim imports nothing of the twin's; tests/test_thresholds.py checks
+# that the two lists agree).
+RADIO_KPIS = (
+    "ERAB.EstabInitAttNbr.QCI1",
+    "ERAB.EstabInitSuccNbr.QCI1",
+    "VoiceBlockingRate",
+    "VoiceFailureRate",
+    "VoiceDropRate",
+    "VoiceCarriedErlangs",
+    "DRB.PdcpSduVolumeDL",
+    "DataThroughput",
+    "DataUtilization",
+    "RRU.CellUnavailableTime",
+    "CellAvailability",
+)
+LINK_KPIS = (
+    "LinkVolume",
+    "LinkThroughput",
+    "LinkUtilization",
+    "LinkUnavailableTime",
+    "LinkAvailability",
+)
+THRESHOLD_SCOPES = ("cell", "tower", "link", "network")
+
+
+class ThresholdRule(_Strict):
+    """One threshold in full, as OpenNMS defines one: the KPI watched on every resource of a
+    scope; an alarm of ``severity`` after ``trigger_count`` consecutive PM intervals past
+    ``trigger``, cleared by the first interval back past ``rearm`` (the hysteresis band)."""
+
+    kpi: str = Field(
+        description="a KPI of docs/kpis.md: a radio KPI for cell, tower or network, a link "
+        "KPI for link"
+    )
+    scope: Literal["cell", "tower", "link", "network"] = Field(
+        description="every cell, tower or link, or the whole network"
+    )
+    direction: Literal["high", "low"] = Field(
+        "high", description="high: alarm above trigger; low: alarm below trigger"
+    )
+    trigger: float = Field(description="the value the KPI must go past (strictly)")
+    rearm: float = Field(
+        description="the value that clears the alarm: at or below trigger for high, at or "
+        "above it for low"
+    )
+    trigger_count: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="consecutive PM intervals past trigger before the alarm; at least 1, at "
+        "most 10,000",
+    )
+    severity: Literal["critical", "major", "minor", "warning"] = Field(
+        "major", description="the alarm's perceived severity (X.733)"
+    )
+
+    @field_validator("kpi")
+    @classmethod
+    def _known_kpi(cls, value: str) -> str:
+        if value not in RADIO_KPIS + LINK_KPIS:
+            raise ValueError(f"unknown KPI '{value}'; known: {', '.join(RADIO_KPIS + LINK_KPIS)}")
+        return value
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_fits_kpi(cls, value: str, info: ValidationInfo) -> str:
+        kpi = info.data.get("kpi")
+        if kpi in RADIO_KPIS and value == "link":
+            raise ValueError(f"'{kpi}' is a radio KPI: use scope cell, tower or network")
+        if kpi in LINK_KPIS and value != "link":
+            raise ValueError(f"'{kpi}' is a link KPI: use scope link")
+        return value
+
+    @field_validator("rearm")
+    @classmethod
+    def _rearm_on_the_clearing_side(cls, value: float, info: ValidationInfo) -> float:
+        trigger, direction = info.data.get("trigger"), info.data.get("direction", "high")
+        if trigger is None:
+            return value
+        if direction == "high" and value > trigger:
+            raise ValueError(
+                f"{value:g} is above trigger {trigger:g}: a high threshold "
+                "re-arms at or below its trigger"
+            )
+        if direction == "low" and value < trigger:
+            raise ValueError(
+                f"{value:g} is below trigger {trigger:g}: a low threshold "
+                "re-arms at or above its trigger"
+            )
+        return value
+
+
 class Thresholds(_Strict):
-    cell_utilization: Share = 0.85
-    voice_blocking: Share = 0.02
-    link_utilization: Share = 0.80
+    """Threshold alerts on the KPIs (docs/thresholds.md). The defaults watch voice blocking
+    above ``gos_target``, link utilisation above 0.9 (major) and 0.98 (critical) and cell
+    availability below 1; the three shorthand keys move a default's trigger; ``rules`` adds
+    thresholds in full."""
+
+    cell_utilization: Share | None = Field(
+        None,
+        description="shorthand: a minor alarm when a cell's DataUtilization is above this for "
+        "2 intervals, re-armed 0.1 below it; omitted: none",
+    )
+    voice_blocking: Share | None = Field(
+        None,
+        description="shorthand: the trigger of the default VoiceBlockingRate threshold on "
+        "cells (major, 2 intervals, re-armed at half of it); omitted: twin.gos_target",
+    )
+    link_utilization: Share | None = Field(
+        None,
+        description="shorthand: the trigger of the default major LinkUtilization threshold "
+        "(re-armed 0.1 below it; the critical one at 0.98 stays); omitted: 0.9",
+    )
+    defaults: bool = Field(
+        True,
+        description="keep the default thresholds; false: only the shorthand keys given and rules",
+    )
+    rules: list[ThresholdRule] = Field(
+        default_factory=list, description="thresholds in full, beside the defaults"
+    )
 
 
 class AnomalySettings(_Strict):
@@ -625,8 +743,14 @@ class AnomalySettings(_Strict):
 
 
 class TwinConfig(_Strict):
-    gos_target: Share = 0.02
-    thresholds: Thresholds = Thresholds()
+    gos_target: Share = Field(
+        0.02,
+        description="grade of service: the highest acceptable voice blocking; the default "
+        "voice-blocking threshold's trigger",
+    )
+    thresholds: Thresholds = Field(
+        Thresholds(), description="threshold alerts on the KPIs (docs/thresholds.md)"
+    )
     fault_management: bool = Field(
         True,
         description="run fault management (the alarm list and root cause) on the feed and "

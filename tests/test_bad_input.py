@@ -834,3 +834,73 @@ _DEGRADE = {"at": "5h", "action": "degrade", "target": "l-n1", "factor": 0.5, "d
 def test_bad_sleep_and_degrade_events_are_refused(tmp_path, capsys, example_raw, event, expected):
     example_raw["events"].append(event)
     assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]
+
+
+_RULE = {"kpi": "LinkUtilization", "scope": "link", "trigger": 0.8, "rearm": 0.7}
+_RULE_PATH = "metro.yaml: twin.thresholds.rules[0]"
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (
+            {**_RULE, "kpi": "LinkLoad"},
+            f"{_RULE_PATH}.kpi: unknown KPI 'LinkLoad'; known: ERAB.EstabInitAttNbr.QCI1, "
+            "ERAB.EstabInitSuccNbr.QCI1, VoiceBlockingRate, VoiceFailureRate, VoiceDropRate, "
+            "VoiceCarriedErlangs, DRB.PdcpSduVolumeDL, DataThroughput, DataUtilization, "
+            "RRU.CellUnavailableTime, CellAvailability, LinkVolume, LinkThroughput, "
+            "LinkUtilization, LinkUnavailableTime, LinkAvailability",
+        ),
+        (
+            {**_RULE, "scope": "site"},
+            f"{_RULE_PATH}.scope: Input should be 'cell', 'tower', 'link' or 'network'",
+        ),
+        (
+            {**_RULE, "scope": "cell"},
+            f"{_RULE_PATH}.scope: 'LinkUtilization' is a link KPI: use scope link",
+        ),
+        (
+            {**_RULE, "rearm": 0.9},
+            f"{_RULE_PATH}.rearm: 0.9 is above trigger 0.8: a high threshold re-arms at or "
+            "below its trigger",
+        ),
+        (
+            {
+                "kpi": "CellAvailability",
+                "scope": "cell",
+                "direction": "low",
+                "trigger": 0.9,
+                "rearm": 0.5,
+            },
+            f"{_RULE_PATH}.rearm: 0.5 is below trigger 0.9: a low threshold re-arms at or "
+            "above its trigger",
+        ),
+        (
+            {**_RULE, "trigger_count": 0},
+            f"{_RULE_PATH}.trigger_count: Input should be greater than or equal to 1",
+        ),
+        (
+            {**_RULE, "trigger_count": -2},
+            f"{_RULE_PATH}.trigger_count: Input should be greater than or equal to 1",
+        ),
+    ],
+    ids=[
+        "unknown-kpi",
+        "unknown-scope",
+        "kpi-of-another-scope",
+        "rearm-above-a-high-trigger",
+        "rearm-below-a-low-trigger",
+        "zero-trigger-count",
+        "negative-trigger-count",
+    ],
+)
+def test_bad_thresholds_are_refused(tmp_path, capsys, example_raw, rule, expected):
+    example_raw["twin"]["thresholds"]["rules"] = [rule]
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [expected]
+
+
+def test_a_shorthand_threshold_above_one_is_refused(tmp_path, capsys, example_raw):
+    example_raw["twin"]["thresholds"]["link_utilization"] = 1.5
+    assert _refused(tmp_path, capsys, _write(tmp_path, example_raw)) == [
+        "metro.yaml: twin.thresholds.link_utilization: Input should be less than or equal to 1"
+    ]

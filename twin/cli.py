@@ -128,6 +128,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     compare.add_argument("--force", action="store_true", help="replace the comparison folder")
+    kpis = _inspect_parser(
+        commands,
+        "kpis",
+        "a cell's or link's KPIs over time, or every cell's and link's busy hour (E.500)",
+    )
+    which = kpis.add_mutually_exclusive_group()
+    which.add_argument("--cell", default=None, metavar="ID", help="a cell id, e.g. t-n3/1")
+    which.add_argument("--link", default=None, metavar="ID", help="a link id")
+    kpis.add_argument(
+        "--kpi",
+        default=None,
+        metavar="NAME",
+        help="one KPI of docs/kpis.md (default: all of the resource's); without --cell or "
+        "--link, its value in each busy hour",
+    )
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -514,6 +529,24 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kpis(args: argparse.Namespace) -> int:
+    from twin.kpi_report import busy_hour_list, format_busy_hours, format_series, kpi_series
+    from twin.readback import open_run
+
+    run = open_run(args.run_dir, args.store_url)
+    try:
+        if args.cell is None and args.link is None:
+            found = busy_hour_list(run, args.kpi)
+            text = format_busy_hours(found, args.kpi)
+        else:
+            found = kpi_series(run, cell=args.cell, link=args.link, kpi=args.kpi)
+            text = format_series(found, format_duration)
+    finally:
+        run.close()
+    print(json.dumps(found, indent=2) if args.json else text)
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
@@ -550,6 +583,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "report": _report,
         "compare": _compare,
         "sla": _sla,
+        "kpis": _kpis,
     }
     try:
         return handlers[args.command](args)

@@ -175,6 +175,8 @@ def alarms_at(
             del alarm["run_id"], alarm["seq"]
             alarm["correlated_alarms"] = json.loads(alarm["correlated_alarms"])
             alarm["root_candidates"] = json.loads(alarm["root_candidates"])
+            if alarm["crossed_threshold"] is not None:
+                alarm["crossed_threshold"] = json.loads(alarm["crossed_threshold"])
             latest[alarm["alarm_id"]] = alarm
     active = {i: a for i, a in latest.items() if a["cleared_time_s"] is None}
     children: dict[int, int] = {}

@@ -39,6 +39,7 @@ from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
 from twin.oss.sla import ServiceAssurance
+from twin.oss.thresholds import ThresholdMonitor, scenario_thresholds
 from twin.scoring import AlarmScorer
 from twin.sla_scoring import score_sla
 from twin.store import BackgroundStore, Store, check_store
@@ -86,6 +87,7 @@ class _Wiring:
     performance: PerformanceManagement | None  # None when the scenario turns it off
     ordering: Ordering | None = None  # None without its participants (customers, billing)
     assurance: _Assurance | None = None  # anomaly detection and SLA (_wire always sets it)
+    thresholds: ThresholdMonitor | None = None  # None without performance management
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
@@ -94,6 +96,7 @@ class _Wiring:
         summary["orders"] = None if self.ordering is None else self.ordering.counts()
         if self.assurance is not None:
             summary.update(self.assurance.summary(self.truth, self.simulation.scenario.duration))
+        summary["thresholds"] = None if self.thresholds is None else self.thresholds.summary()
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -135,6 +138,9 @@ def _wire(
         else None
     )
     performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
+    thresholds = (
+        None if performance is None else ThresholdMonitor(bus, scenario_thresholds(scenario.twin))
+    )
     scorer = AlarmScorer()
     scorer.attach(bus)
     assurance = _Assurance.wire(scenario, bus)
@@ -145,7 +151,9 @@ def _wire(
     if participants is not None:
         products = None if scenario.catalog is None else [p.id for p in scenario.catalog.products]
         ordering = attach_ordering(bus, simulation, *participants, products=products)
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, ordering, assurance)
+    return _Wiring(
+        simulation, bus, truth, builder, fault, scorer, performance, ordering, assurance, thresholds
+    )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ Definitions (the alarms are the twin's, as they stood at the end of the run):
 - Every episode of an alarm is scored: a problem that clears and comes back is the same alarm
   raised again (``reraised``), and each raise is judged on its own (its last state before the
   next raise); ``raised`` counts these episodes.
+- Threshold alarms (``crossed_threshold`` set) are not scored: they say a KPI went past a
+  threshold, not which equipment failed, and count nowhere here (not even as children).
 - ``compression`` is notifications (distinct ids: a duplicate delivery is not another
   notification) per root-cause alarm.
 """
@@ -91,6 +93,8 @@ class AlarmScorer:
         self.ended_s = record.time_s
 
     def _on_change(self, change: AlarmChange) -> None:
+        if change.crossed_threshold is not None:
+            return  # a threshold alarm: a KPI past its threshold, no equipment fault to score
         if change.change == "reraised":
             self._episode[change.alarm_id] = self._episode.get(change.alarm_id, 0) + 1
         key = (change.alarm_id, self._episode.get(change.alarm_id, 0))

@@ -32,6 +32,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -248,6 +249,8 @@ def _alarm_columns() -> list[Column[Any]]:
         Column("parent_alarm", Integer),
         Column("correlated_alarms", String, nullable=False),  # JSON array of alarm ids
         Column("root_candidates", String, nullable=False),  # JSON array of resources
+        # a threshold alarm's X.733 crossedThresholdInformation, a JSON object; else NULL
+        Column("crossed_threshold", String),
     ]
 
 
@@ -409,6 +412,7 @@ def _alarm_values(a: AlarmChange) -> tuple[Any, ...]:
         _plain(a.parent_alarm),
         json.dumps([_plain(x) for x in a.correlated_alarms]),
         json.dumps(list(a.root_candidates)),
+        None if a.crossed_threshold is None else json.dumps(asdict(a.crossed_threshold)),
     )
 
 

@@ -22,6 +22,14 @@ Root cause: the problems whose events fall within ``correlation_window_s`` of ea
 an incident; :func:`twin.oss.correlation.cover` assigns each of them to the failed resource
 that explains it, and the twin raises one synthetic root-cause alarm (source ``twin``) per
 such resource, with the notifications' alarms as its children.
+
+Threshold alarms: a :class:`~twin.oss.records.ThresholdEvent` from the threshold monitor
+raises, changes or clears a qualityOfServiceAlarm (source ``pm``) carrying X.733's
+crossedThresholdInformation. It is not evidence of a failure, so root cause never reads it;
+when it is raised, an active root whose failure explains it takes it as a child: the cell's
+tower cut off by it, or the link's traffic rerouted onto it (:mod:`twin.oss.routes`). Its life
+is the threshold's: a root clearing lets it go rather than clearing it, and it never keeps a
+root alive (docs/thresholds.md).
 """
 
 from __future__ import annotations
@@ -38,12 +46,18 @@ from twin.feed import (
     AlarmType,
     Inventory,
     PerceivedSeverity,
-    ResourceKind,
     RunEnded,
 )
 from twin.oss.correlation import NODE_KINDS, Evidence, cover, explanations, proven_up
-from twin.oss.inventory import Impact, InventoryMirror, impact
-from twin.oss.records import AlarmChange, AlarmChangeKind
+from twin.oss.inventory import Impact, InventoryMirror, impact, isolated_by
+from twin.oss.records import (
+    AlarmChange,
+    AlarmChangeKind,
+    AlarmedObjectKind,
+    CrossedThreshold,
+    ThresholdEvent,
+)
+from twin.oss.routes import Routing
 
 __all__ = ["FaultManagement", "reduction_key"]
 
@@ -52,6 +66,7 @@ __all__ = ["FaultManagement", "reduction_key"]
 _DEDUP_HORIZON_S = 6 * 3600.0
 _COALESCE_S = 1.0  # how long a root's growth may wait to be published (see _touch)
 TWIN_SOURCE = "twin"  # the source of the alarms the twin raises itself (roots, flapping)
+THRESHOLD_SOURCE = "pm"  # the source of threshold alarms: the twin's performance management
 _SEVERITY_RANK = {"cleared": 0, "indeterminate": 1, "warning": 2, "minor": 3, "major": 4}
 _SEVERITY_RANK["critical"] = 5
 
@@ -71,7 +86,7 @@ class _Alarm:
 
     alarm_id: int
     alarmed_object: str
-    alarmed_object_type: ResourceKind
+    alarmed_object_type: AlarmedObjectKind
     source: str
     alarm_type: AlarmType
     perceived_severity: PerceivedSeverity
@@ -88,6 +103,7 @@ class _Alarm:
     children: set[int] = field(default_factory=set)
     candidates: tuple[str, ...] = ()
     flapping: bool = False
+    crossed: CrossedThreshold | None = None  # a threshold alarm's crossedThresholdInformation
 
     @property
     def active(self) -> bool:
@@ -119,6 +135,7 @@ class _Alarm:
             parent_alarm=self.parent_alarm,
             correlated_alarms=tuple(sorted(self.children)),
             root_candidates=self.candidates if len(self.candidates) > 1 else (),
+            crossed_threshold=self.crossed,
         )
 
 
@@ -186,6 +203,7 @@ class FaultManagement:
         self.flap_window_s = flap_window_s
         self.resync_window_s = resync_window_s
         self.mirror: InventoryMirror | None = None
+        self.routing: Routing | None = None
         self.duplicates = 0  # notifications delivered again, dropped
         self._publish: Callable[[Any], None] = bus.publish
         self._now = 0.0
@@ -209,10 +227,12 @@ class FaultManagement:
         bus.subscribe(Inventory, self.on_inventory)
         bus.subscribe(AlarmNotification, self.on_notification)
         bus.subscribe(RunEnded, self.on_run_ended)
+        bus.subscribe(ThresholdEvent, self.on_threshold)
 
     # -- the bus ------------------------------------------------------------------------
     def on_inventory(self, inventory: Inventory) -> None:
         self.mirror = InventoryMirror.from_inventory(inventory)
+        self.routing = Routing(self.mirror, inventory.link_latency_ms)
         self._explained.clear()
 
     def on_run_ended(self, ended: RunEnded) -> None:
@@ -231,6 +251,136 @@ class FaultManagement:
             self._network_clear(n, key)
         else:
             self._problem(n, key)
+
+    def on_threshold(self, event: ThresholdEvent) -> None:
+        """A threshold's alarm raised, changed or cleared for one resource (see the module
+        docstring: not evidence for root cause, but a child of the root that explains it)."""
+        self._advance(event.time_s)
+        c = event.crossed
+        word = "above" if c.direction == "high" else "below"
+        problem = f"{c.kpi} {word} threshold"
+        key = "|".join(
+            ("qualityOfServiceAlarm", "thresholdCrossed", problem, event.resource, THRESHOLD_SOURCE)
+        )
+        alarm_id = self._by_key.get(key)
+        alarm = None if alarm_id is None else self._alarms[alarm_id]
+        if event.perceived_severity == "cleared":
+            if alarm is not None and alarm.active:
+                alarm.crossed = c
+                alarm.cleared_time_s = event.time_s
+                alarm.perceived_severity = "cleared"
+                self._emit(alarm, "cleared")
+            return
+        if alarm is None:
+            alarm = _Alarm(
+                alarm_id=self._next_id,
+                alarmed_object=event.resource,
+                alarmed_object_type=event.resource_kind,
+                source=THRESHOLD_SOURCE,
+                alarm_type="qualityOfServiceAlarm",
+                perceived_severity=event.perceived_severity,
+                probable_cause="thresholdCrossed",
+                specific_problem=problem,
+                raised_time_s=event.time_s,
+                last_event_time_s=event.time_s,
+                crossed=c,
+            )
+            self._next_id += 1
+            self._alarms[alarm.alarm_id] = alarm
+            self._by_key[key] = alarm.alarm_id
+            self._emit(alarm, "raised")
+            self._attribute(alarm)
+            return
+        alarm.crossed = c
+        alarm.count += 1
+        alarm.last_event_time_s = event.time_s
+        alarm.perceived_severity = event.perceived_severity
+        if alarm.active:
+            self._emit(alarm, "severity")
+            return
+        alarm.cleared_time_s = None
+        alarm.raised_time_s = event.time_s
+        alarm.ack_state = "unacknowledged"
+        old = self._alarms.get(alarm.parent_alarm) if alarm.parent_alarm else None
+        if old is not None:
+            old.children.discard(alarm.alarm_id)
+        alarm.parent_alarm = None
+        self._emit(alarm, "reraised")
+        self._attribute(alarm)
+
+    def _attribute(self, alarm: _Alarm) -> None:
+        """Put a threshold alarm under the oldest active root whose failure explains it: a
+        cell's or tower's, when the failure alone cuts its tower off (the cell, the tower or
+        one of its isolators), else when the tower is cut off by the roots together and would
+        not be without it; a link's, when it is the link or one of its ends, or when it puts
+        some tower's traffic on the link that did not cross it before."""
+        if self.mirror is None or self.routing is None:
+            return
+        roots = sorted(
+            (
+                self._alarms[r]
+                for incident in self._incidents
+                for r in incident.roots
+                if self._alarms[r].active
+            ),
+            key=lambda r: (r.raised_time_s, r.alarm_id),
+        )
+        if not roots:
+            return
+        mirror, resource = self.mirror, alarm.alarmed_object
+        kind = alarm.alarmed_object_type
+        if kind in ("cell", "tower"):
+            tower = mirror.tower_of(resource) if resource in mirror.cell_index else resource
+            if tower not in mirror.node_index:
+                return
+            # a single failure that cuts the tower off (cheap: the tower's isolators are known)
+            single = {resource, tower} | mirror.isolators(tower)
+            root = next((r for r in roots if r.alarmed_object in single), None)
+            if root is None:  # failures that cut it off together: one search per set of roots
+                down = frozenset(r.alarmed_object for r in roots)
+                node = mirror.node_index[tower]
+                if node in isolated_by(mirror, down):
+                    root = next(
+                        (
+                            r
+                            for r in roots
+                            if node not in isolated_by(mirror, down - {r.alarmed_object})
+                        ),
+                        None,
+                    )
+        elif kind == "link" and resource in mirror.link_index:
+            down = frozenset(r.alarmed_object for r in roots)
+            ends = mirror.link_ends(resource)
+            root = next(
+                (
+                    r
+                    for r in roots
+                    if r.alarmed_object == resource
+                    or r.alarmed_object in ends
+                    or self.routing.rerouted_onto(resource, r.alarmed_object, down)
+                ),
+                None,
+            )
+        else:
+            return
+        if root is not None:
+            alarm.parent_alarm = root.alarm_id
+            root.children.add(alarm.alarm_id)
+            self._emit(alarm, "correlated")
+            self._touch(root, "correlated")
+
+    def _let_go(self, root: _Alarm, child: _Alarm, time_s: float) -> None:
+        """A root clearing lets its active threshold alarms go: they clear by re-arming."""
+        root.children.discard(child.alarm_id)
+        child.parent_alarm = None
+        self._emit(child, "correlated", time_s)
+
+    def _evidence_left(self, root: _Alarm) -> bool:
+        """Whether ``root`` still has an active child that is evidence of its failure (a
+        threshold alarm is a consequence, not evidence)."""
+        return any(
+            (child := self._alarms[c]).active and child.crossed is None for c in root.children
+        )
 
     # -- what operators see and do ------------------------------------------------------
     def active(self, at_time_s: float | None = None) -> list[AlarmChange]:
@@ -396,7 +546,9 @@ class FaultManagement:
         if alarm.synthetic:
             for child_id in sorted(alarm.children):
                 child = self._alarms[child_id]
-                if child.active:
+                if child.active and child.crossed is not None:
+                    self._let_go(alarm, child, time_s)
+                elif child.active:
                     self._clear(child, time_s, cleared_s, proof=proof)
             if alarm.flapping:
                 self._flapping.pop(alarm.alarmed_object, None)
@@ -407,7 +559,7 @@ class FaultManagement:
         if parent is None or not parent.active or parent.flapping:
             return
         up = proven_up(self.mirror, alarm.alarmed_object, alarm.source) if proof else set()
-        if set(parent.candidates) <= up or not any(self._alarms[c].active for c in parent.children):
+        if set(parent.candidates) <= up or not self._evidence_left(parent):
             self._clear(parent, time_s, time_s)
 
     def _set_ack(
@@ -522,7 +674,7 @@ class FaultManagement:
         self._emit(flap, "flapping")
         for other_id in sorted(self._by_object.get(resource, ())):
             other = self._alarms[other_id]
-            if other.active and not other.synthetic:
+            if other.active and not other.synthetic and other.crossed is None:
                 self._adopt(flap, other)
 
     def _stop_flapping(self, flap: _Alarm, time_s: float) -> None:
@@ -552,11 +704,7 @@ class FaultManagement:
             return
         old.children.discard(child.alarm_id)
         child.parent_alarm = None
-        if (
-            old.active
-            and not old.flapping
-            and not any(self._alarms[c].active for c in old.children)
-        ):
+        if old.active and not old.flapping and not self._evidence_left(old):
             self._clear(old, self._now, self._now)
         elif old.active:
             self._emit(old, "correlated")
@@ -711,7 +859,9 @@ class FaultManagement:
         for child in moved:
             self._emit(child, "correlated")
 
-    def _name_root(self, root: _Alarm, candidates: tuple[str, ...], kind: ResourceKind) -> None:
+    def _name_root(
+        self, root: _Alarm, candidates: tuple[str, ...], kind: AlarmedObjectKind
+    ) -> None:
         root.alarmed_object, root.alarmed_object_type = candidates[0], kind
         root.alarm_type = _ROOT_TYPE.get(kind, "communicationsAlarm")
         root.probable_cause = _ROOT_CAUSE.get(kind, "unknown")
@@ -750,7 +900,11 @@ class FaultManagement:
         root.planned_outage = root.planned_outage and child.planned_outage
 
     def _refresh_root(self, root: _Alarm) -> None:
-        active = [self._alarms[c] for c in root.children if self._alarms[c].active]
+        active = [
+            child
+            for c in root.children
+            if (child := self._alarms[c]).active and child.crossed is None
+        ]
         if active:
             root.perceived_severity = max(
                 (c.perceived_severity for c in active), key=_SEVERITY_RANK.__getitem__
@@ -769,7 +923,7 @@ class FaultManagement:
                 self._touch(parent, "reduced")
 
     # -- bookkeeping --------------------------------------------------------------------
-    def _kind(self, resource: str, example: _Alarm) -> ResourceKind:
+    def _kind(self, resource: str, example: _Alarm) -> AlarmedObjectKind:
         kind = self.mirror.kind(resource) if self.mirror is not None else None
         return kind or example.alarmed_object_type
 
@@ -802,7 +956,7 @@ class FaultManagement:
     def _new_synthetic(
         self,
         resource: str,
-        kind: ResourceKind,
+        kind: AlarmedObjectKind,
         alarm_type: AlarmType,
         probable_cause: str,
         specific_problem: str,

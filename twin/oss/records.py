@@ -8,9 +8,22 @@ from typing import Literal
 
 import numpy as np
 
-from twin.feed import AlarmType, PerceivedSeverity, ResourceKind
+from twin.feed import AlarmType, PerceivedSeverity
 
-__all__ = ["AlarmChange", "AlarmChangeKind", "AnomalyFlags", "KpiBatch", "SlaBreach"]
+__all__ = [
+    "AlarmChange",
+    "AlarmChangeKind",
+    "AlarmedObjectKind",
+    "AnomalyFlags",
+    "CrossedThreshold",
+    "KpiBatch",
+    "SlaBreach",
+    "ThresholdEvent",
+]
+
+# What an alarm may stand on: a resource of the feed's kinds, or the whole network (only a
+# threshold on a network KPI alarms that).
+AlarmedObjectKind = Literal["core", "aggregation", "tower", "link", "cell", "network"]
 
 AlarmChangeKind = Literal[
     "raised",  # a new alarm in the list
@@ -23,6 +36,40 @@ AlarmChangeKind = Literal[
     "correlated",  # became a child of a root-cause alarm (parent_alarm set), or a root itself
     "flapping",  # the flapping alarm that stands for a storm on one resource
 ]
+
+
+@dataclass(frozen=True)
+class CrossedThreshold:
+    """X.733's crossedThresholdInformation for a threshold alarm: the KPI watched (its
+    ``triggeredThreshold``), the value observed in the PM interval that raised, changed or
+    cleared the alarm, the threshold's trigger and re-arm values (its ``thresholdLevel``, a
+    high or low threshold with its hysteresis) and ``arm_time_s``, when it was last armed (the
+    run's start, or the interval that re-armed it)."""
+
+    kpi: str
+    observed_value: float
+    trigger: float
+    rearm: float
+    direction: Literal["high", "low"]
+    arm_time_s: float
+
+
+@dataclass(frozen=True)
+class ThresholdEvent:
+    """A threshold alarm's state changing for one resource at the end of a PM interval
+    (``time_s``), published by :mod:`twin.oss.thresholds` for fault management.
+
+    ``perceived_severity`` is the severity of the highest level now crossed for this KPI and
+    direction (a link above 0.98 is critical, above 0.9 major), or ``cleared`` when every
+    level has re-armed; ``crossed`` describes that level, or the one that re-armed.
+    ``resource`` is a cell, tower or link id, or ``network``.
+    """
+
+    time_s: float
+    resource: str
+    resource_kind: AlarmedObjectKind
+    perceived_severity: PerceivedSeverity
+    crossed: CrossedThreshold
 
 
 @dataclass(frozen=True)
@@ -41,7 +88,7 @@ class AlarmChange:
     change: AlarmChangeKind
     alarm_id: int
     alarmed_object: str
-    alarmed_object_type: ResourceKind
+    alarmed_object_type: AlarmedObjectKind
     source: str
     alarm_type: AlarmType
     perceived_severity: PerceivedSeverity
@@ -57,6 +104,7 @@ class AlarmChange:
     parent_alarm: int | None = None
     correlated_alarms: tuple[int, ...] = ()
     root_candidates: tuple[str, ...] = ()
+    crossed_threshold: CrossedThreshold | None = None  # a threshold alarm's (X.733)
 
 
 @dataclass(frozen=True, eq=False)
