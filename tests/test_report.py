@@ -97,8 +97,10 @@ def test_page_holds_every_section_and_its_figures_embedded(metro_report):
     assert re.search(r'<tr class="above"><td>t-n3/1</td>', page)
     # the metro fiber cut: fault management's root cause is in the alarm list
     assert "root cause: link l-agg-n-core out of service" in page
-    # the BSS sides are not in this run's summary yet: said so, not left blank
-    assert "SLA breaches: not available in this run" in page
+    # service assurance's breaches are shown: the 2,279 subscribers homed on the towers that
+    # failed (tests/test_sla.py checks that number against the homing)
+    assert re.search(r"<td>breached_subscriptions</td><td>2279</td>", page)
+    # the BSS side is not in this run's summary yet: said so, not left blank
     assert "Revenue at risk: not available in this run" in page
 
 
