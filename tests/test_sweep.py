@@ -79,7 +79,7 @@ def client() -> Iterator[Any]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # no fixed port: other clusters may run here
         silence_logs=logging.ERROR,
     )
     dask_client = distributed.Client(cluster, set_as_default=False)
@@ -211,6 +211,17 @@ def test_resuming_after_an_interruption_runs_only_the_missing_replications(
     whole = run_sweep(erlang_cell(), **{**options, "out": tmp_path / "whole"})
     assert resumed.frame.equals(whole.frame)
     assert resumed.summary == whole.summary
+
+
+def test_keep_runs_keeps_each_replication_s_run_directory(client: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_sweep(erlang_cell(), replications=2, client=client, out=out, keep_runs=True)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["set0-rep0", "set0-rep1"]
+    summary = json.loads((out / "runs" / "set0-rep1" / "summary.json").read_text())
+    assert summary["seed"] == replication_seed(11, 1)
+    assert (out / "runs" / "set0-rep1" / "twin.sqlite").exists()
+    rows = result.frame[result.frame["replication"] == 1]
+    assert dict(zip(rows["metric"], rows["value"], strict=True)) == flatten_metrics(summary)
 
 
 def test_a_rerun_with_more_replications_adds_only_the_new_ones(client: Any, tmp_path: Path) -> None:

@@ -425,17 +425,27 @@ class SweepResult:
     reused: int  # replications found finished in DIR and not run again
 
 
+_FIXED_COLUMNS = frozenset({"set", "label", "replication", "seed", "metric", "value"})
+
+
+def parameter_column(key: str) -> str:
+    """A parameter's column: its key path, or ``parameter.<key>`` where that is the name of a
+    fixed column (``--set seed=1,2`` beside the replication's ``seed``)."""
+    return f"parameter.{key}" if key in _FIXED_COLUMNS else key
+
+
 def _frame(rows: Sequence[Mapping[str, Any]], sets: Sequence[ParameterSet]) -> pd.DataFrame:
     """One row per replication and metric: set, label, each parameter, replication, seed,
     metric, value."""
     import pandas as pd
 
     by_index = {s.index: s for s in sets}
-    keys = [key for key, _ in sets[0].values]
+    keys = [parameter_column(key) for key, _ in sets[0].values]
     records = []
     for row in sorted(rows, key=lambda r: (r["set"], r["replication"])):
         parameter_set = by_index[row["set"]]
-        fixed = {"set": row["set"], "label": parameter_set.label, **dict(parameter_set.values)}
+        values = {parameter_column(key): value for key, value in parameter_set.values}
+        fixed = {"set": row["set"], "label": parameter_set.label, **values}
         fixed |= {"replication": row["replication"], "seed": row["seed"]}
         for metric, value in sorted(row["metrics"].items()):
             records.append({**fixed, "metric": metric, "value": value})
@@ -488,7 +498,7 @@ def connect(scheduler: str | None, workers: int | None) -> Connection:
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # no fixed port: other clusters may run here
         silence_logs=logging.ERROR,
     )
     return Connection(Client(cluster, set_as_default=False), cluster)
@@ -598,6 +608,8 @@ def run_sweep(
             _check_plan(out, shown, plan)  # again under the claim
             _atomic_write(out / "plan.json", json.dumps(plan, indent=2) + "\n")
             (out / "rows").mkdir(exist_ok=True)
+            for leftover in (out / "rows").glob(".*.tmp"):  # a row half-written when killed
+                leftover.unlink()
             return _execute(
                 client, parameter_set_list, replications, out, plan, base, file, keep_runs,
                 metrics, target_ci, max_replications, progress, notice, replicate,
@@ -640,7 +652,6 @@ def _execute(
     replicate: Callable[..., ReplicationResult],
 ) -> SweepResult:
     finished = _read_rows(out) if out is not None else {}
-    reused = sum(1 for s, r in finished if s < len(sets) and r < replications)
     run_seconds: dict[tuple[int, int], float] = {}
     failures: list[Failure] = []
     sweep_id = uuid.uuid4().hex[:12]
@@ -658,7 +669,12 @@ def _execute(
         futures = {}
         for s, rep in todo:
             seed = replication_seed(s.scenario.seed, rep)
-            keep = str(out / "runs" / f"set{s.index}-rep{rep}") if keep_runs and out else None
+            # absolute: a worker's working directory is not ours
+            keep = (
+                os.path.abspath(out / "runs" / f"set{s.index}-rep{rep}")
+                if keep_runs and out
+                else None
+            )
             future = client.submit(
                 replicate,
                 scattered[s.index],
@@ -691,6 +707,7 @@ def _execute(
         frame.to_csv(out / ".sweep.csv.tmp", index=False)
         os.replace(out / ".sweep.csv.tmp", out / "sweep.csv")
         _atomic_write(out / "sweep.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    reused = sum(1 for row in rows if (row["set"], row["replication"]) not in run_seconds)
     return SweepResult(frame, summary, failures, run_seconds, reused)
 
 
