@@ -9,7 +9,9 @@ and each runs one untimed replication so that the workers' imports are not count
 same sweep of ``--replications`` replications (no ``--out``: metrics only, as the workers send
 them) runs on one, then two workers, ``--repeat`` times in turn (1 2 1 2 ...), so that the
 machine's load falls on both alike. Printed per trial: wall time of the sweep (submit to the
-last result), replications per minute, and on one worker the overhead per task: wall time less
+last result), replications per minute, how many workers were busy on average (the runs' own
+time over the wall time: on a shared machine, the cores the workers actually got), and on one
+worker the overhead per task: wall time less
 the runs' own time on the worker (``run_s``, timed inside the task), over the replications.
 The figures to quote are the medians' ratio (two workers against one: target >= 1.7x) and the
 overhead's share of the run's own time (target < 5% for runs of a few seconds).
@@ -80,9 +82,11 @@ def main() -> None:
         for workers in (1, 2):
             wall, run_total = trial(clients[workers], raw, args.scenario, args.replications)
             walls[workers].append(wall)
+            # runs' own time over wall time: how many cores the workers actually got
             line = (
                 f"  {workers} worker{'s' if workers > 1 else ' '}: {wall:7.2f} s  "
-                f"{60 * args.replications / wall:6.1f} replications/min"
+                f"{60 * args.replications / wall:6.1f} replications/min  "
+                f"busy {run_total / wall:.2f} workers"
             )
             if workers == 1:
                 overhead = (wall - run_total) / args.replications

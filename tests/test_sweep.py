@@ -36,6 +36,7 @@ from twin.sweep import (
     ReplicationResult,
     flatten_metrics,
     interval,
+    parameter_sets,
     replication_seed,
     run_replication,
     run_sweep,
@@ -92,6 +93,14 @@ def fail_replication_1(scenario: Any, seed: int, **options: Any) -> ReplicationR
     """A replication task that raises in replication 1 of every set, and runs the others."""
     if seed == replication_seed(scenario.seed, 1):
         raise RuntimeError("injected failure in replication 1")
+    return run_replication(scenario, seed, **options)
+
+
+def slow_from_replication_2(scenario: Any, seed: int, **options: Any) -> ReplicationResult:
+    """A replication task that takes a second longer from replication 2 on, so that a sweep can
+    be interrupted while replications 0 and 1 are finished and the others are not."""
+    if seed in {replication_seed(scenario.seed, r) for r in range(2, 10)}:
+        time.sleep(1.0)
     return run_replication(scenario, seed, **options)
 
 
@@ -196,7 +205,7 @@ def test_resuming_after_an_interruption_runs_only_the_missing_replications(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(erlang_cell(), progress=interrupt, **options)
+        run_sweep(erlang_cell(), progress=interrupt, replicate=slow_from_replication_2, **options)
     kept = sorted(p.name for p in (out / "rows").glob("set*-rep*.json"))
     assert 3 <= len(kept) < 12
     assert not (out / "sweep.csv").exists()  # merged only at the end
@@ -267,6 +276,33 @@ def test_the_interval_shrinks_like_one_over_root_n_on_an_erlang_cell(client: Any
     # sd of 192 values against the known sigma: within the chi-square 99.9% band [0.86, 1.16]
     assert 0.86 * 34.64 < offered["sd"] < 1.16 * 34.64
     assert offered["width"] == pytest.approx(2 * 1.97246 * offered["sd"] / np.sqrt(192), rel=1e-5)
+
+
+def test_twenty_replications_over_two_values_give_intervals_that_shrink(client: Any) -> None:
+    """The issue's check: 20 replications of each of two call rates; the intervals of each set
+    and of their paired difference narrow from 5 to 10 and to 20 replications."""
+    result = run_sweep(
+        erlang_cell(),
+        replications=20,
+        sets=[(CALLS, ["1.0", "1.5"])],
+        client=client,
+        metrics=["voice.blocking"],
+    )
+    sets = parameter_sets(erlang_cell(), [(CALLS, ["1.0", "1.5"])], "x")
+    rows = [
+        {"set": s, "replication": r, "metrics": {"voice.blocking": v}}
+        for s, r, v in result.frame[["set", "replication", "value"]].itertuples(index=False)
+    ]
+    widths = []
+    for n in (5, 10, 20):
+        entry = statistics(rows, sets, n)["voice.blocking"]
+        widths.append([e["width"] for e in entry["sets"]] + [entry["differences"][0]["width"]])
+    # expected ratios t(9)/t(4) x sqrt(5/10) = 0.576 and t(19)/t(4) x sqrt(5/20) = 0.377, times
+    # the ratio of two sample sds, which for 5 values is noisy: so a margin, not equality
+    five, ten, twenty = widths
+    assert all(b < a for a, b in zip(five, ten, strict=True)), widths
+    assert all(c < 0.7 * a for a, c in zip(five, twenty, strict=True)), widths
+    assert result.summary["metrics"]["voice.blocking"]["sets"][0]["width"] == widths[-1][0]
 
 
 def test_target_ci_adds_replications_until_the_interval_is_narrow_enough(client: Any) -> None:
