@@ -142,9 +142,14 @@ def test_a_sweep_gives_the_same_metrics_as_running_each_replication_alone(
 
 
 def test_paired_differences_are_intervals_of_the_per_replication_differences(
-    client: Any,
+    client: Any, tmp_path: Path
 ) -> None:
-    frame = sweep(erlang_cell(), 4, set={CALLS: [1.0, 1.5]}, client=client, metrics=["voice.*"])
+    path = _write(tmp_path, erlang_cell())  # from a file, as a notebook would call it
+    frame = sweep(path, 4, set={CALLS: [1.0, 1.5]}, client=client, metrics=["voice.*"])
+    assert list(frame.columns) == [
+        "set", "label", CALLS, "replication", "seed", "metric", "value"
+    ]  # fmt: skip
+    assert len(frame) == 2 * 4 * 7  # sets x replications x metrics
     blocking = frame[frame["metric"] == "voice.blocking"].pivot(
         index="replication", columns="set", values="value"
     )

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 from sim.scenario import (
     Problem,
@@ -256,6 +255,8 @@ def interval(values: Sequence[float], confidence: float = CONFIDENCE) -> dict[st
     >>> interval([1.0, 2.0, 3.0])["ci_high"]  # 2 + 4.302653 · 1 / √3
     4.484138
     """
+    from scipy import stats  # here, not at import: every telcotwin command imports this module
+
     data = np.asarray(values, dtype=float)
     n = len(data)
     out: dict[str, Any] = {"n": n, "mean": None, "sd": None}
@@ -546,6 +547,8 @@ def needed_replications(
     """Return how many replications every set needs for the target width, estimated from the
     current sd (``n = (2 t sd / W)²`` with the current t), or None when all sets are narrow
     enough; at least one more than now while any is wider."""
+    from scipy import stats
+
     metric, width = target
     needed = replications
     for entry in statistics(rows, sets, replications).get(metric, {"sets": []})["sets"]:
