@@ -10,9 +10,10 @@ same sweep of ``--replications`` replications (no ``--out``: metrics only, as th
 them) runs on one, then two workers, ``--repeat`` times in turn (1 2 1 2 ...), so that the
 machine's load falls on both alike. Printed per trial: wall time of the sweep (submit to the
 last result), replications per minute, how many workers were busy on average (the runs' own
-time over the wall time: on a shared machine, the cores the workers actually got), and on one
-worker the overhead per task: wall time less
-the runs' own time on the worker (``run_s``, timed inside the task), over the replications.
+time over the wall time), the share of the runs' time their processes were on a CPU (below
+100%: waiting for a core on a shared machine), and on one worker the overhead per task: wall
+time less the runs' own time on the worker (``run_s``, timed inside the task), over the
+replications.
 The figures to quote are the medians' ratio (two workers against one: target >= 1.7x) and the
 overhead's share of the run's own time (target < 5% for runs of a few seconds).
 
@@ -38,15 +39,16 @@ from sim.scenario import apply_overrides, read_yaml  # noqa: E402
 from twin.sweep import run_sweep  # noqa: E402
 
 
-def trial(client: Client, raw: dict, file: Path, replications: int) -> tuple[float, float]:
-    """Return the sweep's wall time and the sum of its runs' own times."""
+def trial(client: Client, raw: dict, file: Path, replications: int) -> tuple[float, float, float]:
+    """Return the sweep's wall time, and the sums of its runs' own wall and CPU times."""
     started = time.perf_counter()
     result = run_sweep(
         raw, replications=replications, file=file.name, base_dir=file.parent, client=client
     )
     wall = time.perf_counter() - started
     assert not result.failures, result.failures
-    return wall, sum(result.run_seconds.values())
+    runs = result.run_seconds.values()
+    return wall, sum(run for run, _ in runs), sum(cpu for _, cpu in runs)
 
 
 def main() -> None:
@@ -80,13 +82,16 @@ def main() -> None:
     run_means: list[float] = []
     for _ in range(args.repeat):
         for workers in (1, 2):
-            wall, run_total = trial(clients[workers], raw, args.scenario, args.replications)
+            wall, run_total, cpu_total = trial(
+                clients[workers], raw, args.scenario, args.replications
+            )
             walls[workers].append(wall)
             # runs' own time over wall time: how many cores the workers actually got
             line = (
                 f"  {workers} worker{'s' if workers > 1 else ' '}: {wall:7.2f} s  "
                 f"{60 * args.replications / wall:6.1f} replications/min  "
-                f"busy {run_total / wall:.2f} workers"
+                f"busy {run_total / wall:.2f} workers, "
+                f"CPU {cpu_total / run_total:.0%} of run time"
             )
             if workers == 1:
                 overhead = (wall - run_total) / args.replications

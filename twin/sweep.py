@@ -210,10 +210,12 @@ def _selected(metrics: dict[str, float], patterns: Sequence[str]) -> dict[str, f
 
 @dataclass(frozen=True)
 class ReplicationResult:
-    """What a worker sends back: the metrics, and how long the run took on the worker."""
+    """What a worker sends back: the metrics, and how long the run took on the worker (wall
+    time, and the worker process's CPU time: less when it waited for a core)."""
 
     metrics: dict[str, float]
     run_s: float
+    cpu_s: float = 0.0
 
 
 def run_replication(
@@ -227,7 +229,7 @@ def run_replication(
 ) -> ReplicationResult:
     """Run one replication and return its summary metrics; with ``keep_dir``, also write its
     run directory there (replacing what a killed earlier attempt left)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if keep_dir is None:
         from twin.run import simulate
 
@@ -240,7 +242,9 @@ def run_replication(
             scenario, Path(keep_dir), base_dir=base_dir, seed=seed, file=file, force=force
         ).summary
     return ReplicationResult(
-        _selected(flatten_metrics(summary), metrics), time.perf_counter() - started
+        _selected(flatten_metrics(summary), metrics),
+        time.perf_counter() - started,
+        time.process_time() - cpu_started,
     )
 
 
@@ -422,7 +426,7 @@ class SweepResult:
     frame: pd.DataFrame
     summary: dict[str, Any]
     failures: list[Failure]
-    run_seconds: dict[tuple[int, int], float]
+    run_seconds: dict[tuple[int, int], tuple[float, float]]  # run's own wall and CPU time
     reused: int  # replications found finished in DIR and not run again
 
 
@@ -655,7 +659,7 @@ def _execute(
     replicate: Callable[..., ReplicationResult],
 ) -> SweepResult:
     finished = _read_rows(out) if out is not None else {}
-    run_seconds: dict[tuple[int, int], float] = {}
+    run_seconds: dict[tuple[int, int], tuple[float, float]] = {}
     failures: list[Failure] = []
     sweep_id = uuid.uuid4().hex[:12]
     scattered = {s.index: client.scatter(s.scenario, broadcast=True) for s in sets}
@@ -721,7 +725,7 @@ def _collect(
     out: Path | None,
     finished: dict[tuple[int, int], dict[str, Any]],
     failures: list[Failure],
-    run_seconds: dict[tuple[int, int], float],
+    run_seconds: dict[tuple[int, int], tuple[float, float]],
     progress: Callable[[Progress], None] | None,
     say: Callable[[str], None],
 ) -> None:
@@ -767,7 +771,7 @@ def _collect(
                 if out is not None:
                     _atomic_write(_row_path(out, set_index, rep), json.dumps(row) + "\n")
                 finished[(set_index, rep)] = row
-                run_seconds[(set_index, rep)] = result.run_s
+                run_seconds[(set_index, rep)] = (result.run_s, result.cpu_s)
                 done += 1
             show()
         show(force=True)
