@@ -504,7 +504,9 @@ def connect(scheduler: str | None, workers: int | None) -> Connection:
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",  # no fixed port: other clusters may run here
-        silence_logs=logging.ERROR,
+        # the cluster's own chatter, such as a worker's last heartbeat racing the scheduler's
+        # close; a replication's error is reported by the sweep itself
+        silence_logs=logging.CRITICAL,
     )
     return Connection(Client(cluster, set_as_default=False), cluster)
 
@@ -742,10 +744,12 @@ def _collect(
         if progress is None or (not force and time.monotonic() - last_shown < 0.5):
             return
         last_shown = time.monotonic()
-        # tasks on a worker's threads, not those queued on the scheduler
-        running = sum(len(keys) for keys in client.processing().values()) if pending else 0
+        # tasks given to a worker, at most one a thread: not those queued on the scheduler
+        processing = client.processing() if pending else {}
+        running = sum(min(len(keys), threads.get(worker, 1)) for worker, keys in processing.items())
         progress(Progress(state.total, done, len(failures), min(running, len(pending))))
 
+    threads: dict[str, int] = client.nthreads() if progress is not None else {}
     show(force=True)
     try:
         while pending:
@@ -984,13 +988,23 @@ def command(args: Any) -> int:
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=0, desc="sweep", file=sys.stderr, leave=False, unit="rep")
+        bar = tqdm(
+            total=args.replications,
+            desc="sweep",
+            file=sys.stderr,
+            leave=False,
+            bar_format="{desc} |{bar}| [{elapsed}<{remaining}]",
+        )
 
     def progress(state: Progress) -> None:
-        if bar is not None:
-            bar.total = state.total
-            bar.set_postfix_str(f"failed {state.failed}, running {state.running}", refresh=False)
-            bar.update(state.done - bar.n)
+        if bar is not None:  # called twice a second at most: redraw each time
+            bar.total, bar.n = state.total, state.done
+            bar.set_description_str(
+                f"sweep: {state.done}/{state.total} done, {state.failed} failed, "
+                f"{state.running} running",
+                refresh=False,
+            )
+            bar.refresh()
 
     def notice(line: str) -> None:
         if bar is not None:
