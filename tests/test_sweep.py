@@ -217,6 +217,7 @@ def test_resuming_after_an_interruption_runs_only_the_missing_replications(
     before = {name: (out / "rows" / name).read_bytes() for name in kept}
 
     resumed = run_sweep(erlang_cell(), **options)
+    assert not resumed.failures, resumed.failures
     assert resumed.reused == len(kept)
     ran = {f"set{s}-rep{r}.json" for s, r in resumed.run_seconds}
     assert ran.isdisjoint(kept) and len(ran) == 12 - len(kept)

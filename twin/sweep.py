@@ -664,7 +664,9 @@ def _execute(
     run_seconds: dict[tuple[int, int], tuple[float, float]] = {}
     failures: list[Failure] = []
     sweep_id = uuid.uuid4().hex[:12]
-    scattered = {s.index: client.scatter(s.scenario, broadcast=True) for s in sets}
+    # hash=False: keys of its own, which a cancelled earlier sweep of the same scenario cannot
+    # release from under this one
+    scattered = {s.index: client.scatter(s.scenario, broadcast=True, hash=False) for s in sets}
     say = notice or (lambda _line: None)
     total = replications
     while True:
