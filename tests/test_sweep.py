@@ -374,7 +374,8 @@ def _free_port() -> int:
         ),
         (
             ["--set", "traffic.voice.busy_hour_calls=1,-1"],
-            "cell.yaml: traffic.voice.busy_hour_calls: Input should be greater than or equal to 0",
+            "cell.yaml: traffic.voice.busy_hour_calls: Input should be greater than or equal to 0 "
+            "(with --set traffic.voice.busy_hour_calls=-1)",
         ),
         (["--replications", "0"], "--replications: must be at least 1, not 0"),
         (

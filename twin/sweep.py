@@ -67,6 +67,7 @@ COMMON_RANDOM_NUMBERS = (
     "SeedSequence): parameter sets are compared on common random numbers, and their differences "
     "are paired by replication"
 )
+_NOT_IN_SCENARIO = "--set names a key path that is not in the scenario"  # sim.scenario's words
 # Summary keys that are not metrics of the run: the seed is a column of its own.
 _NOT_METRICS = frozenset({"seed"})
 
@@ -152,7 +153,14 @@ def parameter_sets(
                 apply_overrides(copy.deepcopy(raw), list(overrides), file), file
             )
         except ScenarioError as error:
-            problems += [p for p in error.problems if p not in problems]
+            # which combination, when there are several: the value, not only the key, is wrong
+            where = f" (with --set {', '.join(overrides)})" if overrides else ""
+            for problem in error.problems:
+                named = Problem(problem.file, problem.path, problem.message + where)
+                if problem.message in ("unknown key", _NOT_IN_SCENARIO) or not where:
+                    named = problem  # the key itself is wrong, whatever its value
+                if named not in problems:
+                    problems.append(named)
             continue
         # each value as the override reads it (YAML 1.2), through the same reader
         values = tuple(
