@@ -144,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         "--link, its value in each busy hour",
     )
 
+    from twin import sweep
+
+    sweep.add_arguments(
+        commands.add_parser(
+            "sweep", help="replications over parameter sets on Dask, with confidence intervals"
+        )
+    )
+
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
     return parser
@@ -556,6 +564,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from twin.sweep import command
+
+    return command(args)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # so a killed run cleans up as Ctrl-C does
 
@@ -584,6 +598,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "compare": _compare,
         "sla": _sla,
         "kpis": _kpis,
+        "sweep": _sweep,
     }
     try:
         return handlers[args.command](args)
