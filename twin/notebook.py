@@ -74,6 +74,7 @@ __all__ = [
     "compare",
     "open_run",
     "plot_alarms",
+    "plot_busy_hours",
     "plot_comparison",
     "plot_exhaustion",
     "plot_kpi",
@@ -515,6 +516,14 @@ def plot_comparison(
     axes.set_xlabel("variant")
     axes.set_title(title or f"{metric} by variant")
     return figure
+
+
+def plot_busy_hours(plan: CapacityPlan) -> Figure:
+    """The report's busy-hour heat map: offered erlangs per cell and hour of the day (UTC)
+    over the cell's voice channels, the cells nearest exhaustion first."""
+    from reports.figures import heat_map_figure
+
+    return heat_map_figure(plan)
 
 
 def plot_exhaustion(plan: CapacityPlan) -> Figure:
