@@ -503,15 +503,16 @@ def plot_comparison(
     """One compared figure (a column of :attr:`Comparison.table`) as a bar per variant."""
     from matplotlib.figure import Figure
 
-    values = [
-        float(str(v).split()[0]) if v is not None and v == v else 0.0
-        for v in comparison.table[metric]
+    # a figure is a number, or money as "84120.00 EUR"; None or NaN is a run without it
+    shown = [
+        None if v is None or v != v else float(str(v).split()[0]) for v in comparison.table[metric]
     ]
     figure = Figure(figsize=(6, 3.2))
     axes = figure.subplots()
     names = [str(n) for n in comparison.table.index]
-    bars = axes.bar(names, values, color="#4477aa")
-    axes.bar_label(bars, labels=[f"{v:,.4g}" for v in values], fontsize=8)
+    bars = axes.bar(names, [0.0 if v is None else v for v in shown], color="#4477aa")
+    labels = ["n/a" if v is None else f"{v:,.4g}" for v in shown]
+    axes.bar_label(bars, labels=labels, fontsize=8)
     axes.set_ylabel(f"{metric} ({unit})" if unit else metric)
     axes.set_xlabel("variant")
     axes.set_title(title or f"{metric} by variant")
