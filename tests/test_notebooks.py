@@ -44,10 +44,13 @@ def kernel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def execute(name: str, kernel_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def execute(
+    name: str, kernel_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, Any]:
     """Run notebooks/<name> small and return its ``results`` cell's value, after checking
-    that it ran on this interpreter."""
+    that it ran on this interpreter. Its runs go to temporary folders under ``tmp_path``."""
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("TELCOTWIN_NOTEBOOK_SIZE", "small")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -86,9 +89,9 @@ def test_notebooks_are_stored_without_outputs() -> None:
 
 
 def test_quickstart_kpis_add_up_to_the_summary_and_the_outages(
-    kernel_path: Path, monkeypatch: pytest.MonkeyPatch
+    kernel_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    results = execute("quickstart.ipynb", kernel_path, monkeypatch)
+    results = execute("quickstart.ipynb", kernel_path, monkeypatch, tmp_path)
     assert results["subscribers"] == 1500  # the small parameter took effect
     assert results["calls_offered_in_kpis"] == results["calls_offered_in_summary"] > 0
     # cell-hours out of service by hand: each outage's duration times the cells it took
@@ -107,9 +110,9 @@ def test_quickstart_kpis_add_up_to_the_summary_and_the_outages(
 
 
 def test_fault_whatif_breaches_and_credits_are_the_cut_off_subscribers(
-    kernel_path: Path, monkeypatch: pytest.MonkeyPatch
+    kernel_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    results = execute("fault-whatif.ipynb", kernel_path, monkeypatch)
+    results = execute("fault-whatif.ipynb", kernel_path, monkeypatch, tmp_path)
     assert results["subscribers"] == 1200
     north = results["north_subscribers"]
     assert north["base"] == north["without-ring"] == north["protected"]  # one seed: one placement
@@ -145,9 +148,9 @@ def _erlang_b(channels: int, erlangs: float) -> float:
 
 
 def test_capacity_planning_t_n3_is_above_the_gos_and_its_upgrade_is_priced(
-    kernel_path: Path, monkeypatch: pytest.MonkeyPatch
+    kernel_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    results = execute("capacity-planning.ipynb", kernel_path, monkeypatch)
+    results = execute("capacity-planning.ipynb", kernel_path, monkeypatch, tmp_path)
     erlangs = results["t_n3_busy_hour_erlangs"]
     assert 20 < erlangs < 30  # one cell for a tower's 750 subscribers at 1 call of 120 s
     assert results["t_n3_blocking"] == pytest.approx(_erlang_b(30, erlangs), rel=1e-9)
