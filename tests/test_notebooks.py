@@ -64,6 +64,11 @@ def execute(
     client.execute()
     executable = _value(notebook.cells[-1])
     assert Path(executable).resolve() == Path(sys.executable).resolve()
+    # every figure a plot helper returned was drawn (%matplotlib inline displays it)
+    plots = [c for c in notebook.cells if c.cell_type == "code" and "tt.plot_" in c.source]
+    assert plots
+    for cell in plots:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source
     (results,) = [c for c in notebook.cells if "results" in c.metadata.get("tags", [])]
     value = _value(results)
     assert isinstance(value, dict)
