@@ -186,6 +186,27 @@ def test_variants_are_parameter_sets_compared_with_the_base_on_common_random_num
     assert [d["set"] for d in differences] == [1, 2, 3] and differences[1]["mean"] < 0
 
 
+def test_target_ci_on_a_metric_no_run_has_is_bad_input_and_keeps_the_runs(
+    client: Any, tmp_path: Path
+) -> None:
+    # the metric's name is only known from the runs' summaries: the first round runs, then the
+    # sweep stops with one line instead of stopping "reached: false" with exit status 0
+    with pytest.raises(ScenarioError) as error:
+        run_sweep(
+            erlang_cell(),
+            replications=2,
+            client=client,
+            out=tmp_path / "out",
+            target_ci=("voice.blokcing", 0.01),
+            max_replications=4,
+        )
+    assert [str(p) for p in error.value.problems] == [
+        f"--target-ci: no metric 'voice.blokcing' in the runs' summaries (e.g. voice.blocking); "
+        f"the replications run are kept in {tmp_path / 'out'}/"
+    ]
+    assert len(list((tmp_path / "out" / "rows").glob("*.json"))) == 2
+
+
 def test_paired_differences_are_intervals_of_the_per_replication_differences(
     client: Any, tmp_path: Path
 ) -> None:
@@ -424,6 +445,10 @@ def _free_port() -> int:
         ),
         (["--replications", "0"], "--replications: must be at least 1, not 0"),
         (["--variants"], "cell.yaml: variants: --variants: the scenario has no variants to sweep"),
+        (
+            ["--scheduler", "garbage"],
+            "--scheduler: 'garbage' is not a scheduler address such as tcp://HOST:8786",
+        ),
         (
             ["--target-ci", "voice.blocking=0.01"],
             "--target-ci: needs --max-replications, the limit",

@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import os
+import re
 import threading
 import time
 import uuid
@@ -511,6 +512,16 @@ def connect(scheduler: str | None, workers: int | None) -> Connection:
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        if not re.fullmatch(r"((tcp|tls|ucx|ws|wss)://)?[^\s:/]+:\d{1,5}", scheduler):
+            raise ScenarioError(
+                [
+                    Problem(
+                        "--scheduler",
+                        "",
+                        f"'{scheduler}' is not a scheduler address such as tcp://HOST:8786",
+                    )
+                ]
+            )
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
@@ -741,6 +752,18 @@ def _execute(
         if target_ci is None or max_replications is None:
             break
         rows = [row for (s, r), row in finished.items() if s < len(sets) and r < total]
+        if rows and not any(target_ci[0] in row["metrics"] for row in rows):
+            kept = f"; the replications run are kept in {out}/" if out is not None else ""
+            raise ScenarioError(
+                [
+                    Problem(
+                        "--target-ci",
+                        "",
+                        f"no metric '{target_ci[0]}' in the runs' summaries (e.g. "
+                        f"voice.blocking){kept}",
+                    )
+                ]
+            )
         needed = needed_replications(rows, sets, total, target_ci)
         if needed is None or total >= max_replications:
             break
