@@ -492,6 +492,15 @@ def _sla(args: argparse.Namespace) -> int:
         rows = sla_by_tower(run)
     finally:
         run.close()
+    summary = json.loads((args.run_dir / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("sla") is None:  # not measured is not "no breach"
+        print(
+            "null"
+            if args.json
+            else f"{args.run_dir}: SLAs were not measured in this run (no catalog product with "
+            "an sla, or twin.service_assurance: false)"
+        )
+        return 0
     print(json.dumps(rows, indent=2) if args.json else format_sla(str(args.run_dir), rows))
     return 0
 
