@@ -29,6 +29,7 @@ from typing import Any
 from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
+from twin.bss.business import BusinessSupport
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
@@ -76,11 +77,15 @@ class _Wiring:
     fault: FaultManagement | None  # None when the scenario turns it off
     scorer: AlarmScorer
     performance: PerformanceManagement | None  # None when the scenario turns it off
+    business: BusinessSupport | None = None  # None without a catalog, or turned off
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
         summary = self.builder.summary()
         summary["kpis"] = None if self.performance is None else self.performance.summary()
+        summary.update(
+            {"billing": None, "revenue": None} if self.business is None else self.business.summary()
+        )
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -123,10 +128,16 @@ def _wire(
     performance = PerformanceManagement(bus) if scenario.twin.performance_management else None
     scorer = AlarmScorer()
     scorer.attach(bus)
+    # the BSS last of the twin's functions: its billing takes service assurance's breaches
+    business = (
+        BusinessSupport(bus, scenario.catalog, scenario.customers)
+        if scenario.twin.business and scenario.catalog is not None
+        else None
+    )
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
-    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance)
+    return _Wiring(simulation, bus, truth, builder, fault, scorer, performance, business)
 
 
 def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> None:

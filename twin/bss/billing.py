@@ -1,0 +1,447 @@
+"""Billing: monthly invoices per account, with SLA credits and the credit carried over.
+
+The rules (docs/bss.md):
+
+- Cycles are monthly from the run's start (:class:`~twin.bss.catalog.Cycles`); the last is cut
+  at the run's end and billed then, prorated.
+- Each subscription charged in a cycle has a ``recurring`` line: the fee in force at the later
+  of the cycle's and the subscription's start (the effective-dating rule,
+  :mod:`twin.bss.catalog`), times days billed over the cycle's days (a day begun is a day
+  billed). ``voice_overage`` and ``data_overage`` lines sum what rating priced beyond the
+  allowances (quantity in minutes or MB at the per-minute or per-MB rate).
+- An SLA breach (:class:`~twin.oss.records.SlaBreach`, from service assurance) gives an
+  ``sla_credit`` line: minus ``credit_percent`` of the subscription's recurring charge for the
+  breached cycle. A breach that arrives after its cycle's invoice was issued is credited on the
+  account's next invoice (never lost, never twice: one credit per subscription and cycle).
+- Credit an invoice cannot absorb is carried: a ``credit_carried_forward`` line brings the
+  invoice to zero and the account keeps the excess, which the next invoice takes as a
+  ``credit_brought_forward`` line.
+- ``tax`` is ``catalog.tax_percent`` of the invoice's lines after credits (one line per
+  invoice, when the rate is not zero).
+- Every line is rounded half-up to the currency's minor unit where it is made; an invoice's
+  total is the sum of its lines.
+
+Billing is subscribed on the bus after service assurance, and closes a cycle's invoices when
+the first usage of a later cycle arrives, or at the run's end: by then assurance has published
+the cycle's breaches (it publishes them at the cycle's end).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor
+from twin.bss.contracts import StepKey, StepRefused
+from twin.bss.customers import Customers
+from twin.bss.records import InvoiceBatch, RatedUsage, SlaCredit
+from twin.oss.records import SlaBreach
+
+__all__ = ["Billing", "BillingTotals"]
+
+KIND_ORDER = (
+    "recurring",
+    "voice_overage",
+    "data_overage",
+    "sla_credit",
+    "credit_brought_forward",
+    "credit_carried_forward",
+    "tax",
+)
+
+
+@dataclass
+class BillingTotals:
+    """The run's invoices summed, in minor units."""
+
+    invoices: int = 0
+    recurring: int = 0
+    usage: int = 0
+    credits: int = 0  # credits applied: SLA credits and credit brought forward, less carried
+    tax: int = 0
+    total: int = 0
+    by_product: dict[str, int] = field(default_factory=dict)  # recurring + usage - SLA credits
+
+
+@dataclass
+class _Line:
+    account: int
+    subscription: int  # -1 for an invoice-level line
+    kind: str
+    description: str
+    quantity: int
+    unit_price: str
+    amount: int
+
+
+class Billing:
+    """Charges subscriptions, takes rated usage and SLA breaches, and issues invoices."""
+
+    def __init__(
+        self,
+        book: PriceBook,
+        customers: Customers,
+        cycles: Cycles,
+        publish: Callable[[object], None],
+    ):
+        self.book = book
+        self.customers = customers
+        self.cycles = cycles
+        self.publish = publish
+        self.charged_from = np.zeros(0)  # NaN: not charged
+        self.open_cycle = 0
+        self._voice_over = np.zeros(0, dtype=np.int64)
+        self._voice_nano = np.zeros(0, dtype=np.int64)
+        self._data_over = np.zeros(0, dtype=np.int64)
+        self._data_nano = np.zeros(0, dtype=np.int64)
+        self._started: dict[StepKey, int] = {}
+        self._stopped: set[StepKey] = set()
+        self._breaches: list[tuple[SlaBreach, int, int]] = []  # breach, subscription, cycle
+        self._credited: set[tuple[int, int]] = set()  # (subscription, cycle)
+        self.balance: dict[int, int] = {}  # account -> credit carried, minor units
+        self.totals = BillingTotals()
+        self.credits: list[SlaCredit] = []
+        # told each group of recurring charges as it is billed: (cycle, from, days, per day)
+        self.on_accrual: Callable[[int, float, int, Decimal], None] | None = None
+
+    # --- charging ------------------------------------------------------------------------------
+
+    def charge_inventory(self) -> None:
+        """Charge every subscription of the start inventory from the run's start."""
+        self._grow()
+        self.charged_from[: len(self.customers)] = np.where(self.customers.removed, np.nan, 0.0)
+
+    def _grow(self) -> None:
+        extra = len(self.customers) - len(self.charged_from)
+        if extra <= 0:
+            return
+        self.charged_from = np.concatenate([self.charged_from, np.full(extra, np.nan)])
+        for name in ("_voice_over", "_voice_nano", "_data_over", "_data_nano"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(extra, np.int64)]))
+
+    def start_billing(
+        self, key: StepKey, *, subscription: str, product: str, time_s: float
+    ) -> None:
+        """Start charging a subscription from ``time_s``, once per ``key`` (the saga's
+        :class:`~twin.bss.contracts.Charging` contract)."""
+        if key in self._started:
+            return
+        if key in self._stopped:
+            raise StepRefused(f"step {key} was compensated; a new attempt needs a new key")
+        n = self.customers.ordinal(subscription)
+        if n < 0:
+            raise StepRefused(f"no subscription '{subscription}'")
+        if self.customers.products[self.customers.product[n]] != product:
+            raise StepRefused(f"subscription '{subscription}' is not for product '{product}'")
+        self._grow()
+        if not math.isnan(self.charged_from[n]):
+            raise StepRefused(f"subscription '{subscription}' is already charged")
+        if time_s >= self.cycles.run_end_s:
+            raise StepRefused("billing cannot start at or after the run's end")
+        self.charged_from[n] = time_s
+        self._started[key] = n
+
+    def stop_billing(self, key: StepKey) -> None:
+        """Compensation: undo what :meth:`start_billing` did for ``key``, if anything."""
+        self._stopped.add(key)
+        n = self._started.pop(key, None)
+        if n is None:
+            return
+        self.charged_from[n] = np.nan
+        for counters in (self._voice_over, self._voice_nano, self._data_over, self._data_nano):
+            counters[n] = 0
+
+    # --- the bus -------------------------------------------------------------------------------
+
+    def on_rated(self, rated: RatedUsage) -> None:
+        self._close_before(rated.cycle)
+        self._grow()
+        s = rated.subscription
+        charged = ~np.isnan(self.charged_from[s])
+        s = s[charged]
+        np.add.at(self._voice_over, s, rated.voice_overage[charged])
+        np.add.at(self._voice_nano, s, rated.voice_nano[charged])
+        np.add.at(self._data_over, s, rated.data_overage[charged])
+        np.add.at(self._data_nano, s, rated.data_nano[charged])
+
+    def on_breach(self, breach: SlaBreach) -> None:
+        (n,) = self.customers.subscriptions_of(np.array([breach.subscriber], dtype=np.int64))
+        self._grow()
+        if n < 0 or math.isnan(self.charged_from[n]):
+            return  # not a subscription billing charges: nothing to credit
+        cycle = self.cycles.of(breach.cycle_start_s)
+        if (int(n), cycle) in self._credited:
+            return
+        self._credited.add((int(n), cycle))
+        self._breaches.append((breach, int(n), cycle))
+
+    def close_all(self) -> None:
+        """Issue every cycle's invoices still open (the run has ended)."""
+        self._close_before(len(self.cycles))
+
+    def _close_before(self, cycle: int) -> None:
+        while self.open_cycle < min(cycle, len(self.cycles)):
+            self._issue(self.open_cycle)
+            self.open_cycle += 1
+
+    # --- invoices ------------------------------------------------------------------------------
+
+    def recurring_minor(
+        self, cycle: int, subscriptions: np.ndarray, *, accrue: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """Each subscription's recurring charge for ``cycle`` in minor units, its days billed
+        and its monthly fee's index into :attr:`_fees`."""
+        since = self.charged_from[subscriptions]
+        days = self.cycles.billed_days(cycle, since)
+        start, _ = self.cycles.span(cycle)
+        effective = np.maximum(since, start)
+        product = self.customers.product[subscriptions]
+        amount = np.zeros(len(subscriptions), dtype=np.int64)
+        fee_text = np.empty(len(subscriptions), dtype=object)
+        whole = int(self.cycles.days[cycle])
+        for p in np.unique(product):
+            of_p = product == p
+            for t in np.unique(effective[of_p]):
+                mask = of_p & (effective == t)
+                fee = self.book.fee_at(int(p), float(t))
+                amount[mask] = prorate_minor(fee, days[mask], whole, self.book.digits)
+                fee_text[mask] = str(fee)
+                if accrue and self.on_accrual is not None:
+                    for first, count in zip(*np.unique(days[mask], return_counts=True), strict=True):
+                        self.on_accrual(cycle, float(t), int(first), fee * int(count) / whole)
+        return amount, days, fee_text
+
+    def _issue(self, cycle: int) -> None:
+        customers, book, digits = self.customers, self.book, self.book.digits
+        start, end = self.cycles.span(cycle)
+        whole = int(self.cycles.days[cycle])
+        self._grow()
+        n = len(customers)
+        charged = ~np.isnan(self.charged_from[:n]) & ~customers.removed
+        charged[charged] = self.charged_from[:n][charged] < end
+        subs = np.flatnonzero(charged)
+        recurring, days, fee_text = self.recurring_minor(cycle, subs, accrue=True)
+        account = customers.account[subs]
+        product = customers.product[subs]
+        names = [t.name for t in book.tariffs]
+        # the line arrays, built per kind and sorted at the end
+        kinds: list[np.ndarray] = []
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("acc", "sub", "qty", "amt")}
+        descriptions: list[list[str]] = []
+        prices: list[list[str]] = []
+
+        def add(kind: str, mask: np.ndarray, qty: np.ndarray, amt: np.ndarray, describe, price):
+            parts["acc"].append(account[mask])
+            parts["sub"].append(subs[mask])
+            parts["qty"].append(qty[mask])
+            parts["amt"].append(amt[mask])
+            kinds.append(np.full(int(mask.sum()), KIND_ORDER.index(kind), dtype=np.int64))
+            descriptions.append(describe(mask))
+            prices.append(price(mask))
+
+        everyone = np.ones(len(subs), dtype=bool)
+        add(
+            "recurring",
+            everyone,
+            days,
+            recurring,
+            lambda m: _labels(
+                product[m] * 100 + days[m],
+                lambda code: f"{names[code // 100]} monthly fee, {code % 100} of {whole} days",
+            ),
+            lambda m: [str(fee) for fee in fee_text[m]],
+        )
+        voice_over, voice_nano = self._voice_over[subs], self._voice_nano[subs]
+        data_over, data_nano = self._data_over[subs], self._data_nano[subs]
+        voice_amount = to_minor(voice_nano, digits)
+        data_amount = to_minor(data_nano, digits)
+        voice_price = [str(t.voice_minute_price) for t in book.tariffs]
+        data_price = [str(t.data_mb_price.normalize()) for t in book.tariffs]
+        add(
+            "voice_overage",
+            voice_over > 0,
+            voice_over,
+            voice_amount,
+            lambda m: _labels(product[m], lambda p: f"{names[p]} voice beyond allowance (min)"),
+            lambda m: [voice_price[p] for p in product[m]],
+        )
+        add(
+            "data_overage",
+            data_over > 0,
+            data_over,
+            data_amount,
+            lambda m: _labels(product[m], lambda p: f"{names[p]} data beyond allowance (MB)"),
+            lambda m: [data_price[p] for p in product[m]],
+        )
+        # the few lines: SLA credits, credit brought and carried forward, tax
+        extra: list[_Line] = []
+        position = {int(s): i for i, s in enumerate(subs)} if self._breaches else {}
+        credited: dict[str, int] = {}
+        new_credits: list[SlaCredit] = []
+        for breach, sub, breached in self._breaches:
+            if sub in position and breached == cycle:
+                base = int(recurring[position[sub]])
+            else:
+                base = int(self.recurring_minor(breached, np.array([sub]))[0][0])
+            tariff = book.tariffs[int(customers.product[sub])]
+            credit = int(
+                (Decimal(base) * tariff.credit_percent / 100).quantize(
+                    Decimal(1), rounding=ROUND_HALF_UP
+                )
+            )
+            acc = int(customers.account[sub])
+            cycle_note = "" if breached == cycle else f" (cycle {breached + 1}, late)"
+            extra.append(
+                _Line(
+                    acc,
+                    sub,
+                    "sla_credit",
+                    f"SLA credit: availability {breach.availability:.4%} below "
+                    f"{breach.target:.2%}{cycle_note}",
+                    1,
+                    f"-{tariff.credit_percent}%",
+                    -credit,
+                )
+            )
+            credited[tariff.product] = credited.get(tariff.product, 0) + credit
+            new_credits.append(
+                SlaCredit(
+                    time_s=breach.time_s,
+                    subscription=customers.subscription_id(sub),
+                    account=customers.account_id(acc),
+                    product=tariff.product,
+                    cycle=breached,
+                    cycle_start_s=breach.cycle_start_s,
+                    cycle_end_s=breach.cycle_end_s,
+                    availability=breach.availability,
+                    target=breach.target,
+                    credit_percent=str(tariff.credit_percent),
+                    amount=credit,
+                    invoice_id="",  # filled below, once invoices are numbered
+                )
+            )
+        self._breaches = []
+        # invoices: one per account with a charged subscription
+        accounts = np.unique(account)
+        sums = {
+            "charges": np.zeros(customers.accounts, dtype=np.int64),
+        }
+        np.add.at(sums["charges"], account, recurring + voice_amount + data_amount)
+        sla = np.zeros(customers.accounts, dtype=np.int64)
+        for line in extra:
+            sla[line.account] += line.amount
+        has_invoice = np.zeros(customers.accounts, dtype=bool)
+        has_invoice[accounts] = True
+        for line in extra:
+            if not has_invoice[line.account]:  # no invoice this cycle: the credit waits
+                self.balance[line.account] = self.balance.get(line.account, 0) - line.amount
+        extra = [line for line in extra if has_invoice[line.account]]
+        net = sums["charges"] + sla
+        for acc, carried in sorted(self.balance.items()):
+            if has_invoice[acc] and carried:
+                extra.append(
+                    _Line(acc, -1, "credit_brought_forward", "credit from earlier invoices",
+                          1, "", -carried)
+                )
+                net[acc] -= carried
+                self.balance[acc] = 0
+        negative = accounts[net[accounts] < 0]
+        for acc in negative.tolist():
+            excess = int(-net[acc])
+            extra.append(
+                _Line(acc, -1, "credit_carried_forward", "credit carried to the next invoice",
+                      1, "", excess)
+            )
+            self.balance[acc] = self.balance.get(acc, 0) + excess
+            net[acc] = 0
+        tax = np.zeros(customers.accounts, dtype=np.int64)
+        if book.tax_percent:
+            for acc in accounts.tolist():
+                tax[acc] = book.tax_minor(int(net[acc]))
+                extra.append(
+                    _Line(acc, -1, "tax", f"tax {book.tax_percent}%", 1,
+                          f"{book.tax_percent}%", int(tax[acc]))
+                )
+        parts["acc"].append(np.array([x.account for x in extra], dtype=np.int64))
+        parts["sub"].append(np.array([x.subscription for x in extra], dtype=np.int64))
+        parts["qty"].append(np.array([x.quantity for x in extra], dtype=np.int64))
+        parts["amt"].append(np.array([x.amount for x in extra], dtype=np.int64))
+        kinds.append(np.array([KIND_ORDER.index(x.kind) for x in extra], dtype=np.int64))
+        descriptions.append([x.description for x in extra])
+        prices.append([x.unit_price for x in extra])
+        line_acc = np.concatenate(parts["acc"])
+        line_sub = np.concatenate(parts["sub"])
+        line_kind = np.concatenate(kinds)
+        line_qty = np.concatenate(parts["qty"])
+        line_amt = np.concatenate(parts["amt"])
+        line_desc = [d for chunk in descriptions for d in chunk]
+        line_price = [p for chunk in prices for p in chunk]
+        sub_key = np.where(line_sub < 0, np.iinfo(np.int64).max, line_sub)
+        order = np.lexsort((line_kind, sub_key, line_acc))
+        invoice_of_account = np.full(customers.accounts, -1, dtype=np.int64)
+        invoice_of_account[accounts] = np.arange(len(accounts))
+        labels = {n: name for name, n in customers.account_names.items()}
+        account_ids = tuple(labels.get(a) or customers.account_id(a) for a in accounts.tolist())
+        invoice_ids = tuple(f"INV-{cycle + 1}-{a}" for a in account_ids)
+        total = (net + tax)[accounts]
+        line_sub_sorted = line_sub[order]
+        batch = InvoiceBatch(
+            cycle=cycle,
+            period_start_s=start,
+            period_end_s=end,
+            currency=book.currency,
+            digits=digits,
+            invoice_ids=invoice_ids,
+            invoice_account=account_ids,
+            invoice_total=total,
+            line_invoice=invoice_of_account[line_acc[order]],
+            line_subscription=tuple(
+                "" if s < 0 else f"SUB-{s + 1}" for s in line_sub_sorted.tolist()
+            ),
+            line_subscription_index=line_sub_sorted,
+            line_kind=tuple(KIND_ORDER[k] for k in line_kind[order].tolist()),
+            line_description=tuple(line_desc[i] for i in order.tolist()),
+            line_quantity=line_qty[order],
+            line_unit_price=tuple(line_price[i] for i in order.tolist()),
+            line_amount=line_amt[order],
+        )
+        for credit in new_credits:
+            k = invoice_of_account[int(customers.account[customers.ordinal(credit.subscription)])]
+            self.credits.append(replace(credit, invoice_id=invoice_ids[k] if k >= 0 else ""))
+        # the totals; usage and recurring by product
+        t = self.totals
+        t.invoices += len(accounts)
+        t.recurring += int(recurring.sum())
+        t.usage += int(voice_amount.sum() + data_amount.sum())
+        credit_kinds = np.isin(
+            line_kind,
+            [KIND_ORDER.index(k) for k in KIND_ORDER if k.startswith(("sla", "credit"))],
+        )
+        t.credits -= int(line_amt[credit_kinds].sum())
+        t.tax += int(tax.sum())
+        t.total += int(total.sum())
+        for p, tariff in enumerate(book.tariffs):
+            of_p = product == p
+            value = int(recurring[of_p].sum() + voice_amount[of_p].sum() + data_amount[of_p].sum())
+            value -= credited.get(tariff.product, 0)
+            t.by_product[tariff.product] = t.by_product.get(tariff.product, 0) + value
+        self._voice_over[:] = 0
+        self._voice_nano[:] = 0
+        self._data_over[:] = 0
+        self._data_nano[:] = 0
+        self.publish(batch)
+        for credit in self.credits[len(self.credits) - len(new_credits) :]:
+            self.publish(credit)
+
+
+def _labels(codes: np.ndarray, text: Callable[[int], str]) -> list[str]:
+    """One label per element, made once per distinct code."""
+    if not len(codes):
+        return []
+    unique, inverse = np.unique(codes, return_inverse=True)
+    made = [text(int(c)) for c in unique]
+    return [made[i] for i in inverse.tolist()]

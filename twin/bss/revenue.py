@@ -1,0 +1,157 @@
+"""Revenue: what the run earned by product, tower and day, and the revenue at risk.
+
+- ``by_product`` and ``by_tower``: invoiced recurring fees and usage, less SLA credits (tax is
+  not revenue, and credit carried between invoices is the same credit moved), the tower being
+  the subscription's home cell's.
+- ``by_day``: usage rated on the day its record's period starts, and the recurring fees accrued
+  that day (each billed day of a subscription earns ``monthly fee / days of its cycle``).
+- ``at_risk``: SLA credits plus the usage the network lost, priced at the overage rates (an
+  upper bound: some of it would have fallen within allowances). The twin sees lost calls only
+  as cell PM counters (blocked, failed and dropped per cell): each lost call is counted as one
+  mean call of the run (carried seconds over carried calls, network-wide; a dropped call's
+  remaining time is a whole mean call again, holding times being exponential), and each
+  cell's unserved data is its demand less what it served. A cell's lost minutes and MB are
+  split over the products of the subscribers homed on it, rounded to whole units, and priced
+  exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+
+from twin.bss.catalog import DAY_S, NANO, PriceBook, decimal_from_minor
+from twin.bss.customers import Customers
+from twin.bss.records import InvoiceBatch, RatedUsage
+from twin.feed import CellPmBatch
+
+__all__ = ["Revenue"]
+
+
+class Revenue:
+    """Accumulates revenue from invoices and rated usage, and lost traffic from cell PM."""
+
+    def __init__(self, book: PriceBook, customers: Customers):
+        self.book = book
+        self.customers = customers
+        self.start: datetime | None = None
+        self._usage_by_day: dict[int, int] = {}  # day index -> nano
+        self._recurring_by_day: dict[int, Decimal] = {}  # day index -> currency units
+        self._by_tower: dict[str, int] = {}  # minor units
+        self._lost_calls = np.zeros(0, dtype=np.int64)
+        self._unserved_mb = np.zeros(0)
+        self._carried_s = 0.0
+        self._carried_calls = 0
+
+    def on_rated(self, rated: RatedUsage) -> None:
+        day = int(rated.start_s // DAY_S)
+        amount = int(rated.voice_nano.sum()) + int(rated.data_nano.sum())
+        self._usage_by_day[day] = self._usage_by_day.get(day, 0) + amount
+
+    def on_invoices(self, batch: InvoiceBatch, subscriptions: np.ndarray) -> None:
+        """Take a cycle's invoices; ``subscriptions`` is each line's ordinal (-1: none)."""
+        kinds = np.array(batch.line_kind, dtype=object)
+        earned = np.isin(kinds, ["recurring", "voice_overage", "data_overage", "sla_credit"])
+        earned &= subscriptions >= 0
+        cells = self.customers.cell[subscriptions[earned]]
+        towers = np.array(self.customers.cell_tower + ("",), dtype=object)[cells]
+        amounts = batch.line_amount[earned]
+        unique, inverse = np.unique(towers.astype(str), return_inverse=True)
+        sums = np.bincount(inverse, weights=None, minlength=len(unique)).astype(np.int64) * 0
+        np.add.at(sums, inverse, amounts)
+        for tower, value in zip(unique.tolist(), sums.tolist(), strict=True):
+            self._by_tower[tower] = self._by_tower.get(tower, 0) + value
+
+    def accrue(self, first_day: int, days: int, per_day: Decimal) -> None:
+        """Recurring fees earning ``per_day`` on each of ``days`` days from ``first_day``."""
+        for day in range(first_day, first_day + days):
+            self._recurring_by_day[day] = self._recurring_by_day.get(day, Decimal(0)) + per_day
+
+    def on_pm(self, pm: CellPmBatch) -> None:
+        lost = pm.voice_blocked + pm.voice_failed + pm.voice_dropped
+        if len(self._lost_calls) != len(lost):
+            self._lost_calls = np.zeros(len(lost), dtype=np.int64)
+            self._unserved_mb = np.zeros(len(lost))
+        self._lost_calls += lost.astype(np.int64)
+        self._unserved_mb += np.maximum(pm.data_demand_mb - pm.data_served_mb, 0.0)
+        self._carried_s += float((pm.carried_erlangs * (pm.end_s - pm.start_s)).sum())
+        self._carried_calls += int(pm.voice_carried.sum())
+
+    def summary(self, sla_credits_minor: int, by_product_minor: dict[str, int]) -> dict[str, Any]:
+        digits = self.book.digits
+        money = _money(digits)
+        mean_call_s = self._carried_s / self._carried_calls if self._carried_calls else 0.0
+        lost_minutes, lost_mb, voice_nano, data_nano = self._lost(mean_call_s)
+        voice_minor = _round_nano(voice_nano, digits)
+        data_minor = _round_nano(data_nano, digits)
+        start = self.start or datetime(1970, 1, 1)
+        days = sorted(set(self._usage_by_day) | set(self._recurring_by_day))
+        return {
+            "currency": self.book.currency,
+            "by_product": {p: money(v) for p, v in sorted(by_product_minor.items())},
+            "by_tower": {t or "(unknown)": money(v) for t, v in sorted(self._by_tower.items())},
+            "by_day": {
+                (start + timedelta(days=d)).strftime("%Y-%m-%d"): {
+                    "recurring": str(
+                        self._recurring_by_day.get(d, Decimal(0)).quantize(
+                            Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP
+                        )
+                    ),
+                    "usage": money(_round_nano(self._usage_by_day.get(d, 0), digits)),
+                }
+                for d in days
+            },
+            "at_risk": {
+                "total": money(sla_credits_minor + voice_minor + data_minor),
+                "sla_credits": money(sla_credits_minor),
+                "lost_voice": money(voice_minor),
+                "lost_data": money(data_minor),
+                "lost_voice_minutes": lost_minutes,
+                "lost_data_mb": lost_mb,
+                "mean_call_s": round(mean_call_s, 3),
+                "priced_at": "overage rates (an upper bound: some lost usage was within "
+                "allowances)",
+            },
+        }
+
+    def _lost(self, mean_call_s: float) -> tuple[int, int, int, int]:
+        """Lost minutes and MB, and their prices in nano units, split by the products homed
+        on each cell."""
+        customers = self.customers
+        cells = len(self._lost_calls)
+        if not cells:
+            return 0, 0, 0, 0
+        live = (~customers.removed) & (customers.cell >= 0)
+        products = len(self.book.tariffs)
+        homed = np.zeros((cells, products))
+        np.add.at(homed, (customers.cell[live], customers.product[live]), 1.0)
+        total = homed.sum(axis=1, keepdims=True)
+        share = np.divide(homed, total, out=np.zeros_like(homed), where=total > 0)
+        minutes = np.rint(self._lost_calls[:, None] * mean_call_s / 60.0 * share).astype(np.int64)
+        megabytes = np.rint(self._unserved_mb[:, None] * share).astype(np.int64)
+        voice_rate = np.array([t.voice_minute_nano for t in self.book.tariffs], dtype=np.int64)
+        data_rate = np.array([t.data_mb_nano for t in self.book.tariffs], dtype=np.int64)
+        return (
+            int(minutes.sum()),
+            int(megabytes.sum()),
+            int((minutes.sum(axis=0) * voice_rate).sum()),
+            int((megabytes.sum(axis=0) * data_rate).sum()),
+        )
+
+
+def _round_nano(nano: int, digits: int) -> int:
+    unit = 10 ** (9 - digits)
+    return (nano + unit // 2) // unit if nano >= 0 else -((-nano + unit // 2) // unit)
+
+
+def _money(digits: int):  # type: ignore[no-untyped-def]
+    def money(minor: int) -> str:
+        return str(decimal_from_minor(minor, digits))
+
+    return money
+
+
+assert NANO == 10**9
