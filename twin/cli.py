@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace the run directory if it exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    run.add_argument(
+        "--export",
+        default="",
+        metavar="NAMES",
+        help="CSV exports of the BSS written into the run directory, comma-separated: usage "
+        "(usage.csv), invoices (invoices.csv, invoice_lines.csv)",
+    )
 
     alarms = _inspect_parser(
         commands,
@@ -98,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     _inspect_parser(
         commands, "n1", "the single links and nodes whose loss would isolate towers (N-1)"
     )
+
+    bills = _inspect_parser(commands, "bills", "a run's invoices (BSS), or one customer's")
+    bills.add_argument("--customer", default=None, metavar="ID", help="an account id (ACC-1)")
+    customer = _inspect_parser(
+        commands,
+        "customer",
+        "a customer's whole picture: subscriptions, usage, bills, SLA breaches, alarms",
+    )
+    customer.add_argument("account", metavar="ID", help="an account id, e.g. ACC-1")
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -191,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
             numbered=numbered,
             progress=progress,
             notice=notice,
+            exports=[name.strip() for name in args.export.split(",") if name.strip()],
         )
     finally:
         if bar is not None:
@@ -199,7 +216,16 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     files = ", ".join(
         name
-        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json", "truth.json")
+        for name in (
+            "summary.json",
+            "twin.sqlite",
+            "scenario.json",
+            "run.json",
+            "truth.json",
+            "usage.csv",
+            "invoices.csv",
+            "invoice_lines.csv",
+        )
         if (result.out_dir / name).exists()
     )
     print(f"wrote {out.with_name(result.out_dir.name)}/ ({files})")
@@ -438,6 +464,18 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bills(args: argparse.Namespace) -> int:
+    from twin.bss.views import show_bills
+
+    return show_bills(args.run_dir, args.store_url, args.customer, as_json=args.json)
+
+
+def _customer(args: argparse.Namespace) -> int:
+    from twin.bss.views import show_customer
+
+    return show_customer(args.run_dir, args.store_url, args.account, as_json=args.json)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # so a killed run cleans up as Ctrl-C does
 
@@ -461,6 +499,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "alarms": _alarms,
         "impact": _impact,
         "n1": _n1,
+        "bills": _bills,
+        "customer": _customer,
     }
     try:
         return handlers[args.command](args)

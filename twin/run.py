@@ -30,13 +30,14 @@ from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
 from twin.bss.business import BusinessSupport
+from twin.bss.readback import EXPORT_FILES, EXPORTS, write_exports
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
 from twin.scoring import AlarmScorer
-from twin.store import BackgroundStore, Store, check_store
+from twin.store import BackgroundStore, Store, check_store, open_engine
 from twin.summary import SummaryBuilder
 
 __all__ = ["RunResult", "run_scenario", "simulate"]
@@ -152,7 +153,9 @@ def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> 
     truth.listeners.append(state_changes)
 
 
-RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"})
+RUN_FILES = frozenset(
+    {"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"} | EXPORT_FILES
+)
 
 
 def is_run_directory(path: Path) -> bool:
@@ -177,6 +180,7 @@ def run_scenario(
     numbered: bool = False,
     progress: Callable[[float], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    exports: list[str] | None = None,
 ) -> RunResult:
     """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json,
     truth.json) atomically; the result names the directory written.
@@ -188,8 +192,10 @@ def run_scenario(
     recorded for the same directory, by absolute path.
 
     What killed runs left in the parent is removed first; ``notice`` gets one line for each.
+    ``exports`` names CSV exports of the BSS (``usage``, ``invoices``) written beside them.
     """
     shown = Path(out_dir)
+    _check_exports(scenario, exports or [], file)
     out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not force and not numbered:
         raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
@@ -213,6 +219,7 @@ def run_scenario(
                 out_dir,
                 store_url=store_url,
                 force=force,
+                exports=exports or [],
             )
         finally:
             claim.release()
@@ -231,6 +238,7 @@ def _write_run_directory(
     *,
     store_url: str | None,
     force: bool,
+    exports: list[str] | None = None,
 ) -> dict[str, Any]:
     """Simulate into ``.<name>.partial`` beside ``out_dir`` and rename it into place; called
     with the directory claimed, so the partial folder's name is this run's alone."""
@@ -261,6 +269,8 @@ def _write_run_directory(
             store.close(commit=False)
             raise
         store.close(commit=True)
+        if exports:
+            _export(url, run_id, scenario, building, exports)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # What really happened, for scoring: beside the run, never on the bus the twin reads.
         (building / "truth.json").write_text(
@@ -289,6 +299,29 @@ def _write_run_directory(
         shutil.rmtree(building, ignore_errors=True)
         raise
     return summary
+
+
+def _check_exports(scenario: Scenario, exports: list[str], file: str) -> None:
+    """Bad input, before anything runs: an export name unknown, or the BSS not running."""
+    problems = [
+        Problem(file, "--export", f"unknown export '{name}'; choose from {', '.join(EXPORTS)}")
+        for name in exports
+        if name not in EXPORTS
+    ]
+    if exports and not problems and (scenario.catalog is None or not scenario.twin.business):
+        why = "has no catalog" if scenario.catalog is None else "turns the BSS off (twin.business)"
+        problems.append(Problem(file, "--export", f"the scenario {why}: nothing to export"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _export(url: str, run_id: str, scenario: Scenario, building: Path, names: list[str]) -> None:
+    """Write the BSS's CSV exports from the run's store into the partial run directory."""
+    engine = open_engine(url)
+    try:
+        write_exports(engine, run_id, scenario.start, building, names)
+    finally:
+        engine.dispose()
 
 
 # --- claiming a run directory ------------------------------------------------------------------

@@ -26,10 +26,12 @@ import json
 import queue
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -45,6 +47,7 @@ from sqlalchemy import (
     select,
 )
 
+from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -74,6 +77,10 @@ RECORD_TYPES = (
     BusinessEvent,
     AlarmNotification,
     AlarmChange,
+    RatedUsage,
+    InvoiceBatch,
+    SlaCredit,
+    CustomerBase,
     RunEnded,
 )
 
@@ -258,6 +265,90 @@ alarms = Table(
     *_alarm_columns(),
 )
 
+# --- the BSS (twin.bss): customers, rated usage, invoices, credits -----------------------------
+# Amounts: rated usage in 10**-9 of the currency unit (``*_nano``), invoices in its minor unit
+# (``*_minor``) beside the decimal string a person reads.
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("account_id", String, nullable=False),
+)
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("subscription_id", String, nullable=False),
+    Column("account_id", String, nullable=False),
+    Column("subscriber", Integer, nullable=False),  # the network's subscriber index
+    Column("product", String, nullable=False),
+    Column("cell_id", String, nullable=False),
+    Column("start_s", Float, nullable=False),
+)
+rated_usage = Table(
+    "rated_usage",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("subscriber", Integer, nullable=False),
+    Column("subscription", Integer, nullable=False),  # ordinal n of SUB-<n+1>
+    Column("voice_minutes", Integer, nullable=False),
+    Column("voice_overage", Integer, nullable=False),
+    Column("voice_nano", BigInteger, nullable=False),
+    Column("data_mb", Integer, nullable=False),
+    Column("data_overage", Integer, nullable=False),
+    Column("data_nano", BigInteger, nullable=False),
+    Column("status", String, nullable=False),  # TMF635: rated, billed once invoiced
+)
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("account_id", String, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("period_start_s", Float, nullable=False),
+    Column("period_end_s", Float, nullable=False),
+    Column("currency", String, nullable=False),
+    Column("total", String, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+)
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("line", Integer, nullable=False),  # order within the invoice
+    Column("subscription", String, nullable=False),  # empty for an invoice-level line
+    Column("kind", String, nullable=False),
+    Column("description", String, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_price", String, nullable=False),
+    Column("amount", String, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+)
+credits = Table(
+    "credits",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("time_s", Float, nullable=False),
+    Column("subscription", String, nullable=False),
+    Column("account_id", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("cycle_start_s", Float, nullable=False),
+    Column("cycle_end_s", Float, nullable=False),
+    Column("availability", Float, nullable=False),
+    Column("target", Float, nullable=False),
+    Column("credit_percent", String, nullable=False),
+    Column("amount", String, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("invoice_id", String, nullable=False),
+)
+
 
 def open_engine(url: str, *, scratch: bool = False) -> Engine:
     """Return an engine for ``url`` with the tables created.
@@ -357,6 +448,10 @@ class Store:
             AlarmNotification: self._notification,
             AlarmChange: self._alarm_change,
             RunEnded: self._run_ended,
+            RatedUsage: self._rated,
+            InvoiceBatch: self._invoices,
+            SlaCredit: self._credit,
+            CustomerBase: self._customers,
         }
         handler = handlers.get(type(record))
         if handler is not None:
@@ -574,6 +669,110 @@ class Store:
 
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
+
+    def _rated(self, r: RatedUsage) -> None:
+        n = len(r.subscription)
+        self._insert(
+            rated_usage,
+            _rows(
+                [self.run_id] * n,
+                [r.start_s] * n,
+                [r.end_s] * n,
+                [r.cycle] * n,
+                r.subscriber,
+                r.subscription,
+                r.voice_minutes,
+                r.voice_overage,
+                r.voice_nano,
+                r.data_mb,
+                r.data_overage,
+                r.data_nano,
+                ["rated"] * n,
+            ),
+        )
+
+    def _invoices(self, b: InvoiceBatch) -> None:
+        def money(minor: np.ndarray) -> list[str]:
+            return [str(Decimal(m).scaleb(-b.digits)) for m in minor.tolist()]
+
+        n = len(b.invoice_ids)
+        self._insert(
+            invoices,
+            _rows(
+                [self.run_id] * n,
+                b.invoice_ids,
+                b.invoice_account,
+                [b.cycle] * n,
+                [b.period_start_s] * n,
+                [b.period_end_s] * n,
+                [b.currency] * n,
+                money(b.invoice_total),
+                b.invoice_total,
+            ),
+        )
+        lines = len(b.line_kind)
+        # line numbers within each invoice (lines come sorted by invoice)
+        first = np.searchsorted(b.line_invoice, b.line_invoice, side="left")
+        self._insert(
+            invoice_lines,
+            _rows(
+                [self.run_id] * lines,
+                [b.invoice_ids[i] for i in b.line_invoice.tolist()],
+                np.arange(lines) - first + 1,
+                b.line_subscription,
+                b.line_kind,
+                b.line_description,
+                b.line_quantity,
+                b.line_unit_price,
+                money(b.line_amount),
+                b.line_amount,
+            ),
+        )
+        # the cycle's usage is billed now (TMF635)
+        self.connection.execute(
+            rated_usage.update()
+            .where(rated_usage.c.run_id == self.run_id, rated_usage.c.cycle == b.cycle)
+            .values(status="billed")
+        )
+
+    def _credit(self, c: SlaCredit) -> None:
+        self._insert(
+            credits,
+            [
+                (
+                    self.run_id,
+                    _plain(c.time_s),
+                    c.subscription,
+                    c.account,
+                    c.product,
+                    c.cycle,
+                    _plain(c.cycle_start_s),
+                    _plain(c.cycle_end_s),
+                    _plain(c.availability),
+                    _plain(c.target),
+                    c.credit_percent,
+                    str(Decimal(c.amount).scaleb(-c.digits)),
+                    c.amount,
+                    c.invoice_id,
+                )
+            ],
+        )
+
+    def _customers(self, c: CustomerBase) -> None:
+        self._insert(accounts, _rows([self.run_id] * len(c.account_ids), c.account_ids))
+        n = len(c.subscription_ids)
+        self._insert(
+            subscriptions,
+            _rows(
+                [self.run_id] * n,
+                c.subscription_ids,
+                c.subscription_account,
+                c.subscriber,
+                c.product,
+                c.cell,
+                c.start_s,
+            ),
+        )
 
     def _business(self, e: BusinessEvent) -> None:
         self._insert(

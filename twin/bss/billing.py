@@ -321,6 +321,7 @@ class Billing:
                     target=breach.target,
                     credit_percent=str(tariff.credit_percent),
                     amount=credit,
+                    digits=digits,
                     invoice_id="",  # filled below, once invoices are numbered
                 )
             )

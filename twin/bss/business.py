@@ -14,8 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-
 from sim.scenario import Catalog
 from sim.scenario import Customers as CustomersConfig
 from twin.bss.billing import Billing
@@ -150,6 +148,3 @@ class BusinessSupport:
             "billing": billing,
             "revenue": self.revenue.summary(sla, t.by_product),
         }
-
-
-assert np  # numpy is the columnar records' type

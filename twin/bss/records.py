@@ -76,7 +76,8 @@ class SlaCredit:
     availability: float
     target: float
     credit_percent: str
-    amount: int
+    amount: int  # minor units
+    digits: int  # of the currency's minor unit
     invoice_id: str
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.bss.catalog import DAY_S, NANO, PriceBook, decimal_from_minor
+from twin.bss.catalog import DAY_S, PriceBook, decimal_from_minor
 from twin.bss.customers import Customers
 from twin.bss.records import InvoiceBatch, RatedUsage
 from twin.feed import CellPmBatch
@@ -152,6 +152,3 @@ def _money(digits: int):  # type: ignore[no-untyped-def]
         return str(decimal_from_minor(minor, digits))
 
     return money
-
-
-assert NANO == 10**9
