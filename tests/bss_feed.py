@@ -7,7 +7,7 @@ tests easy to follow. The run starts on 2027-03-01 (a 31-day March).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from twin.bus import Bus
 from twin.feed import Inventory, RunEnded, RunStarted, UsageBatch
 
 DAY = 86400.0
-START = datetime(2027, 3, 1, tzinfo=timezone.utc)
+START = datetime(2027, 3, 1, tzinfo=UTC)
 
 
 def catalog(**changes: Any) -> Catalog:

@@ -75,7 +75,8 @@ def test_an_unknown_export_is_refused_before_anything_runs(tmp_path, capsys, exa
 def test_an_export_without_a_catalog_is_refused(tmp_path, capsys, example_raw):
     del example_raw["catalog"]
     example_raw["subscribers"].pop("products")
-    example_raw["events"] = [e for e in example_raw["events"] if e["action"] not in (
-        "order", "price_change")]
+    example_raw["events"] = [
+        e for e in example_raw["events"] if e["action"] not in ("order", "price_change")
+    ]
     lines = _refused(tmp_path, capsys, _write(tmp_path, example_raw), "--export", "usage")
     assert lines == ["metro.yaml: --export: the scenario has no catalog: nothing to export"]

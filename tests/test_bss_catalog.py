@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -18,6 +18,7 @@ from twin.bss.catalog import (
     prorate_allowance,
     prorate_minor,
     to_minor,
+    to_minor_array,
 )
 
 
@@ -26,7 +27,7 @@ def test_rated_amounts_round_half_up_to_the_cent_away_from_zero():
     assert to_minor(5_000_000, 2) == 1
     assert to_minor(4_999_999, 2) == 0
     assert to_minor(-5_000_000, 2) == -1
-    assert to_minor(np.array([15_000_000, 14_999_999]), 2).tolist() == [2, 1]
+    assert to_minor_array(np.array([15_000_000, 14_999_999]), 2).tolist() == [2, 1]
 
 
 def test_minor_units_follow_iso_4217():
@@ -72,7 +73,7 @@ def test_tariffs_hold_allowances_and_rates_in_whole_units():
 
 
 def test_cycles_are_monthly_from_the_start_with_the_day_clamped():
-    start = datetime(2027, 1, 31, tzinfo=timezone.utc)
+    start = datetime(2027, 1, 31, tzinfo=UTC)
     cycles = Cycles.of_run(start, 70 * DAY)
     # 31 Jan -> 28 Feb (28 days) -> 31 Mar (31 days) -> 30 Apr (30 days); 70 days end in the third
     assert cycles.days.tolist() == [28, 31, 30]
@@ -81,7 +82,7 @@ def test_cycles_are_monthly_from_the_start_with_the_day_clamped():
 
 
 def test_a_day_begun_is_a_day_billed():
-    cycles = Cycles.of_run(datetime(2027, 3, 1, tzinfo=timezone.utc), 2 * DAY)
+    cycles = Cycles.of_run(datetime(2027, 3, 1, tzinfo=UTC), 2 * DAY)
     since = np.array([0.0, 10 * 3600.0, 1.5 * DAY, 2 * DAY])
     assert cycles.billed_days(0, since).tolist() == [2, 2, 1, 0]
 

@@ -45,9 +45,11 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def _cents(value: Decimal | Fraction) -> Decimal:
-    exact = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(
-        value, Fraction
-    ) else value
+    exact = (
+        Decimal(value.numerator) / Decimal(value.denominator)
+        if isinstance(value, Fraction)
+        else value
+    )
     return exact.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -128,8 +130,11 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
 
 def test_the_price_change_at_8h_leaves_existing_subscriptions_at_the_old_fee(metro_run):
     lines = _csv(metro_run / "invoice_lines.csv")
-    fees = {(line["description"].split(" monthly")[0], line["unit_price"]) for line in lines
-            if line["kind"] == "recurring"}
+    fees = {
+        (line["description"].split(" monthly")[0], line["unit_price"])
+        for line in lines
+        if line["kind"] == "recurring"
+    }
     # mobile-s went from 15.00 to 17.00 at 8h; the run's subscriptions all began at 0h
     assert fees == {("Mobile S", "15.00"), ("Mobile L", "35.00")}
 

@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor
+from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor_array
 from twin.bss.contracts import StepKey, StepRefused
 from twin.bss.customers import Customers
 from twin.bss.records import InvoiceBatch, RatedUsage, SlaCredit
@@ -211,8 +211,9 @@ class Billing:
                 amount[mask] = prorate_minor(fee, days[mask], whole, self.book.digits)
                 fee_text[mask] = str(fee)
                 if accrue and self.on_accrual is not None:
-                    for first, count in zip(*np.unique(days[mask], return_counts=True), strict=True):
-                        self.on_accrual(cycle, float(t), int(first), fee * int(count) / whole)
+                    group_days, counts = np.unique(days[mask], return_counts=True)
+                    for billed, count in zip(group_days.tolist(), counts.tolist(), strict=True):
+                        self.on_accrual(cycle, float(t), billed, fee * count / whole)
         return amount, days, fee_text
 
     def _issue(self, cycle: int) -> None:
@@ -257,8 +258,8 @@ class Billing:
         )
         voice_over, voice_nano = self._voice_over[subs], self._voice_nano[subs]
         data_over, data_nano = self._data_over[subs], self._data_nano[subs]
-        voice_amount = to_minor(voice_nano, digits)
-        data_amount = to_minor(data_nano, digits)
+        voice_amount = to_minor_array(voice_nano, digits)
+        data_amount = to_minor_array(data_nano, digits)
         voice_price = [str(t.voice_minute_price) for t in book.tariffs]
         data_price = [str(t.data_mb_price.normalize()) for t in book.tariffs]
         add(
@@ -345,8 +346,15 @@ class Billing:
         for acc, carried in sorted(self.balance.items()):
             if has_invoice[acc] and carried:
                 extra.append(
-                    _Line(acc, -1, "credit_brought_forward", "credit from earlier invoices",
-                          1, "", -carried)
+                    _Line(
+                        acc,
+                        -1,
+                        "credit_brought_forward",
+                        "credit from earlier invoices",
+                        1,
+                        "",
+                        -carried,
+                    )
                 )
                 net[acc] -= carried
                 self.balance[acc] = 0
@@ -354,8 +362,15 @@ class Billing:
         for acc in negative.tolist():
             excess = int(-net[acc])
             extra.append(
-                _Line(acc, -1, "credit_carried_forward", "credit carried to the next invoice",
-                      1, "", excess)
+                _Line(
+                    acc,
+                    -1,
+                    "credit_carried_forward",
+                    "credit carried to the next invoice",
+                    1,
+                    "",
+                    excess,
+                )
             )
             self.balance[acc] = self.balance.get(acc, 0) + excess
             net[acc] = 0
@@ -364,8 +379,15 @@ class Billing:
             for acc in accounts.tolist():
                 tax[acc] = book.tax_minor(int(net[acc]))
                 extra.append(
-                    _Line(acc, -1, "tax", f"tax {book.tax_percent}%", 1,
-                          f"{book.tax_percent}%", int(tax[acc]))
+                    _Line(
+                        acc,
+                        -1,
+                        "tax",
+                        f"tax {book.tax_percent}%",
+                        1,
+                        f"{book.tax_percent}%",
+                        int(tax[acc]),
+                    )
                 )
         parts["acc"].append(np.array([x.account for x in extra], dtype=np.int64))
         parts["sub"].append(np.array([x.subscription for x in extra], dtype=np.int64))
@@ -410,9 +432,9 @@ class Billing:
             line_unit_price=tuple(line_price[i] for i in order.tolist()),
             line_amount=line_amt[order],
         )
-        for credit in new_credits:
-            k = invoice_of_account[int(customers.account[customers.ordinal(credit.subscription)])]
-            self.credits.append(replace(credit, invoice_id=invoice_ids[k] if k >= 0 else ""))
+        for record in new_credits:
+            k = invoice_of_account[int(customers.account[customers.ordinal(record.subscription)])]
+            self.credits.append(replace(record, invoice_id=invoice_ids[k] if k >= 0 else ""))
         # the totals; usage and recurring by product
         t = self.totals
         t.invoices += len(accounts)
@@ -435,8 +457,8 @@ class Billing:
         self._data_over[:] = 0
         self._data_nano[:] = 0
         self.publish(batch)
-        for credit in self.credits[len(self.credits) - len(new_credits) :]:
-            self.publish(credit)
+        for record in self.credits[len(self.credits) - len(new_credits) :]:
+            self.publish(record)
 
 
 def _labels(codes: np.ndarray, text: Callable[[int], str]) -> list[str]:

@@ -101,9 +101,9 @@ class BusinessSupport:
         self.revenue.on_invoices(batch, batch.line_subscription_index)
 
     def _on_business(self, event: BusinessEvent) -> None:
-        if event.action == "price_change" and event.monthly_fee is not None:
-            if event.product in self.book:
-                self.book.change_price(event.product, event.time_s, event.monthly_fee)
+        fee = event.monthly_fee
+        if event.action == "price_change" and fee is not None and event.product in self.book:
+            self.book.change_price(event.product, event.time_s, fee)
 
     def _on_admitted(self, r: SubscriptionAdmitted) -> None:
         cell = self._cell_index.get(r.cell, -1)

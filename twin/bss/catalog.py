@@ -39,6 +39,7 @@ __all__ = [
     "prorate_allowance",
     "prorate_minor",
     "to_minor",
+    "to_minor_array",
 ]
 
 NANO = 10**9  # rated amounts are integers of 10**-9 of the currency unit
@@ -59,15 +60,18 @@ def minor_digits(currency: str) -> int:
     return _MINOR_DIGITS.get(currency, 2)
 
 
-def to_minor(nano: np.ndarray | int, digits: int) -> np.ndarray | int:
-    """Amounts in :data:`NANO` units rounded half-up (away from zero) to minor units."""
+def to_minor(nano: int, digits: int) -> int:
+    """An amount in :data:`NANO` units rounded half-up (away from zero) to minor units."""
     unit = 10 ** (9 - digits)
-    half = unit // 2
-    if isinstance(nano, np.ndarray):
-        sign = np.where(nano < 0, -1, 1)
-        return sign * ((np.abs(nano) + half) // unit)
     sign = -1 if nano < 0 else 1
-    return sign * ((abs(nano) + half) // unit)
+    return sign * ((abs(nano) + unit // 2) // unit)
+
+
+def to_minor_array(nano: np.ndarray, digits: int) -> np.ndarray:
+    """:func:`to_minor` of each element."""
+    unit = 10 ** (9 - digits)
+    sign = np.where(nano < 0, -1, 1)
+    return sign * ((np.abs(nano) + unit // 2) // unit)
 
 
 def decimal_from_minor(minor: int, digits: int) -> Decimal:
@@ -157,9 +161,7 @@ class PriceBook:
         return int(tax.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def prorate_minor(
-    fee: Decimal, days: np.ndarray, cycle_days: int, digits: int
-) -> np.ndarray:
+def prorate_minor(fee: Decimal, days: np.ndarray, cycle_days: int, digits: int) -> np.ndarray:
     """``fee * days / cycle_days`` in minor units, rounded half-up, for each element of
     ``days``: exact integer arithmetic (fees have at most six decimals)."""
     micro = int(fee * 10**6)

@@ -129,7 +129,9 @@ class Rating:
         self.counter_cycle[entering] = cycle
 
 
-def _overage(used: np.ndarray, allowed: np.ndarray, s: np.ndarray, quantity: np.ndarray) -> np.ndarray:
+def _overage(
+    used: np.ndarray, allowed: np.ndarray, s: np.ndarray, quantity: np.ndarray
+) -> np.ndarray:
     """Add ``quantity`` to each subscription's use and return the part beyond its allowance
     (subscriptions are distinct within a batch)."""
     before = used[s]

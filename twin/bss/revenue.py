@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -57,10 +58,10 @@ class Revenue:
         earned = np.isin(kinds, ["recurring", "voice_overage", "data_overage", "sla_credit"])
         earned &= subscriptions >= 0
         cells = self.customers.cell[subscriptions[earned]]
-        towers = np.array(self.customers.cell_tower + ("",), dtype=object)[cells]
+        towers = np.array((*self.customers.cell_tower, ""), dtype=object)[cells]
         amounts = batch.line_amount[earned]
         unique, inverse = np.unique(towers.astype(str), return_inverse=True)
-        sums = np.bincount(inverse, weights=None, minlength=len(unique)).astype(np.int64) * 0
+        sums = np.zeros(len(unique), dtype=np.int64)
         np.add.at(sums, inverse, amounts)
         for tower, value in zip(unique.tolist(), sums.tolist(), strict=True):
             self._by_tower[tower] = self._by_tower.get(tower, 0) + value
@@ -147,7 +148,7 @@ def _round_nano(nano: int, digits: int) -> int:
     return (nano + unit // 2) // unit if nano >= 0 else -((-nano + unit // 2) // unit)
 
 
-def _money(digits: int):  # type: ignore[no-untyped-def]
+def _money(digits: int) -> Callable[[int], str]:
     def money(minor: int) -> str:
         return str(decimal_from_minor(minor, digits))
 

@@ -20,9 +20,7 @@ def _unknown_account(run_dir: Path, account: str, known: set[str]) -> ScenarioEr
     )
 
 
-def show_bills(
-    run_dir: Path, store_url: str | None, account: str | None, *, as_json: bool
-) -> int:
+def show_bills(run_dir: Path, store_url: str | None, account: str | None, *, as_json: bool) -> int:
     """Print the run's invoices (one account's with ``account``)."""
     run = open_run(run_dir, store_url)
     try:
