@@ -116,14 +116,7 @@ class Fixture:
         """(invoice, kind, quantity, amount in cents) of every line, or one subscription's."""
         out = []
         for batch in self.invoices:
-            for i in range(len(batch.line_kind)):
-                if subscription is None or batch.line_subscription[i] == subscription:
-                    out.append(
-                        (
-                            batch.invoice_ids[batch.line_invoice[i]],
-                            batch.line_kind[i],
-                            int(batch.line_quantity[i]),
-                            int(batch.line_amount[i]),
-                        )
-                    )
+            for invoice, sub, kind, _, quantity, _, amount in batch.lines():
+                if subscription is None or f"SUB-{sub + 1}" == subscription:
+                    out.append((batch.invoice_id(invoice), kind, quantity, amount))
         return out

@@ -26,7 +26,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ from sqlalchemy import (
     select,
 )
 
-from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit
+from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -180,7 +180,16 @@ usage = Table(
     Column("subscriber", Integer, nullable=False),
     Column("voice_seconds", Float, nullable=False),
     Column("data_mb", Float, nullable=False),
-    Column("status", String, nullable=False),
+    Column("status", String, nullable=False),  # TMF635: received, rated or rejected
+    # what rating made of the record (twin.bss.rating), when the BSS runs; NULL otherwise
+    Column("cycle", Integer),
+    Column("subscription", String),
+    Column("billed_minutes", Integer),  # whole minutes, rounded up
+    Column("minutes_over", Integer),  # beyond the allowance
+    Column("voice_nano", BigInteger),  # rated amount, 10**-9 of the currency unit
+    Column("billed_mb", Integer),
+    Column("mb_over", Integer),
+    Column("data_nano", BigInteger),
 )
 business_events = Table(
     "business_events",
@@ -286,23 +295,6 @@ subscriptions = Table(
     Column("cell_id", String, nullable=False),
     Column("start_s", Float, nullable=False),
 )
-rated_usage = Table(
-    "rated_usage",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("start_s", Float, nullable=False),
-    Column("end_s", Float, nullable=False),
-    Column("cycle", Integer, nullable=False),
-    Column("subscriber", Integer, nullable=False),
-    Column("subscription", Integer, nullable=False),  # ordinal n of SUB-<n+1>
-    Column("voice_minutes", Integer, nullable=False),
-    Column("voice_overage", Integer, nullable=False),
-    Column("voice_nano", BigInteger, nullable=False),
-    Column("data_mb", Integer, nullable=False),
-    Column("data_overage", Integer, nullable=False),
-    Column("data_nano", BigInteger, nullable=False),
-    Column("status", String, nullable=False),  # TMF635: rated, billed once invoiced
-)
 invoices = Table(
     "invoices",
     metadata,
@@ -313,21 +305,43 @@ invoices = Table(
     Column("period_start_s", Float, nullable=False),
     Column("period_end_s", Float, nullable=False),
     Column("currency", String, nullable=False),
-    Column("total", String, nullable=False),
+    Column("minor_digits", Integer, nullable=False),  # of the currency's minor unit
     Column("total_minor", BigInteger, nullable=False),
 )
-invoice_lines = Table(
-    "invoice_lines",
+invoice_charges = Table(
+    # one row per subscription per invoice: its recurring fee and its usage beyond allowances,
+    # the recurring, voice_overage and data_overage lines of the bill (docs/bss.md)
+    "invoice_charges",
     metadata,
     Column("run_id", String, nullable=False, index=True),
     Column("invoice_id", String, nullable=False),
-    Column("line", Integer, nullable=False),  # order within the invoice
-    Column("subscription", String, nullable=False),  # empty for an invoice-level line
+    Column("charge", Integer, nullable=False),  # order within the cycle's charges
+    Column("subscription", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("product_name", String, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("cycle_days", Integer, nullable=False),
+    Column("monthly_fee", String, nullable=False),
+    Column("recurring_minor", BigInteger, nullable=False),
+    Column("minutes_over", BigInteger, nullable=False),
+    Column("minute_price", String, nullable=False),
+    Column("voice_minor", BigInteger, nullable=False),
+    Column("mb_over", BigInteger, nullable=False),
+    Column("mb_price", String, nullable=False),
+    Column("data_minor", BigInteger, nullable=False),
+)
+invoice_adjustments = Table(
+    # an invoice's other lines: SLA credits, credit brought and carried forward, tax
+    "invoice_adjustments",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("line", Integer, nullable=False),  # order among the invoice's adjustments
+    Column("subscription", String, nullable=False),  # empty for the invoice's own
     Column("kind", String, nullable=False),
     Column("description", String, nullable=False),
     Column("quantity", BigInteger, nullable=False),
     Column("unit_price", String, nullable=False),
-    Column("amount", String, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
 )
 credits = Table(
@@ -344,7 +358,6 @@ credits = Table(
     Column("availability", Float, nullable=False),
     Column("target", Float, nullable=False),
     Column("credit_percent", String, nullable=False),
-    Column("amount", String, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("invoice_id", String, nullable=False),
 )
@@ -430,6 +443,7 @@ class Store:
         self._alarm_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
+        self._rated_usage: dict[float, RatedUsage] = {}
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -616,17 +630,46 @@ class Store:
 
     def _usage(self, b: UsageBatch) -> None:
         n = len(b.subscriber)
-        self._insert(
+        rated = self._rated_usage.pop(b.start_s, None)
+        if rated is None:
+            status: Any = _Same("received")
+            rating: list[Any] = [_Same(None)] * 8
+        else:
+            # the rated records are the batch's rows in order, less those rejected
+            at = np.searchsorted(b.subscriber, rated.subscriber)
+            is_rated = np.zeros(n, dtype=bool)
+            is_rated[at] = True
+            status = np.where(is_rated, "rated", "rejected").astype(object)
+
+            def column(values: np.ndarray) -> Any:
+                if len(values) == n:
+                    return values
+                out = np.full(n, None, dtype=object)
+                out[at] = values.tolist()
+                return out
+
+            rating = [
+                _Same(rated.cycle) if len(at) == n else column(np.full(len(at), rated.cycle)),
+                column(np.array(self._subscription_ids(rated.subscription), dtype=object)),
+                column(rated.voice_minutes),
+                column(rated.voice_overage),
+                column(rated.voice_nano),
+                column(rated.data_mb),
+                column(rated.data_overage),
+                column(rated.data_nano),
+            ]
+        self._insert_columns(
             usage,
-            _rows(
-                [self.run_id] * n,
-                [b.start_s] * n,
-                [b.end_s] * n,
+            [
+                _Same(self.run_id),
+                _Same(b.start_s),
+                _Same(b.end_s),
                 b.subscriber,
                 b.voice_seconds,
                 b.data_mb,
-                ["received"] * n,
-            ),
+                status,
+                *rating,
+            ],
         )
 
     def _notification(self, n: AlarmNotification) -> None:
@@ -671,69 +714,87 @@ class Store:
         self.finish()
 
     def _rated(self, r: RatedUsage) -> None:
-        n = len(r.subscription)
-        self._insert(
-            rated_usage,
-            _rows(
-                [self.run_id] * n,
-                [r.start_s] * n,
-                [r.end_s] * n,
-                [r.cycle] * n,
-                r.subscriber,
-                r.subscription,
-                r.voice_minutes,
-                r.voice_overage,
-                r.voice_nano,
-                r.data_mb,
-                r.data_overage,
-                r.data_nano,
-                ["rated"] * n,
-            ),
-        )
+        # The BSS rates a usage batch as it is published, before the store (attached after the
+        # twin's functions) gets the batch: kept here, written with the batch's rows.
+        self._rated_usage[r.start_s] = r
+
+    def _insert_columns(self, table: Table, columns: list[Any]) -> None:
+        """Insert columnar rows in slices, so a million rows never sit in memory as tuples."""
+        n = max((len(c) for c in columns if not isinstance(c, _Same)), default=0)
+        for first in range(0, n, _SLICE):
+            last = min(first + _SLICE, n)
+            self._insert(
+                table,
+                _rows(
+                    *(
+                        [c.value] * (last - first) if isinstance(c, _Same) else c[first:last]
+                        for c in columns
+                    )
+                ),
+            )
 
     def _invoices(self, b: InvoiceBatch) -> None:
-        def money(minor: np.ndarray) -> list[str]:
-            return [str(Decimal(m).scaleb(-b.digits)) for m in minor.tolist()]
-
-        n = len(b.invoice_ids)
-        self._insert(
+        n = len(b.invoice_account)
+        accounts = np.array([b.account_id(a) for a in b.invoice_account.tolist()], dtype=object)
+        ids = np.array([invoice_id(b.cycle, a) for a in accounts.tolist()], dtype=object)
+        self._insert_columns(
             invoices,
-            _rows(
-                [self.run_id] * n,
-                b.invoice_ids,
-                b.invoice_account,
-                [b.cycle] * n,
-                [b.period_start_s] * n,
-                [b.period_end_s] * n,
-                [b.currency] * n,
-                money(b.invoice_total),
+            [
+                _Same(self.run_id),
+                ids,
+                accounts,
+                _Same(b.cycle),
+                _Same(b.period_start_s),
+                _Same(b.period_end_s),
+                _Same(b.currency),
+                _Same(b.digits),
                 b.invoice_total,
-            ),
+            ],
         )
-        lines = len(b.line_kind)
-        # line numbers within each invoice (lines come sorted by invoice)
-        first = np.searchsorted(b.line_invoice, b.line_invoice, side="left")
-        self._insert(
-            invoice_lines,
-            _rows(
-                [self.run_id] * lines,
-                [b.invoice_ids[i] for i in b.line_invoice.tolist()],
-                np.arange(lines) - first + 1,
-                b.line_subscription,
-                b.line_kind,
-                b.line_description,
-                b.line_quantity,
-                b.line_unit_price,
-                money(b.line_amount),
-                b.line_amount,
-            ),
+        subscription_ids = self._subscription_ids(b.charge_subscription)
+        self._insert_columns(
+            invoice_charges,
+            [
+                _Same(self.run_id),
+                ids[b.charge_invoice] if n else [],
+                np.arange(len(b.charge_invoice)),
+                subscription_ids,
+                np.array(b.product_ids, dtype=object)[b.charge_product],
+                np.array(b.product_names, dtype=object)[b.charge_product],
+                b.charge_days,
+                _Same(b.cycle_days),
+                np.array(b.fees or ("",), dtype=object)[b.charge_fee],
+                b.charge_recurring,
+                b.charge_voice_overage,
+                np.array(b.voice_minute_price, dtype=object)[b.charge_product],
+                b.charge_voice_amount,
+                b.charge_data_overage,
+                np.array(b.data_mb_price, dtype=object)[b.charge_product],
+                b.charge_data_amount,
+            ],
         )
-        # the cycle's usage is billed now (TMF635)
-        self.connection.execute(
-            rated_usage.update()
-            .where(rated_usage.c.run_id == self.run_id, rated_usage.c.cycle == b.cycle)
-            .values(status="billed")
-        )
+        lines: dict[int, int] = {}
+        rows = []
+        for x in b.adjustments:
+            lines[x.invoice] = lines.get(x.invoice, 0) + 1
+            rows.append(
+                (
+                    self.run_id,
+                    ids[x.invoice],
+                    lines[x.invoice],
+                    "" if x.subscription < 0 else f"SUB-{x.subscription + 1}",
+                    x.kind,
+                    x.description,
+                    x.quantity,
+                    x.unit_price,
+                    x.amount,
+                )
+            )
+        self._insert(invoice_adjustments, rows)
+
+    @staticmethod
+    def _subscription_ids(ordinals: np.ndarray) -> list[str]:
+        return [f"SUB-{n + 1}" for n in ordinals.tolist()]
 
     def _credit(self, c: SlaCredit) -> None:
         self._insert(
@@ -751,7 +812,6 @@ class Store:
                     _plain(c.availability),
                     _plain(c.target),
                     c.credit_percent,
-                    str(Decimal(c.amount).scaleb(-c.digits)),
                     c.amount,
                     c.invoice_id,
                 )
@@ -759,19 +819,18 @@ class Store:
         )
 
     def _customers(self, c: CustomerBase) -> None:
-        self._insert(accounts, _rows([self.run_id] * len(c.account_ids), c.account_ids))
-        n = len(c.subscription_ids)
-        self._insert(
+        self._insert_columns(accounts, [_Same(self.run_id), c.account_ids])
+        self._insert_columns(
             subscriptions,
-            _rows(
-                [self.run_id] * n,
+            [
+                _Same(self.run_id),
                 c.subscription_ids,
                 c.subscription_account,
                 c.subscriber,
                 c.product,
                 c.cell,
                 c.start_s,
-            ),
+            ],
         )
 
     def _business(self, e: BusinessEvent) -> None:
@@ -793,6 +852,14 @@ class Store:
 
 
 _DONE = object()
+_SLICE = 100_000  # rows per executemany of the bulk BSS tables
+
+
+@dataclass(frozen=True)
+class _Same:
+    """One value for every row of a column."""
+
+    value: Any
 
 
 def _delete_runs_of(connection: Connection, directory: str) -> None:

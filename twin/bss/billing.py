@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -38,7 +38,7 @@ import numpy as np
 from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor_array
 from twin.bss.contracts import StepKey, StepRefused
 from twin.bss.customers import Customers
-from twin.bss.records import InvoiceBatch, RatedUsage, SlaCredit
+from twin.bss.records import InvoiceBatch, InvoiceLine, RatedUsage, SlaCredit, invoice_id
 from twin.oss.records import SlaBreach
 
 __all__ = ["Billing", "BillingTotals"]
@@ -104,6 +104,8 @@ class Billing:
         self._credited: set[tuple[int, int]] = set()  # (subscription, cycle)
         self.balance: dict[int, int] = {}  # account -> credit carried, minor units
         self.totals = BillingTotals()
+        self._fees: list[Decimal] = []  # every monthly fee billed, in order first seen
+        self._fee_index: dict[Decimal, int] = {}
         self.credits: list[SlaCredit] = []
         # told each group of recurring charges as it is billed: (cycle, from, days, per day)
         self.on_accrual: Callable[[int, float, int, Decimal], None] | None = None
@@ -194,14 +196,14 @@ class Billing:
         self, cycle: int, subscriptions: np.ndarray, *, accrue: bool = False
     ) -> tuple[np.ndarray, ...]:
         """Each subscription's recurring charge for ``cycle`` in minor units, its days billed
-        and its monthly fee's index into :attr:`_fees`."""
+        and its monthly fee's index into the fees seen (the batch's ``fees``)."""
         since = self.charged_from[subscriptions]
         days = self.cycles.billed_days(cycle, since)
         start, _ = self.cycles.span(cycle)
         effective = np.maximum(since, start)
         product = self.customers.product[subscriptions]
         amount = np.zeros(len(subscriptions), dtype=np.int64)
-        fee_text = np.empty(len(subscriptions), dtype=object)
+        fee_index = np.zeros(len(subscriptions), dtype=np.int64)
         whole = int(self.cycles.days[cycle])
         for p in np.unique(product):
             of_p = product == p
@@ -209,80 +211,42 @@ class Billing:
                 mask = of_p & (effective == t)
                 fee = self.book.fee_at(int(p), float(t))
                 amount[mask] = prorate_minor(fee, days[mask], whole, self.book.digits)
-                fee_text[mask] = str(fee)
+                if fee not in self._fee_index:
+                    self._fee_index[fee] = len(self._fees)
+                    self._fees.append(fee)
+                fee_index[mask] = self._fee_index[fee]
                 if accrue and self.on_accrual is not None:
                     group_days, counts = np.unique(days[mask], return_counts=True)
                     for billed, count in zip(group_days.tolist(), counts.tolist(), strict=True):
                         self.on_accrual(cycle, float(t), billed, fee * count / whole)
-        return amount, days, fee_text
+        return amount, days, fee_index
 
     def _issue(self, cycle: int) -> None:
         customers, book, digits = self.customers, self.book, self.book.digits
         start, end = self.cycles.span(cycle)
-        whole = int(self.cycles.days[cycle])
         self._grow()
         n = len(customers)
         charged = ~np.isnan(self.charged_from[:n]) & ~customers.removed
         charged[charged] = self.charged_from[:n][charged] < end
-        subs = np.flatnonzero(charged)
-        recurring, days, fee_text = self.recurring_minor(cycle, subs, accrue=True)
+        subs = np.flatnonzero(charged)  # ordinals ascending; accounts hold runs of them
+        recurring, days, fee_index = self.recurring_minor(cycle, subs, accrue=True)
         account = customers.account[subs]
         product = customers.product[subs]
-        names = [t.name for t in book.tariffs]
-        # the line arrays, built per kind and sorted at the end
-        kinds: list[np.ndarray] = []
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("acc", "sub", "qty", "amt")}
-        descriptions: list[list[str]] = []
-        prices: list[list[str]] = []
-
-        def add(kind: str, mask: np.ndarray, qty: np.ndarray, amt: np.ndarray, describe, price):
-            parts["acc"].append(account[mask])
-            parts["sub"].append(subs[mask])
-            parts["qty"].append(qty[mask])
-            parts["amt"].append(amt[mask])
-            kinds.append(np.full(int(mask.sum()), KIND_ORDER.index(kind), dtype=np.int64))
-            descriptions.append(describe(mask))
-            prices.append(price(mask))
-
-        everyone = np.ones(len(subs), dtype=bool)
-        add(
-            "recurring",
-            everyone,
-            days,
-            recurring,
-            lambda m: _labels(
-                product[m] * 100 + days[m],
-                lambda code: f"{names[code // 100]} monthly fee, {code % 100} of {whole} days",
-            ),
-            lambda m: [str(fee) for fee in fee_text[m]],
-        )
-        voice_over, voice_nano = self._voice_over[subs], self._voice_nano[subs]
-        data_over, data_nano = self._data_over[subs], self._data_nano[subs]
-        voice_amount = to_minor_array(voice_nano, digits)
-        data_amount = to_minor_array(data_nano, digits)
-        voice_price = [str(t.voice_minute_price) for t in book.tariffs]
-        data_price = [str(t.data_mb_price.normalize()) for t in book.tariffs]
-        add(
-            "voice_overage",
-            voice_over > 0,
-            voice_over,
-            voice_amount,
-            lambda m: _labels(product[m], lambda p: f"{names[p]} voice beyond allowance (min)"),
-            lambda m: [voice_price[p] for p in product[m]],
-        )
-        add(
-            "data_overage",
-            data_over > 0,
-            data_over,
-            data_amount,
-            lambda m: _labels(product[m], lambda p: f"{names[p]} data beyond allowance (MB)"),
-            lambda m: [data_price[p] for p in product[m]],
-        )
-        # the few lines: SLA credits, credit brought and carried forward, tax
+        voice_over, data_over = self._voice_over[subs], self._data_over[subs]
+        voice_amount = to_minor_array(self._voice_nano[subs], digits)
+        data_amount = to_minor_array(self._data_nano[subs], digits)
+        # one invoice per account with a charged subscription, in account order
+        accounts = np.unique(account)
+        invoice_of_account = np.full(customers.accounts, -1, dtype=np.int64)
+        invoice_of_account[accounts] = np.arange(len(accounts))
+        order = np.argsort(account, kind="stable")
+        net = np.zeros(customers.accounts, dtype=np.int64)
+        np.add.at(net, account, recurring + voice_amount + data_amount)
+        # the few other lines: SLA credits, credit brought and carried forward, tax
         extra: list[_Line] = []
-        position = {int(s): i for i, s in enumerate(subs)} if self._breaches else {}
         credited: dict[str, int] = {}
         new_credits: list[SlaCredit] = []
+        position = {int(s): i for i, s in enumerate(subs)} if self._breaches else {}
         for breach, sub, breached in self._breaches:
             if sub in position and breached == cycle:
                 base = int(recurring[position[sub]])
@@ -295,20 +259,27 @@ class Billing:
                 )
             )
             acc = int(customers.account[sub])
-            cycle_note = "" if breached == cycle else f" (cycle {breached + 1}, late)"
-            extra.append(
-                _Line(
-                    acc,
-                    sub,
-                    "sla_credit",
-                    f"SLA credit: availability {breach.availability:.4%} below "
-                    f"{breach.target:.2%}{cycle_note}",
-                    1,
-                    f"-{tariff.credit_percent}%",
-                    -credit,
-                )
+            late = "" if breached == cycle else f" (cycle {breached + 1}, late)"
+            description = (
+                f"SLA credit: availability {breach.availability:.4%} below "
+                f"{breach.target:.2%}{late}"
             )
             credited[tariff.product] = credited.get(tariff.product, 0) + credit
+            if invoice_of_account[acc] < 0:  # no invoice this cycle: the credit waits
+                self.balance[acc] = self.balance.get(acc, 0) + credit
+            else:
+                extra.append(
+                    _Line(
+                        acc,
+                        sub,
+                        "sla_credit",
+                        description,
+                        1,
+                        f"-{tariff.credit_percent}%",
+                        -credit,
+                    )
+                )
+                net[acc] -= credit
             new_credits.append(
                 SlaCredit(
                     time_s=breach.time_s,
@@ -323,28 +294,14 @@ class Billing:
                     credit_percent=str(tariff.credit_percent),
                     amount=credit,
                     digits=digits,
-                    invoice_id="",  # filled below, once invoices are numbered
+                    invoice_id=""
+                    if invoice_of_account[acc] < 0
+                    else invoice_id(cycle, customers.account_id(acc)),
                 )
             )
         self._breaches = []
-        # invoices: one per account with a charged subscription
-        accounts = np.unique(account)
-        sums = {
-            "charges": np.zeros(customers.accounts, dtype=np.int64),
-        }
-        np.add.at(sums["charges"], account, recurring + voice_amount + data_amount)
-        sla = np.zeros(customers.accounts, dtype=np.int64)
-        for line in extra:
-            sla[line.account] += line.amount
-        has_invoice = np.zeros(customers.accounts, dtype=bool)
-        has_invoice[accounts] = True
-        for line in extra:
-            if not has_invoice[line.account]:  # no invoice this cycle: the credit waits
-                self.balance[line.account] = self.balance.get(line.account, 0) - line.amount
-        extra = [line for line in extra if has_invoice[line.account]]
-        net = sums["charges"] + sla
         for acc, carried in sorted(self.balance.items()):
-            if has_invoice[acc] and carried:
+            if invoice_of_account[acc] >= 0 and carried:
                 extra.append(
                     _Line(
                         acc,
@@ -358,8 +315,7 @@ class Billing:
                 )
                 net[acc] -= carried
                 self.balance[acc] = 0
-        negative = accounts[net[accounts] < 0]
-        for acc in negative.tolist():
+        for acc in accounts[net[accounts] < 0].tolist():
             excess = int(-net[acc])
             extra.append(
                 _Line(
@@ -376,78 +332,61 @@ class Billing:
             net[acc] = 0
         tax = np.zeros(customers.accounts, dtype=np.int64)
         if book.tax_percent:
+            rate = f"{book.tax_percent}%"
             for acc in accounts.tolist():
                 tax[acc] = book.tax_minor(int(net[acc]))
-                extra.append(
-                    _Line(
-                        acc,
-                        -1,
-                        "tax",
-                        f"tax {book.tax_percent}%",
-                        1,
-                        f"{book.tax_percent}%",
-                        int(tax[acc]),
-                    )
-                )
-        parts["acc"].append(np.array([x.account for x in extra], dtype=np.int64))
-        parts["sub"].append(np.array([x.subscription for x in extra], dtype=np.int64))
-        parts["qty"].append(np.array([x.quantity for x in extra], dtype=np.int64))
-        parts["amt"].append(np.array([x.amount for x in extra], dtype=np.int64))
-        kinds.append(np.array([KIND_ORDER.index(x.kind) for x in extra], dtype=np.int64))
-        descriptions.append([x.description for x in extra])
-        prices.append([x.unit_price for x in extra])
-        line_acc = np.concatenate(parts["acc"])
-        line_sub = np.concatenate(parts["sub"])
-        line_kind = np.concatenate(kinds)
-        line_qty = np.concatenate(parts["qty"])
-        line_amt = np.concatenate(parts["amt"])
-        line_desc = [d for chunk in descriptions for d in chunk]
-        line_price = [p for chunk in prices for p in chunk]
-        sub_key = np.where(line_sub < 0, np.iinfo(np.int64).max, line_sub)
-        order = np.lexsort((line_kind, sub_key, line_acc))
-        invoice_of_account = np.full(customers.accounts, -1, dtype=np.int64)
-        invoice_of_account[accounts] = np.arange(len(accounts))
-        labels = {n: name for name, n in customers.account_names.items()}
-        account_ids = tuple(labels.get(a) or customers.account_id(a) for a in accounts.tolist())
-        invoice_ids = tuple(f"INV-{cycle + 1}-{a}" for a in account_ids)
+                extra.append(_Line(acc, -1, "tax", f"tax {rate}", 1, rate, int(tax[acc])))
+        extra.sort(key=lambda x: (x.account, x.subscription < 0, x.subscription))
         total = (net + tax)[accounts]
-        line_sub_sorted = line_sub[order]
+        tariffs = book.tariffs
         batch = InvoiceBatch(
             cycle=cycle,
             period_start_s=start,
             period_end_s=end,
+            cycle_days=int(self.cycles.days[cycle]),
             currency=book.currency,
             digits=digits,
-            invoice_ids=invoice_ids,
-            invoice_account=account_ids,
+            account_labels={n: name for name, n in customers.account_names.items()},
+            invoice_account=accounts,
             invoice_total=total,
-            line_invoice=invoice_of_account[line_acc[order]],
-            line_subscription=tuple(
-                "" if s < 0 else f"SUB-{s + 1}" for s in line_sub_sorted.tolist()
+            charge_invoice=invoice_of_account[account[order]],
+            charge_subscription=subs[order],
+            charge_product=product[order],
+            charge_days=days[order],
+            charge_fee=fee_index[order],
+            charge_recurring=recurring[order],
+            charge_voice_overage=voice_over[order],
+            charge_voice_amount=voice_amount[order],
+            charge_data_overage=data_over[order],
+            charge_data_amount=data_amount[order],
+            product_ids=tuple(t.product for t in tariffs),
+            product_names=tuple(t.name for t in tariffs),
+            fees=tuple(str(fee) for fee in self._fees),
+            voice_minute_price=tuple(str(t.voice_minute_price) for t in tariffs),
+            data_mb_price=tuple(str(t.data_mb_price.normalize()) for t in tariffs),
+            adjustments=tuple(
+                InvoiceLine(
+                    int(invoice_of_account[x.account]),
+                    x.subscription,
+                    x.kind,
+                    x.description,
+                    x.quantity,
+                    x.unit_price,
+                    x.amount,
+                )
+                for x in extra
             ),
-            line_subscription_index=line_sub_sorted,
-            line_kind=tuple(KIND_ORDER[k] for k in line_kind[order].tolist()),
-            line_description=tuple(line_desc[i] for i in order.tolist()),
-            line_quantity=line_qty[order],
-            line_unit_price=tuple(line_price[i] for i in order.tolist()),
-            line_amount=line_amt[order],
         )
-        for record in new_credits:
-            k = invoice_of_account[int(customers.account[customers.ordinal(record.subscription)])]
-            self.credits.append(replace(record, invoice_id=invoice_ids[k] if k >= 0 else ""))
-        # the totals; usage and recurring by product
+        self.credits.extend(new_credits)
+        # the totals; by product: recurring and usage less SLA credits
         t = self.totals
         t.invoices += len(accounts)
         t.recurring += int(recurring.sum())
         t.usage += int(voice_amount.sum() + data_amount.sum())
-        credit_kinds = np.isin(
-            line_kind,
-            [KIND_ORDER.index(k) for k in KIND_ORDER if k.startswith(("sla", "credit"))],
-        )
-        t.credits -= int(line_amt[credit_kinds].sum())
+        t.credits -= sum(x.amount for x in extra if x.kind != "tax")
         t.tax += int(tax.sum())
         t.total += int(total.sum())
-        for p, tariff in enumerate(book.tariffs):
+        for p, tariff in enumerate(tariffs):
             of_p = product == p
             value = int(recurring[of_p].sum() + voice_amount[of_p].sum() + data_amount[of_p].sum())
             value -= credited.get(tariff.product, 0)
@@ -457,14 +396,5 @@ class Billing:
         self._data_over[:] = 0
         self._data_nano[:] = 0
         self.publish(batch)
-        for record in self.credits[len(self.credits) - len(new_credits) :]:
+        for record in new_credits:
             self.publish(record)
-
-
-def _labels(codes: np.ndarray, text: Callable[[int], str]) -> list[str]:
-    """One label per element, made once per distinct code."""
-    if not len(codes):
-        return []
-    unique, inverse = np.unique(codes, return_inverse=True)
-    made = [text(int(c)) for c in unique]
-    return [made[i] for i in inverse.tolist()]

@@ -98,7 +98,7 @@ class BusinessSupport:
         self.bus.publish(self.rating.rate(batch))
 
     def _on_invoices(self, batch: InvoiceBatch) -> None:
-        self.revenue.on_invoices(batch, batch.line_subscription_index)
+        self.revenue.on_invoices(batch)
 
     def _on_business(self, event: BusinessEvent) -> None:
         fee = event.monthly_fee

@@ -64,6 +64,8 @@ class Customers:
         self.cell_ids: tuple[str, ...] = ()
         self.cell_tower: tuple[str, ...] = ()
         self.admitted_cell: dict[int, int] = {}  # subscriber -> cell, from the network
+        self._subscription_ids = np.zeros(0, dtype=object)
+        self._account_ids = np.zeros(0, dtype=object)
 
     # --- building --------------------------------------------------------------------------
 
@@ -108,7 +110,8 @@ class Customers:
         return f"SUB-{ordinal + 1}"
 
     def account_id(self, ordinal: int) -> str:
-        return f"ACC-{ordinal + 1}"
+        """An account's id: ``ACC-<n>``, or the name the saga opened it with."""
+        return str(self.account_ids()[ordinal])
 
     def ordinal(self, subscription: str) -> int:
         """The ordinal of subscription id ``SUB-<n>``, or -1 when there is none."""
@@ -182,26 +185,40 @@ class Customers:
             self.account_names[account] = ordinal
         return ordinal
 
-    def account_label(self, ordinal: int) -> str:
-        for name, n in self.account_names.items():
-            if n == ordinal:
-                return name
-        return self.account_id(ordinal)
+    def subscription_ids(self) -> np.ndarray:
+        """Every subscription's id (``SUB-<n>``) as an object array, made once."""
+        have = len(self._subscription_ids)
+        if have < len(self):
+            made = [f"SUB-{n + 1}" for n in range(have, len(self))]
+            self._subscription_ids = np.concatenate(
+                [self._subscription_ids, np.array(made, dtype=object)]
+            )
+        return self._subscription_ids
+
+    def account_ids(self) -> np.ndarray:
+        """Every account's id (``ACC-<n>``, or the name the saga gave it), made once."""
+        have = len(self._account_ids)
+        if have < self.accounts:
+            named = {n: name for name, n in self.account_names.items()}
+            made = [named.get(a) or f"ACC-{a + 1}" for a in range(have, self.accounts)]
+            self._account_ids = np.concatenate([self._account_ids, np.array(made, dtype=object)])
+        return self._account_ids
 
     def record(self, time_s: float) -> CustomerBase:
         """The customer base as it stands, removed subscriptions left out."""
         keep = np.flatnonzero(~self.removed)
-        named = {n: name for name, n in self.account_names.items()}
-        labels = [named.get(a) or self.account_id(a) for a in range(self.accounts)]
         used = np.zeros(self.accounts, dtype=bool)
         used[self.account[keep]] = True
+        accounts = self.account_ids()
+        products = np.array(self.products, dtype=object)
+        cells = np.array([*self.cell_ids, ""], dtype=object)
         return CustomerBase(
             time_s=time_s,
-            account_ids=tuple(labels[a] for a in np.flatnonzero(used)),
-            subscription_ids=tuple(self.subscription_id(int(n)) for n in keep),
-            subscription_account=tuple(labels[a] for a in self.account[keep]),
+            account_ids=accounts[used],
+            subscription_ids=self.subscription_ids()[keep],
+            subscription_account=accounts[self.account[keep]],
             subscriber=self.subscriber[keep],
-            product=tuple(self.products[p] for p in self.product[keep]),
-            cell=tuple(self.cell_ids[c] if c >= 0 else "" for c in self.cell[keep]),
+            product=products[self.product[keep]],
+            cell=cells[self.cell[keep]],  # -1 picks the last: ''
             start_s=self.start_s[keep],
         )

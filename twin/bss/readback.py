@@ -18,22 +18,26 @@ anyone can reconcile every bill from raw usage in a spreadsheet:
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
-from twin.bss.catalog import decimal_from_nano
+from twin.bss.catalog import decimal_from_nano, minor_digits
+from twin.bss.records import describe_overage, describe_recurring, format_minor
 from twin.readback import StoredRun
 from twin.store import (
     alarm_history,
     cells,
     credits,
-    invoice_lines,
+    invoice_adjustments,
+    invoice_charges,
     invoices,
-    rated_usage,
+    runs,
     subscriptions,
+    usage,
 )
 
 __all__ = ["EXPORTS", "EXPORT_FILES", "bills", "customer", "write_exports"]
@@ -54,152 +58,192 @@ def _start(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_USAGE_COLUMNS = [
+    "record_id",
+    "subscription",
+    "product",
+    "kind",
+    "start",
+    "quantity",
+    "unit",
+    "rated_amount",
+]
+_INVOICE_COLUMNS = ["invoice_id", "account", "period_start", "period_end", "currency", "total"]
+_LINE_COLUMNS = [
+    "invoice_id",
+    "subscription",
+    "kind",
+    "description",
+    "quantity",
+    "unit_price",
+    "amount",
+]
+
+
 def write_exports(
     engine: Engine, run_id: str, start: datetime, directory: Path, names: list[str]
 ) -> None:
     """Write the CSV files of the exports ``names`` (keys of :data:`EXPORTS`)."""
     with engine.connect() as connection:
         if "usage" in names:
-            products = dict(
-                connection.execute(
-                    select(subscriptions.c.subscriber, subscriptions.c.product).where(
-                        subscriptions.c.run_id == run_id
-                    )
-                ).all()
-            )
-            query = (
-                select(rated_usage)
-                .where(rated_usage.c.run_id == run_id)
-                .order_by(rated_usage.c.start_s, rated_usage.c.subscriber)
-            )
             with (directory / "usage.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
-                out.writerow(
-                    [
-                        "record_id",
-                        "subscription",
-                        "product",
-                        "kind",
-                        "start",
-                        "quantity",
-                        "unit",
-                        "rated_amount",
-                    ]
-                )
-                for row in connection.execute(query):
-                    subscription = f"SUB-{row.subscription + 1}"
-                    when = _utc(start, row.start_s)
-                    product = products.get(row.subscriber, "")
-                    for kind, quantity, unit, nano in (
-                        ("voice", row.voice_minutes, "min", row.voice_nano),
-                        ("data", row.data_mb, "MB", row.data_nano),
-                    ):
-                        if quantity:
-                            out.writerow(
-                                [
-                                    f"{subscription}/{when}/{kind}",
-                                    subscription,
-                                    product,
-                                    kind,
-                                    when,
-                                    quantity,
-                                    unit,
-                                    decimal_from_nano(nano),
-                                ]
-                            )
+                out.writerow(_USAGE_COLUMNS)
+                for record in _usage_records(connection, run_id, start):
+                    out.writerow(record)
         if "invoices" in names:
             with (directory / "invoices.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
-                out.writerow(
-                    ["invoice_id", "account", "period_start", "period_end", "currency", "total"]
-                )
-                for row in connection.execute(
-                    select(invoices)
-                    .where(invoices.c.run_id == run_id)
-                    .order_by(invoices.c.cycle, invoices.c.invoice_id)
-                ):
-                    out.writerow(
-                        [
-                            row.invoice_id,
-                            row.account_id,
-                            _utc(start, row.period_start_s),
-                            _utc(start, row.period_end_s),
-                            row.currency,
-                            row.total,
-                        ]
-                    )
+                out.writerow(_INVOICE_COLUMNS)
+                for invoice in _invoice_rows(connection, run_id, start):
+                    out.writerow([invoice[c] for c in _INVOICE_COLUMNS])
             with (directory / "invoice_lines.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
-                out.writerow(
-                    [
-                        "invoice_id",
-                        "subscription",
-                        "kind",
-                        "description",
-                        "quantity",
-                        "unit_price",
-                        "amount",
-                    ]
+                out.writerow(_LINE_COLUMNS)
+                for invoice_id, line in _invoice_lines(connection, run_id):
+                    out.writerow([invoice_id, *(line[c] for c in _LINE_COLUMNS[1:])])
+
+
+def _usage_records(connection: Connection, run_id: str, start: datetime) -> Iterator[list[Any]]:
+    """usage.csv's rows: each rated usage record, voice and data apart, in the order rated."""
+    products = dict(
+        connection.execute(
+            select(subscriptions.c.subscription_id, subscriptions.c.product).where(
+                subscriptions.c.run_id == run_id
+            )
+        ).all()
+    )
+    query = (
+        select(usage)
+        .where(usage.c.run_id == run_id, usage.c.status == "rated")
+        .order_by(usage.c.start_s, usage.c.subscriber)
+    )
+    for row in connection.execute(query):
+        when = _utc(start, row.start_s)
+        for kind, quantity, unit, nano in (
+            ("voice", row.billed_minutes, "min", row.voice_nano),
+            ("data", row.billed_mb, "MB", row.data_nano),
+        ):
+            if quantity:
+                yield [
+                    f"{row.subscription}/{when}/{kind}",
+                    row.subscription,
+                    products.get(row.subscription, ""),
+                    kind,
+                    when,
+                    quantity,
+                    unit,
+                    decimal_from_nano(nano),
+                ]
+
+
+def _invoice_rows(
+    connection: Connection, run_id: str, start: datetime, *conditions: Any
+) -> Iterator[dict[str, Any]]:
+    query = (
+        select(invoices)
+        .where(invoices.c.run_id == run_id, *conditions)
+        .order_by(invoices.c.cycle, invoices.c.invoice_id)
+    )
+    for row in connection.execute(query):
+        yield {
+            "invoice_id": row.invoice_id,
+            "account": row.account_id,
+            "period_start": _utc(start, row.period_start_s),
+            "period_end": _utc(start, row.period_end_s),
+            "currency": row.currency,
+            "total": format_minor(row.total_minor, row.minor_digits),
+            "digits": row.minor_digits,
+        }
+
+
+def _invoice_lines(
+    connection: Connection, run_id: str, invoice: str | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(invoice id, line) for every line of the run's invoices (or one invoice's), by invoice
+    id: each subscription's charges (recurring, then voice and data beyond the allowances when
+    not zero), then the invoice's adjustments."""
+    digits = dict(
+        connection.execute(
+            select(invoices.c.invoice_id, invoices.c.minor_digits).where(
+                invoices.c.run_id == run_id
+            )
+        ).all()
+    )
+    adjustments: dict[str, list[Any]] = {}
+    query = select(invoice_adjustments).where(invoice_adjustments.c.run_id == run_id)
+    if invoice is not None:
+        query = query.where(invoice_adjustments.c.invoice_id == invoice)
+    for row in connection.execute(query.order_by(invoice_adjustments.c.line)):
+        adjustments.setdefault(row.invoice_id, []).append(row)
+    query = select(invoice_charges).where(invoice_charges.c.run_id == run_id)
+    if invoice is not None:
+        query = query.where(invoice_charges.c.invoice_id == invoice)
+    current: str | None = None
+
+    def flush(invoice_id: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        for row in adjustments.pop(invoice_id, []) if invoice_id is not None else []:
+            yield (
+                invoice_id,
+                {  # type: ignore[misc]
+                    "subscription": row.subscription,
+                    "kind": row.kind,
+                    "description": row.description,
+                    "quantity": row.quantity,
+                    "unit_price": row.unit_price,
+                    "amount": format_minor(row.amount_minor, digits[invoice_id]),
+                },
+            )
+
+    order = (invoice_charges.c.invoice_id, invoice_charges.c.charge)
+    for row in connection.execute(query.order_by(*order)):
+        if row.invoice_id != current:
+            yield from flush(current)
+            current = row.invoice_id
+        places = digits[row.invoice_id]
+        yield (
+            row.invoice_id,
+            {
+                "subscription": row.subscription,
+                "kind": "recurring",
+                "description": describe_recurring(row.product_name, row.days, row.cycle_days),
+                "quantity": row.days,
+                "unit_price": row.monthly_fee,
+                "amount": format_minor(row.recurring_minor, places),
+            },
+        )
+        for kind, quantity, price, amount in (
+            ("voice", row.minutes_over, row.minute_price, row.voice_minor),
+            ("data", row.mb_over, row.mb_price, row.data_minor),
+        ):
+            if quantity:
+                yield (
+                    row.invoice_id,
+                    {
+                        "subscription": row.subscription,
+                        "kind": f"{kind}_overage",
+                        "description": describe_overage(row.product_name, kind),
+                        "quantity": quantity,
+                        "unit_price": price,
+                        "amount": format_minor(amount, places),
+                    },
                 )
-                for row in connection.execute(
-                    select(invoice_lines)
-                    .where(invoice_lines.c.run_id == run_id)
-                    .order_by(invoice_lines.c.invoice_id, invoice_lines.c.line)
-                ):
-                    out.writerow(
-                        [
-                            row.invoice_id,
-                            row.subscription,
-                            row.kind,
-                            row.description,
-                            row.quantity,
-                            row.unit_price,
-                            row.amount,
-                        ]
-                    )
+    yield from flush(current)
+    for invoice_id in sorted(adjustments):  # invoices with no charges (none so far)
+        yield from flush(invoice_id)
 
 
 def _invoices_where(run: StoredRun, *conditions: Any) -> list[dict[str, Any]]:
     """Invoices with their lines, oldest first."""
     start = _start(run.start)
-    out: list[dict[str, Any]] = []
     with run.engine.connect() as connection:
-        rows = connection.execute(
-            select(invoices)
-            .where(invoices.c.run_id == run.run_id, *conditions)
-            .order_by(invoices.c.cycle, invoices.c.invoice_id)
-        ).all()
-        for row in rows:
-            lines = connection.execute(
-                select(invoice_lines)
-                .where(
-                    invoice_lines.c.run_id == run.run_id,
-                    invoice_lines.c.invoice_id == row.invoice_id,
-                )
-                .order_by(invoice_lines.c.line)
-            ).all()
-            out.append(
-                {
-                    "invoice_id": row.invoice_id,
-                    "account": row.account_id,
-                    "period_start": _utc(start, row.period_start_s),
-                    "period_end": _utc(start, row.period_end_s),
-                    "currency": row.currency,
-                    "total": row.total,
-                    "lines": [
-                        {
-                            "subscription": line.subscription,
-                            "kind": line.kind,
-                            "description": line.description,
-                            "quantity": line.quantity,
-                            "unit_price": line.unit_price,
-                            "amount": line.amount,
-                        }
-                        for line in lines
-                    ],
-                }
-            )
-    return out
+        found = list(_invoice_rows(connection, run.run_id, start, *conditions))
+        for invoice in found:
+            invoice.pop("digits")
+            invoice["lines"] = [
+                line for _, line in _invoice_lines(connection, run.run_id, invoice["invoice_id"])
+            ]
+    return found
 
 
 def bills(run: StoredRun, account: str | None = None) -> list[dict[str, Any]]:
@@ -227,6 +271,16 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
         ).all()
         if not subs:
             return None
+        currency = connection.execute(
+            select(runs.c.currency).where(runs.c.run_id == run.run_id)
+        ).scalar()
+        digits = minor_digits(currency or "")
+        cycles_billed = (
+            connection.execute(
+                select(func.max(invoices.c.cycle)).where(invoices.c.run_id == run.run_id)
+            ).scalar()
+            or 0
+        ) + 1
         towers = dict(
             connection.execute(
                 select(cells.c.cell_id, cells.c.tower).where(cells.c.run_id == run.run_id)
@@ -235,11 +289,10 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
         pictures = []
         places: set[str] = set()
         for sub in subs:
-            ordinal = int(sub.subscription_id[4:]) - 1
-            usage = connection.execute(
-                select(rated_usage)
-                .where(rated_usage.c.run_id == run.run_id, rated_usage.c.subscription == ordinal)
-                .order_by(rated_usage.c.start_s)
+            records = connection.execute(
+                select(usage)
+                .where(usage.c.run_id == run.run_id, usage.c.subscription == sub.subscription_id)
+                .order_by(usage.c.start_s)
             ).all()
             tower = towers.get(sub.cell_id, "")
             places.update(p for p in (sub.cell_id, tower) if p)
@@ -255,14 +308,14 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
                         {
                             "start": _utc(start, u.start_s),
                             "end": _utc(start, u.end_s),
-                            "voice_minutes": u.voice_minutes,
-                            "data_mb": u.data_mb,
+                            "voice_minutes": u.billed_minutes,
+                            "data_mb": u.billed_mb,
                             "rated_amount": str(
                                 decimal_from_nano(int(u.voice_nano) + int(u.data_nano))
                             ),
-                            "status": u.status,
+                            "status": "billed" if u.cycle < cycles_billed else u.status,
                         }
-                        for u in usage
+                        for u in records
                     ],
                 }
             )
@@ -298,7 +351,7 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
                 "cycle_end": _utc(start, b.cycle_end_s),
                 "availability": b.availability,
                 "target": b.target,
-                "credit": b.amount,
+                "credit": format_minor(b.amount_minor, digits),
                 "invoice_id": b.invoice_id,
             }
             for b in breaches

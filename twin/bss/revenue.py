@@ -52,14 +52,18 @@ class Revenue:
         amount = int(rated.voice_nano.sum()) + int(rated.data_nano.sum())
         self._usage_by_day[day] = self._usage_by_day.get(day, 0) + amount
 
-    def on_invoices(self, batch: InvoiceBatch, subscriptions: np.ndarray) -> None:
-        """Take a cycle's invoices; ``subscriptions`` is each line's ordinal (-1: none)."""
-        kinds = np.array(batch.line_kind, dtype=object)
-        earned = np.isin(kinds, ["recurring", "voice_overage", "data_overage", "sla_credit"])
-        earned &= subscriptions >= 0
-        cells = self.customers.cell[subscriptions[earned]]
-        towers = np.array((*self.customers.cell_tower, ""), dtype=object)[cells]
-        amounts = batch.line_amount[earned]
+    def on_invoices(self, batch: InvoiceBatch) -> None:
+        """Take a cycle's invoices: charges and SLA credits by the subscription's tower."""
+        subscriptions = batch.charge_subscription
+        amounts = batch.charge_recurring + batch.charge_voice_amount + batch.charge_data_amount
+        credits = [x for x in batch.adjustments if x.kind == "sla_credit"]
+        if credits:
+            subscriptions = np.concatenate(
+                [subscriptions, np.array([x.subscription for x in credits], dtype=np.int64)]
+            )
+            amounts = np.concatenate([amounts, np.array([x.amount for x in credits])])
+        cells = self.customers.cell[subscriptions]  # -1 (unknown) picks the last: ''
+        towers = np.array([*self.customers.cell_tower, ""], dtype=object)[cells]
         unique, inverse = np.unique(towers.astype(str), return_inverse=True)
         sums = np.zeros(len(unique), dtype=np.int64)
         np.add.at(sums, inverse, amounts)
