@@ -205,20 +205,24 @@ class Billing:
         amount = np.zeros(len(subscriptions), dtype=np.int64)
         fee_index = np.zeros(len(subscriptions), dtype=np.int64)
         whole = int(self.cycles.days[cycle])
-        for p in np.unique(product):
+        # most subscriptions run from before the cycle: their fee is the one at its start
+        later = np.unique(effective[effective > start]).tolist()
+        for p in range(len(self.book.tariffs)):
             of_p = product == p
-            for t in np.unique(effective[of_p]):
+            for t in [start, *later]:
                 mask = of_p & (effective == t)
-                fee = self.book.fee_at(int(p), float(t))
+                if not mask.any():
+                    continue
+                fee = self.book.fee_at(p, float(t))
                 amount[mask] = prorate_minor(fee, days[mask], whole, self.book.digits)
                 if fee not in self._fee_index:
                     self._fee_index[fee] = len(self._fees)
                     self._fees.append(fee)
                 fee_index[mask] = self._fee_index[fee]
                 if accrue and self.on_accrual is not None:
-                    group_days, counts = np.unique(days[mask], return_counts=True)
-                    for billed, count in zip(group_days.tolist(), counts.tolist(), strict=True):
-                        self.on_accrual(cycle, float(t), billed, fee * count / whole)
+                    counts = np.bincount(days[mask])
+                    for billed in np.flatnonzero(counts).tolist():
+                        self.on_accrual(cycle, float(t), billed, fee * int(counts[billed]) / whole)
         return amount, days, fee_index
 
     def _issue(self, cycle: int) -> None:
@@ -236,10 +240,12 @@ class Billing:
         voice_amount = to_minor_array(self._voice_nano[subs], digits)
         data_amount = to_minor_array(self._data_nano[subs], digits)
         # one invoice per account with a charged subscription, in account order
-        accounts = np.unique(account)
+        accounts = np.flatnonzero(np.bincount(account, minlength=customers.accounts))
         invoice_of_account = np.full(customers.accounts, -1, dtype=np.int64)
         invoice_of_account[accounts] = np.arange(len(accounts))
-        order = np.argsort(account, kind="stable")
+        # subscriptions of the start inventory fill accounts in order: usually sorted already
+        in_order = bool((account[1:] >= account[:-1]).all())
+        order = np.arange(len(account)) if in_order else np.argsort(account, kind="stable")
         net = np.zeros(customers.accounts, dtype=np.int64)
         np.add.at(net, account, recurring + voice_amount + data_amount)
         # the few other lines: SLA credits, credit brought and carried forward, tax

@@ -92,6 +92,7 @@ class BusinessSupport:
         )
         self._cell_index = {c: i for i, c in enumerate(inv.cell_ids)}
         self.customers.admitted_cell = self._admitted_cell
+        self.revenue.set_cells(inv.cell_tower)
         self.billing.charge_inventory()
 
     def _on_usage(self, batch: UsageBatch) -> None:

@@ -46,6 +46,8 @@ class Revenue:
         self._unserved_mb = np.zeros(0)
         self._carried_s = 0.0
         self._carried_calls = 0
+        self._towers: tuple[str, ...] = ()
+        self._tower_of_cell = np.zeros(1, dtype=np.int64)  # the last entry: no cell known
 
     def on_rated(self, rated: RatedUsage) -> None:
         day = int(rated.start_s // DAY_S)
@@ -62,13 +64,20 @@ class Revenue:
                 [subscriptions, np.array([x.subscription for x in credits], dtype=np.int64)]
             )
             amounts = np.concatenate([amounts, np.array([x.amount for x in credits])])
-        cells = self.customers.cell[subscriptions]  # -1 (unknown) picks the last: ''
-        towers = np.array([*self.customers.cell_tower, ""], dtype=object)[cells]
-        unique, inverse = np.unique(towers.astype(str), return_inverse=True)
-        sums = np.zeros(len(unique), dtype=np.int64)
-        np.add.at(sums, inverse, amounts)
-        for tower, value in zip(unique.tolist(), sums.tolist(), strict=True):
-            self._by_tower[tower] = self._by_tower.get(tower, 0) + value
+        cells = self.customers.cell[subscriptions]  # -1 (unknown) picks the last: no tower
+        sums = np.zeros(len(self._towers) + 1, dtype=np.int64)
+        np.add.at(sums, self._tower_of_cell[cells], amounts)
+        for index in np.flatnonzero(sums).tolist():
+            tower = self._towers[index] if index < len(self._towers) else ""
+            self._by_tower[tower] = self._by_tower.get(tower, 0) + int(sums[index])
+
+    def set_cells(self, cell_tower: tuple[str, ...]) -> None:
+        """The towers of the inventory's cells, for revenue by tower."""
+        self._towers = tuple(sorted(set(cell_tower)))
+        index = {tower: i for i, tower in enumerate(self._towers)}
+        self._tower_of_cell = np.array(
+            [index[t] for t in cell_tower] + [len(self._towers)], dtype=np.int64
+        )
 
     def accrue(self, first_day: int, days: int, per_day: Decimal) -> None:
         """Recurring fees earning ``per_day`` on each of ``days`` days from ``first_day``."""
