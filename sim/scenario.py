@@ -454,6 +454,16 @@ class Customers(_Strict):
         "from 1 to 100",
     )
 
+    @field_validator("account_sizes", mode="before")
+    @classmethod
+    def _whole_number_keys(cls, value: Any) -> Any:
+        # JSON (scenario.json, the run as written) has string keys: "2" is the size 2
+        if isinstance(value, dict):
+            return {
+                int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()
+            }
+        return value
+
     @field_validator("account_sizes")
     @classmethod
     def _sizes(cls, value: dict[int, float]) -> dict[int, float]:
