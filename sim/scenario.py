@@ -434,7 +434,7 @@ class Catalog(_Strict):
         ge=0,
         le=100,
         description="tax added to every invoice, percent of its lines after credits; "
-        "from 0 to 100, at most 4 decimals",
+        "at least 0 and at most 100, with at most 4 decimals",
     )
 
     @field_validator("tax_percent")

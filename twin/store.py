@@ -318,17 +318,25 @@ invoice_charges = Table(
     Column("charge", Integer, nullable=False),  # order within the cycle's charges
     Column("subscription", String, nullable=False),
     Column("product", String, nullable=False),
-    Column("product_name", String, nullable=False),
-    Column("days", Integer, nullable=False),
-    Column("cycle_days", Integer, nullable=False),
-    Column("monthly_fee", String, nullable=False),
+    Column("days", Integer, nullable=False),  # billed, of the cycle's (billing_rates)
+    Column("monthly_fee", String, nullable=False),  # the fee in force (docs/bss.md)
     Column("recurring_minor", BigInteger, nullable=False),
-    Column("minutes_over", BigInteger, nullable=False),
-    Column("minute_price", String, nullable=False),
+    Column("minutes_over", BigInteger, nullable=False),  # at billing_rates.minute_price
     Column("voice_minor", BigInteger, nullable=False),
-    Column("mb_over", BigInteger, nullable=False),
-    Column("mb_price", String, nullable=False),
+    Column("mb_over", BigInteger, nullable=False),  # at billing_rates.mb_price
     Column("data_minor", BigInteger, nullable=False),
+)
+billing_rates = Table(
+    # what a cycle's charges are made of, per product: the cycle's days, the overage rates
+    "billing_rates",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("cycle", Integer, nullable=False),
+    Column("cycle_days", Integer, nullable=False),
+    Column("product", String, nullable=False),
+    Column("product_name", String, nullable=False),
+    Column("minute_price", String, nullable=False),
+    Column("mb_price", String, nullable=False),
 )
 invoice_adjustments = Table(
     # an invoice's other lines: SLA credits, credit brought and carried forward, tax
@@ -650,7 +658,7 @@ class Store:
 
             rating = [
                 _Same(rated.cycle) if len(at) == n else column(np.full(len(at), rated.cycle)),
-                column(np.array(self._subscription_ids(rated.subscription), dtype=object)),
+                column(rated.subscription_id),
                 column(rated.voice_minutes),
                 column(rated.voice_overage),
                 column(rated.voice_nano),
@@ -735,7 +743,7 @@ class Store:
 
     def _invoices(self, b: InvoiceBatch) -> None:
         n = len(b.invoice_account)
-        accounts = np.array([b.account_id(a) for a in b.invoice_account.tolist()], dtype=object)
+        accounts = b.invoice_account_id
         ids = np.array([invoice_id(b.cycle, a) for a in accounts.tolist()], dtype=object)
         self._insert_columns(
             invoices,
@@ -751,26 +759,34 @@ class Store:
                 b.invoice_total,
             ],
         )
-        subscription_ids = self._subscription_ids(b.charge_subscription)
         self._insert_columns(
             invoice_charges,
             [
                 _Same(self.run_id),
                 ids[b.charge_invoice] if n else [],
                 np.arange(len(b.charge_invoice)),
-                subscription_ids,
+                b.charge_subscription_id,
                 np.array(b.product_ids, dtype=object)[b.charge_product],
-                np.array(b.product_names, dtype=object)[b.charge_product],
                 b.charge_days,
-                _Same(b.cycle_days),
                 np.array(b.fees or ("",), dtype=object)[b.charge_fee],
                 b.charge_recurring,
                 b.charge_voice_overage,
-                np.array(b.voice_minute_price, dtype=object)[b.charge_product],
                 b.charge_voice_amount,
                 b.charge_data_overage,
-                np.array(b.data_mb_price, dtype=object)[b.charge_product],
                 b.charge_data_amount,
+            ],
+        )
+        self._insert(
+            billing_rates,
+            [
+                (self.run_id, b.cycle, b.cycle_days, product, name, minute, megabyte)
+                for product, name, minute, megabyte in zip(
+                    b.product_ids,
+                    b.product_names,
+                    b.voice_minute_price,
+                    b.data_mb_price,
+                    strict=True,
+                )
             ],
         )
         lines: dict[int, int] = {}
@@ -791,10 +807,6 @@ class Store:
                 )
             )
         self._insert(invoice_adjustments, rows)
-
-    @staticmethod
-    def _subscription_ids(ordinals: np.ndarray) -> list[str]:
-        return [f"SUB-{n + 1}" for n in ordinals.tolist()]
 
     def _credit(self, c: SlaCredit) -> None:
         self._insert(

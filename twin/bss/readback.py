@@ -30,6 +30,7 @@ from twin.bss.records import describe_overage, describe_recurring, format_minor
 from twin.readback import StoredRun
 from twin.store import (
     alarm_history,
+    billing_rates,
     cells,
     credits,
     invoice_adjustments,
@@ -176,6 +177,15 @@ def _invoice_lines(
         query = query.where(invoice_adjustments.c.invoice_id == invoice)
     for row in connection.execute(query.order_by(invoice_adjustments.c.line)):
         adjustments.setdefault(row.invoice_id, []).append(row)
+    rates = {
+        (row.cycle, row.product): row
+        for row in connection.execute(select(billing_rates).where(billing_rates.c.run_id == run_id))
+    }
+    cycle_of = dict(
+        connection.execute(
+            select(invoices.c.invoice_id, invoices.c.cycle).where(invoices.c.run_id == run_id)
+        ).all()
+    )
     query = select(invoice_charges).where(invoice_charges.c.run_id == run_id)
     if invoice is not None:
         query = query.where(invoice_charges.c.invoice_id == invoice)
@@ -201,20 +211,21 @@ def _invoice_lines(
             yield from flush(current)
             current = row.invoice_id
         places = digits[row.invoice_id]
+        rate = rates[cycle_of[row.invoice_id], row.product]
         yield (
             row.invoice_id,
             {
                 "subscription": row.subscription,
                 "kind": "recurring",
-                "description": describe_recurring(row.product_name, row.days, row.cycle_days),
+                "description": describe_recurring(rate.product_name, row.days, rate.cycle_days),
                 "quantity": row.days,
                 "unit_price": row.monthly_fee,
                 "amount": format_minor(row.recurring_minor, places),
             },
         )
         for kind, quantity, price, amount in (
-            ("voice", row.minutes_over, row.minute_price, row.voice_minor),
-            ("data", row.mb_over, row.mb_price, row.data_minor),
+            ("voice", row.minutes_over, rate.minute_price, row.voice_minor),
+            ("data", row.mb_over, rate.mb_price, row.data_minor),
         ):
             if quantity:
                 yield (
@@ -222,7 +233,7 @@ def _invoice_lines(
                     {
                         "subscription": row.subscription,
                         "kind": f"{kind}_overage",
-                        "description": describe_overage(row.product_name, kind),
+                        "description": describe_overage(rate.product_name, kind),
                         "quantity": quantity,
                         "unit_price": price,
                         "amount": format_minor(amount, places),

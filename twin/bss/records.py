@@ -35,6 +35,7 @@ class RatedUsage:
     end_s: float
     cycle: int
     subscription: np.ndarray  # ordinal
+    subscription_id: np.ndarray  # SUB-<n>, object array
     subscriber: np.ndarray
     voice_minutes: np.ndarray
     voice_overage: np.ndarray
@@ -79,9 +80,11 @@ class InvoiceBatch:
     digits: int
     account_labels: Mapping[int, str]  # accounts the saga named; the others are ACC-<n+1>
     invoice_account: np.ndarray
+    invoice_account_id: np.ndarray  # object array
     invoice_total: np.ndarray
     charge_invoice: np.ndarray
     charge_subscription: np.ndarray
+    charge_subscription_id: np.ndarray  # SUB-<n>, object array
     charge_product: np.ndarray  # index into product_ids
     charge_days: np.ndarray
     charge_fee: np.ndarray  # index into fees
