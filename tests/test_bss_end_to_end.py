@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sqlite3
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -152,6 +153,21 @@ def test_bills_and_customer_commands_show_the_stored_bss(metro_run, capsys):
     assert {a["alarmed_object"] for a in picture["alarms"]} <= {sub["cell"], sub["tower"]}
     assert main(["customer", str(metro_run), "ACC-0"]) == 2
     assert "no account 'ACC-0' in this run" in capsys.readouterr().err
+
+
+def test_a_customer_on_the_isolated_tower_sees_the_link_cut_that_took_it_out(metro_run, capsys):
+    # the reference scenario cuts l-n3 at 40h, isolating t-n3 (its one cell t-n3/1)
+    database = sqlite3.connect(metro_run / "twin.sqlite")
+    (account,) = database.execute(
+        "select account_id from subscriptions where cell_id = 't-n3/1' limit 1"
+    ).fetchone()
+    database.close()
+    assert main(["customer", str(metro_run), account, "--json"]) == 0
+    picture = json.loads(capsys.readouterr().out)
+    touched = {(a["alarmed_object"], a["why"]) for a in picture["alarms"]}
+    assert ("l-n3", "its cells were out with it (impact)") in touched
+    assert ("t-n3", "on its cell or tower") in touched
+    assert not any(a["alarmed_object"] == "l-agg-n-core" for a in picture["alarms"])  # rerouted
 
 
 def test_the_bss_gives_the_same_bills_from_the_feed_alone(example_raw):

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from twin.bss.catalog import decimal_from_nano, minor_digits
 from twin.bss.records import describe_overage, describe_recurring, format_minor
+from twin.oss.inventory import InventoryMirror, impact
 from twin.readback import StoredRun
 from twin.store import (
     alarm_history,
@@ -335,9 +336,20 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
             .where(credits.c.run_id == run.run_id, credits.c.account_id == account)
             .order_by(credits.c.time_s)
         ).all()
+        alarmed = set(
+            connection.execute(
+                select(alarm_history.c.alarmed_object)
+                .where(alarm_history.c.run_id == run.run_id)
+                .distinct()
+            ).scalars()
+        )
+        touching = _touching(run, alarmed, places)
         alarm_rows = connection.execute(
             select(alarm_history)
-            .where(alarm_history.c.run_id == run.run_id, alarm_history.c.alarmed_object.in_(places))
+            .where(
+                alarm_history.c.run_id == run.run_id,
+                alarm_history.c.alarmed_object.in_(touching),
+            )
             .order_by(alarm_history.c.seq)
         ).all()
     alarms: dict[int, dict[str, Any]] = {}
@@ -347,6 +359,9 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
             "alarmed_object": a.alarmed_object,
             "perceived_severity": a.perceived_severity,
             "specific_problem": a.specific_problem,
+            "why": "on its cell or tower"
+            if a.alarmed_object in places
+            else "its cells were out with it (impact)",
             "raised": _utc(start, a.raised_time_s),
             "cleared": None if a.cleared_time_s is None else _utc(start, a.cleared_time_s),
         }
@@ -370,3 +385,22 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
         "alarms": [alarms[i] for i in sorted(alarms)],
         "orders": [],  # the seam for ordering (issue 8, item 3): its orders for this account
     }
+
+
+def _touching(run: StoredRun, alarmed: set[str], places: set[str]) -> set[str]:
+    """The alarmed resources that touched a customer's cells: the cells and towers themselves,
+    and any node or link whose loss takes one of those cells out (its impact, as
+    ``telcotwin impact`` computes it from the run's inventory)."""
+    touching = alarmed & places
+    others = sorted(alarmed - places)
+    if not others:
+        return touching
+    mirror = InventoryMirror.from_inventory(run.inventory())
+    for resource in others:
+        try:
+            cells = set(impact(mirror, resource).cells)
+        except KeyError:  # not in the inventory (the management system itself)
+            continue
+        if cells & places:
+            touching.add(resource)
+    return touching

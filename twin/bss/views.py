@@ -94,7 +94,7 @@ def show_customer(run_dir: Path, store_url: str | None, account: str, *, as_json
             f"availability {breach['availability']:.4%} < {breach['target']:.2%}, "
             f"credit {breach['credit']} on {breach['invoice_id']}"
         )
-    print(f"  alarms on its cells and towers: {len(picture['alarms'])}")
+    print(f"  alarms that touched its cells: {len(picture['alarms'])}")
     for alarm in picture["alarms"]:
         cleared = alarm["cleared"] or "active"
         print(
