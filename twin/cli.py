@@ -294,6 +294,17 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
             f"          against the truth: faults named {shown[0]}, alarms put under the right "
             f"root: precision {shown[1]}, recall {shown[2]}",
         ]
+    billing = summary.get("billing")
+    if billing:
+        at_risk = summary["revenue"]["at_risk"]
+        lines += [
+            "",
+            f"  billing: {billing['invoices']:,} invoices, total {billing['total']} "
+            f"{billing['currency']} (recurring {billing['recurring']}, usage {billing['usage']}, "
+            f"credits {billing['credits']}, tax {billing['tax']}; telcotwin bills RUN_DIR)",
+            f"           revenue at risk {at_risk['total']} (SLA credits and lost usage at "
+            "overage rates)",
+        ]
     return "\n".join(lines)
 
 

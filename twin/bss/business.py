@@ -52,6 +52,7 @@ class BusinessSupport:
         self._admitted_cell: dict[int, int] = {}
         self._cell_index: dict[str, int] = {}
         self._ended = False
+        self._seed = 0  # the run's, from RunStarted: it seeds the grouping into accounts
         bus.subscribe(RunStarted, self._on_start)
         bus.subscribe(Inventory, self._on_inventory)
         bus.subscribe(UsageBatch, self._on_usage)
