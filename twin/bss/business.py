@@ -18,6 +18,7 @@ from sim.scenario import Catalog
 from sim.scenario import Customers as CustomersConfig
 from twin.bss.billing import Billing
 from twin.bss.catalog import DAY_S, Cycles, PriceBook, decimal_from_minor
+from twin.bss.contracts import Charging, Profiles
 from twin.bss.customers import Customers
 from twin.bss.rating import Rating
 from twin.bss.records import InvoiceBatch, RatedUsage
@@ -66,12 +67,12 @@ class BusinessSupport:
         bus.subscribe(RunEnded, self._on_end)
 
     @property
-    def profiles(self) -> Customers:
+    def profiles(self) -> Profiles:
         """The saga's :class:`~twin.bss.contracts.Profiles` participant."""
         return self.customers
 
     @property
-    def charging(self) -> Billing:
+    def charging(self) -> Charging:
         """The saga's :class:`~twin.bss.contracts.Charging` participant."""
         return self.billing
 
