@@ -53,6 +53,7 @@ class BusinessSupport:
         self._admitted_cell: dict[int, int] = {}
         self._cell_index: dict[str, int] = {}
         self._ended = False
+        self._recorded = (0, 0)  # subscriptions and accounts already published
         self._seed = 0  # the run's, from RunStarted: it seeds the grouping into accounts
         bus.subscribe(RunStarted, self._on_start)
         bus.subscribe(Inventory, self._on_inventory)
@@ -96,6 +97,10 @@ class BusinessSupport:
         self.customers.admitted_cell = self._admitted_cell
         self.revenue.set_cells(inv.cell_tower)
         self.billing.charge_inventory()
+        # The start inventory's subscriptions are final (only the saga's can be removed):
+        # stored now, while the network runs; the saga's at the end.
+        self.bus.publish(self.customers.record(0.0))
+        self._recorded = self.customers.extent()
 
     def _on_usage(self, batch: UsageBatch) -> None:
         self.bus.publish(self.rating.rate(batch))
@@ -118,7 +123,7 @@ class BusinessSupport:
             return
         self._ended = True
         self.billing.close_all()
-        self.bus.publish(self.customers.record(r.time_s))
+        self.bus.publish(self.customers.record(r.time_s, since=self._recorded))
 
     def _accrue(self, cycle: int, since_s: float, days: int, per_day: Decimal) -> None:
         self.revenue.accrue(int(since_s // DAY_S), days, per_day)

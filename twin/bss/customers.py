@@ -204,11 +204,15 @@ class Customers:
             self._account_ids = np.concatenate([self._account_ids, np.array(made, dtype=object)])
         return self._account_ids
 
-    def record(self, time_s: float) -> CustomerBase:
-        """The customer base as it stands, removed subscriptions left out."""
+    def record(self, time_s: float, since: tuple[int, int] = (0, 0)) -> CustomerBase:
+        """The customer base as it stands, removed subscriptions left out; with ``since``
+        (subscriptions, accounts) as :meth:`extent` gave it, only what was added after."""
+        first_subscription, first_account = since
         keep = np.flatnonzero(~self.removed)
+        keep = keep[keep >= first_subscription]
         used = np.zeros(self.accounts, dtype=bool)
         used[self.account[keep]] = True
+        used[:first_account] = False
         accounts = self.account_ids()
         products = np.array(self.products, dtype=object)
         cells = np.array([*self.cell_ids, ""], dtype=object)
@@ -222,3 +226,7 @@ class Customers:
             cell=cells[self.cell[keep]],  # -1 picks the last: ''
             start_s=self.start_s[keep],
         )
+
+    def extent(self) -> tuple[int, int]:
+        """How many subscriptions and accounts there are so far (for :meth:`record`)."""
+        return len(self), self.accounts

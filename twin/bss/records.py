@@ -203,8 +203,9 @@ class SlaCredit:
 
 @dataclass(frozen=True, eq=False)
 class CustomerBase:
-    """The accounts and subscriptions at the end of the run (removed ones left out), columnar:
-    ids are object arrays of strings."""
+    """Accounts and subscriptions, columnar (ids are object arrays of strings): those of the
+    start inventory at the start, those the saga added and kept (removed ones left out) at the
+    end of the run."""
 
     time_s: float
     account_ids: np.ndarray
