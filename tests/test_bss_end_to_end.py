@@ -205,3 +205,15 @@ def test_the_bss_gives_the_same_bills_from_the_feed_alone(example_raw):
 
     full: dict[str, Any] = simulate(scenario)
     assert bss.summary() == {"billing": full["billing"], "revenue": full["revenue"]}
+
+
+def test_a_run_with_exports_is_a_run_directory_that_force_replaces(metro_run, tmp_path):
+    from twin.run import RUN_FILES, is_run_directory
+
+    assert {"usage.csv", "invoices.csv", "invoice_lines.csv"} <= RUN_FILES
+    assert is_run_directory(metro_run)
+    out = tmp_path / "again"
+    args = ["run", "scenarios/metro.yaml", "--out", str(out), "--quiet"]
+    assert main([*args, "--export", "invoices"]) == 0
+    assert main([*args, "--force"]) == 0  # replaced by a run without exports
+    assert not (out / "invoices.csv").exists() and (out / "summary.json").exists()

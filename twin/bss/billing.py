@@ -41,9 +41,10 @@ from twin.bss.customers import Customers
 from twin.bss.records import InvoiceBatch, InvoiceLine, RatedUsage, SlaCredit, invoice_id
 from twin.oss.records import SlaBreach
 
-__all__ = ["Billing", "BillingTotals"]
+__all__ = ["LINE_KINDS", "Billing", "BillingTotals"]
 
-KIND_ORDER = (
+# An invoice's line kinds, in the order an invoice shows them for one subscription, then its own.
+LINE_KINDS = (
     "recurring",
     "voice_overage",
     "data_overage",
@@ -252,10 +253,10 @@ class Billing:
         extra: list[_Line] = []
         credited: dict[str, int] = {}
         new_credits: list[SlaCredit] = []
-        position = {int(s): i for i, s in enumerate(subs)} if self._breaches else {}
         for breach, sub, breached in self._breaches:
-            if sub in position and breached == cycle:
-                base = int(recurring[position[sub]])
+            at = int(np.searchsorted(subs, sub))  # subs ascending
+            if breached == cycle and at < len(subs) and subs[at] == sub:
+                base = int(recurring[at])
             else:
                 base = int(self.recurring_minor(breached, np.array([sub]))[0][0])
             tariff = book.tariffs[int(customers.product[sub])]
