@@ -30,14 +30,14 @@ from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import FaultTruth, OutageAttribution, TruthLog, TruthRecord
 from twin.bss.business import BusinessSupport
-from twin.bss.readback import EXPORT_FILES, EXPORTS, write_exports
+from twin.bss.readback import EXPORT_FILES, check_exports, export_run
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
 from twin.oss.performance import PerformanceManagement
 from twin.scoring import AlarmScorer
-from twin.store import BackgroundStore, Store, check_store, open_engine
+from twin.store import BackgroundStore, Store, check_store
 from twin.summary import SummaryBuilder
 
 __all__ = ["RunResult", "run_scenario", "simulate"]
@@ -195,7 +195,7 @@ def run_scenario(
     ``exports`` names CSV exports of the BSS (``usage``, ``invoices``) written beside them.
     """
     shown = Path(out_dir)
-    _check_exports(scenario, exports or [], file)
+    check_exports(scenario, exports or [], file)
     out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not force and not numbered:
         raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
@@ -270,7 +270,7 @@ def _write_run_directory(
             raise
         store.close(commit=True)
         if exports:
-            _export(url, run_id, scenario, building, exports)
+            export_run(url, run_id, scenario.start, building, exports)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # What really happened, for scoring: beside the run, never on the bus the twin reads.
         (building / "truth.json").write_text(
@@ -299,29 +299,6 @@ def _write_run_directory(
         shutil.rmtree(building, ignore_errors=True)
         raise
     return summary
-
-
-def _check_exports(scenario: Scenario, exports: list[str], file: str) -> None:
-    """Bad input, before anything runs: an export name unknown, or the BSS not running."""
-    problems = [
-        Problem(file, "--export", f"unknown export '{name}'; choose from {', '.join(EXPORTS)}")
-        for name in exports
-        if name not in EXPORTS
-    ]
-    if exports and not problems and (scenario.catalog is None or not scenario.twin.business):
-        why = "has no catalog" if scenario.catalog is None else "turns the BSS off (twin.business)"
-        problems.append(Problem(file, "--export", f"the scenario {why}: nothing to export"))
-    if problems:
-        raise ScenarioError(problems)
-
-
-def _export(url: str, run_id: str, scenario: Scenario, building: Path, names: list[str]) -> None:
-    """Write the BSS's CSV exports from the run's store into the partial run directory."""
-    engine = open_engine(url)
-    try:
-        write_exports(engine, run_id, scenario.start, building, names)
-    finally:
-        engine.dispose()
 
 
 # --- claiming a run directory ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from sim.scenario import Problem, Scenario, ScenarioError
 from twin.bss.catalog import decimal_from_nano, minor_digits
 from twin.bss.records import describe_overage, describe_recurring, format_minor
 from twin.oss.inventory import InventoryMirror, impact
@@ -37,12 +38,21 @@ from twin.store import (
     invoice_adjustments,
     invoice_charges,
     invoices,
+    open_engine,
     runs,
     subscriptions,
     usage,
 )
 
-__all__ = ["EXPORTS", "EXPORT_FILES", "bills", "customer", "write_exports"]
+__all__ = [
+    "EXPORTS",
+    "EXPORT_FILES",
+    "bills",
+    "check_exports",
+    "customer",
+    "export_run",
+    "write_exports",
+]
 
 EXPORTS = {
     "usage": ("usage.csv",),
@@ -80,6 +90,30 @@ _LINE_COLUMNS = [
     "unit_price",
     "amount",
 ]
+
+
+def check_exports(scenario: Scenario, exports: list[str], file: str) -> None:
+    """Bad input, before a run starts: an export name unknown, or the BSS not running."""
+    problems = [
+        Problem(file, "--export", f"unknown export '{name}'; choose from {', '.join(EXPORTS)}")
+        for name in exports
+        if name not in EXPORTS
+    ]
+    if exports and not problems and (scenario.catalog is None or not scenario.twin.business):
+        why = "has no catalog" if scenario.catalog is None else "turns the BSS off (twin.business)"
+        problems.append(Problem(file, "--export", f"the scenario {why}: nothing to export"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def export_run(url: str, run_id: str, start: datetime, directory: Path, names: list[str]) -> None:
+    """Write the exports ``names`` of run ``run_id`` from the store at ``url`` into
+    ``directory`` (a run's partial directory, so they are part of its atomic write)."""
+    engine = open_engine(url)
+    try:
+        write_exports(engine, run_id, start, directory, names)
+    finally:
+        engine.dispose()
 
 
 def write_exports(
