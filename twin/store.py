@@ -211,6 +211,10 @@ subscribers = Table(
     Column("cell_id", String, nullable=False),
     Column("product", String, nullable=False),
     Column("since_s", Float, nullable=False),
+    # the BSS's customer (twin.bss.customers), when it runs: the subscriber's subscription and
+    # the account holding it (an account holds several); NULL for a subscriber with none
+    Column("subscription", String),
+    Column("account", String),
 )
 
 notifications = Table(
@@ -278,35 +282,25 @@ alarms = Table(
 # Amounts: rated usage in 10**-9 of the currency unit (``*_nano``), invoices in its minor unit
 # (``*_minor``) beside the decimal string a person reads.
 
-accounts = Table(
-    "accounts",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("account_id", String, nullable=False),
-)
-subscriptions = Table(
-    "subscriptions",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("subscription_id", String, nullable=False),
-    Column("account_id", String, nullable=False),
-    Column("subscriber", Integer, nullable=False),  # the network's subscriber index
-    Column("product", String, nullable=False),
-    Column("cell_id", String, nullable=False),
-    Column("start_s", Float, nullable=False),
-)
 invoices = Table(
     "invoices",
     metadata,
     Column("run_id", String, nullable=False, index=True),
     Column("invoice_id", String, nullable=False),
     Column("account_id", String, nullable=False),
+    Column("cycle", Integer, nullable=False),  # its period: billing_cycles
+    Column("total_minor", BigInteger, nullable=False),
+)
+billing_cycles = Table(
+    "billing_cycles",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
     Column("cycle", Integer, nullable=False),
     Column("period_start_s", Float, nullable=False),
     Column("period_end_s", Float, nullable=False),
+    Column("days", Integer, nullable=False),  # of the whole month, the proration base
     Column("currency", String, nullable=False),
     Column("minor_digits", Integer, nullable=False),  # of the currency's minor unit
-    Column("total_minor", BigInteger, nullable=False),
 )
 invoice_charges = Table(
     # one row per subscription per invoice: its recurring fee and its usage beyond allowances,
@@ -452,6 +446,8 @@ class Store:
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
         self._rated_usage: dict[float, RatedUsage] = {}
+        self._customers_first: CustomerBase | None = None
+        self._inventory_written = False
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -576,19 +572,34 @@ class Store:
         cell_ids = np.array(inv.cell_ids, dtype=object)
         products = np.array(inv.product_names, dtype=object)
         n = inv.subscribers
-        self._insert(
+        # The BSS publishes the start inventory's customers as it takes the inventory, before
+        # the store (attached after the twin's functions) gets it: written in the same rows.
+        customers, self._customers_first = self._customers_first, None
+        subscription: Any = _Same(None)
+        account: Any = _Same(None)
+        if customers is not None:
+            subscription = np.full(n, None, dtype=object)
+            account = np.full(n, None, dtype=object)
+            subscription[customers.subscriber] = customers.subscription_ids
+            account[customers.subscriber] = customers.subscription_account
+        self._insert_columns(
             subscribers,
-            _rows(
-                [self.run_id] * n,
+            [
+                _Same(self.run_id),
                 np.arange(n),
                 cell_ids[inv.subscriber_cell],
                 products[inv.subscriber_product],
-                [0.0] * n,
-            ),
+                _Same(0.0),
+                subscription,
+                account,
+            ],
         )
+        self._inventory_written = True
 
     def _admitted(self, r: SubscriptionAdmitted) -> None:
-        self._insert(subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s)])
+        self._insert(
+            subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s, None, None)]
+        )
 
     def _state(self, r: ResourceStateChange) -> None:
         self._insert(
@@ -752,11 +763,21 @@ class Store:
                 ids,
                 accounts,
                 _Same(b.cycle),
-                _Same(b.period_start_s),
-                _Same(b.period_end_s),
-                _Same(b.currency),
-                _Same(b.digits),
                 b.invoice_total,
+            ],
+        )
+        self._insert(
+            billing_cycles,
+            [
+                (
+                    self.run_id,
+                    b.cycle,
+                    b.period_start_s,
+                    b.period_end_s,
+                    b.cycle_days,
+                    b.currency,
+                    b.digits,
+                )
             ],
         )
         self._insert_columns(
@@ -831,19 +852,21 @@ class Store:
         )
 
     def _customers(self, c: CustomerBase) -> None:
-        self._insert_columns(accounts, [_Same(self.run_id), c.account_ids])
-        self._insert_columns(
-            subscriptions,
-            [
-                _Same(self.run_id),
-                c.subscription_ids,
-                c.subscription_account,
-                c.subscriber,
-                c.product,
-                c.cell,
-                c.start_s,
-            ],
-        )
+        if not self._inventory_written:  # the start inventory's: written with it
+            self._customers_first = c
+            return
+        # the saga's, at the end: the network admitted them already (SubscriptionAdmitted)
+        for subscriber, subscription, account in zip(
+            c.subscriber.tolist(),
+            c.subscription_ids.tolist(),
+            c.subscription_account.tolist(),
+            strict=True,
+        ):
+            self.connection.execute(
+                subscribers.update()
+                .where(subscribers.c.run_id == self.run_id, subscribers.c.subscriber == subscriber)
+                .values(subscription=subscription, account=account)
+            )
 
     def _business(self, e: BusinessEvent) -> None:
         self._insert(

@@ -32,6 +32,7 @@ from twin.oss.inventory import InventoryMirror, impact
 from twin.readback import StoredRun
 from twin.store import (
     alarm_history,
+    billing_cycles,
     billing_rates,
     cells,
     credits,
@@ -40,7 +41,7 @@ from twin.store import (
     invoices,
     open_engine,
     runs,
-    subscriptions,
+    subscribers,
     usage,
 )
 
@@ -144,8 +145,8 @@ def _usage_records(connection: Connection, run_id: str, start: datetime) -> Iter
     """usage.csv's rows: each rated usage record, voice and data apart, in the order rated."""
     products = dict(
         connection.execute(
-            select(subscriptions.c.subscription_id, subscriptions.c.product).where(
-                subscriptions.c.run_id == run_id
+            select(subscribers.c.subscription, subscribers.c.product).where(
+                subscribers.c.run_id == run_id, subscribers.c.subscription.is_not(None)
             )
         ).all()
     )
@@ -176,21 +177,29 @@ def _usage_records(connection: Connection, run_id: str, start: datetime) -> Iter
 def _invoice_rows(
     connection: Connection, run_id: str, start: datetime, *conditions: Any
 ) -> Iterator[dict[str, Any]]:
+    cycles = _cycles(connection, run_id)
     query = (
         select(invoices)
         .where(invoices.c.run_id == run_id, *conditions)
         .order_by(invoices.c.cycle, invoices.c.invoice_id)
     )
     for row in connection.execute(query):
+        cycle = cycles[row.cycle]
         yield {
             "invoice_id": row.invoice_id,
             "account": row.account_id,
-            "period_start": _utc(start, row.period_start_s),
-            "period_end": _utc(start, row.period_end_s),
-            "currency": row.currency,
-            "total": format_minor(row.total_minor, row.minor_digits),
-            "digits": row.minor_digits,
+            "period_start": _utc(start, cycle.period_start_s),
+            "period_end": _utc(start, cycle.period_end_s),
+            "currency": cycle.currency,
+            "total": format_minor(row.total_minor, cycle.minor_digits),
+            "digits": cycle.minor_digits,
         }
+
+
+def _cycles(connection: Connection, run_id: str) -> dict[int, Any]:
+    """The run's billing cycles by number: their periods, currency and its minor unit."""
+    query = select(billing_cycles).where(billing_cycles.c.run_id == run_id)
+    return {row.cycle: row for row in connection.execute(query)}
 
 
 def _invoice_lines(
@@ -199,13 +208,7 @@ def _invoice_lines(
     """(invoice id, line) for every line of the run's invoices (or one invoice's), by invoice
     id: each subscription's charges (recurring, then voice and data beyond the allowances when
     not zero), then the invoice's adjustments."""
-    digits = dict(
-        connection.execute(
-            select(invoices.c.invoice_id, invoices.c.minor_digits).where(
-                invoices.c.run_id == run_id
-            )
-        ).all()
-    )
+    cycles = _cycles(connection, run_id)
     adjustments: dict[str, list[Any]] = {}
     query = select(invoice_adjustments).where(invoice_adjustments.c.run_id == run_id)
     if invoice is not None:
@@ -216,11 +219,11 @@ def _invoice_lines(
         (row.cycle, row.product): row
         for row in connection.execute(select(billing_rates).where(billing_rates.c.run_id == run_id))
     }
-    cycle_of = dict(
-        connection.execute(
-            select(invoices.c.invoice_id, invoices.c.cycle).where(invoices.c.run_id == run_id)
-        ).all()
-    )
+    query = select(invoices.c.invoice_id, invoices.c.cycle).where(invoices.c.run_id == run_id)
+    if invoice is not None:
+        query = query.where(invoices.c.invoice_id == invoice)
+    cycle_of: dict[str, int] = dict(connection.execute(query).all())
+    digits = {i: cycles[c].minor_digits for i, c in cycle_of.items()}
     query = select(invoice_charges).where(invoice_charges.c.run_id == run_id)
     if invoice is not None:
         query = query.where(invoice_charges.c.invoice_id == invoice)
@@ -300,7 +303,9 @@ def bills(run: StoredRun, account: str | None = None) -> list[dict[str, Any]]:
 
 def accounts_known(run: StoredRun) -> set[str]:
     with run.engine.connect() as connection:
-        query = select(subscriptions.c.account_id).where(subscriptions.c.run_id == run.run_id)
+        query = select(subscribers.c.account).where(
+            subscribers.c.run_id == run.run_id, subscribers.c.account.is_not(None)
+        )
         return set(connection.execute(query).scalars())
 
 
@@ -311,9 +316,9 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
     start = _start(run.start)
     with run.engine.connect() as connection:
         subs = connection.execute(
-            select(subscriptions)
-            .where(subscriptions.c.run_id == run.run_id, subscriptions.c.account_id == account)
-            .order_by(subscriptions.c.subscriber)
+            select(subscribers)
+            .where(subscribers.c.run_id == run.run_id, subscribers.c.account == account)
+            .order_by(subscribers.c.subscriber)
         ).all()
         if not subs:
             return None
@@ -337,19 +342,19 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
         for sub in subs:
             records = connection.execute(
                 select(usage)
-                .where(usage.c.run_id == run.run_id, usage.c.subscription == sub.subscription_id)
+                .where(usage.c.run_id == run.run_id, usage.c.subscription == sub.subscription)
                 .order_by(usage.c.start_s)
             ).all()
             tower = towers.get(sub.cell_id, "")
             places.update(p for p in (sub.cell_id, tower) if p)
             pictures.append(
                 {
-                    "subscription": sub.subscription_id,
+                    "subscription": sub.subscription,
                     "product": sub.product,
                     "subscriber": sub.subscriber,
                     "cell": sub.cell_id,
                     "tower": tower,
-                    "since": _utc(start, sub.start_s),
+                    "since": _utc(start, sub.since_s),
                     "usage": [
                         {
                             "start": _utc(start, u.start_s),
