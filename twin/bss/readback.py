@@ -230,10 +230,12 @@ def _invoice_lines(
     current: str | None = None
 
     def flush(invoice_id: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
-        for row in adjustments.pop(invoice_id, []) if invoice_id is not None else []:
+        if invoice_id is None:
+            return
+        for row in adjustments.pop(invoice_id, []):
             yield (
                 invoice_id,
-                {  # type: ignore[misc]
+                {
                     "subscription": row.subscription,
                     "kind": row.kind,
                     "description": row.description,
