@@ -21,12 +21,8 @@ from typing import Any
 
 import pytest
 
-from sim.engine import Simulation
 from sim.scenario import parse_scenario
-from twin.bss.business import BusinessSupport
-from twin.bus import Bus
 from twin.cli import main
-from twin.feed import RecordingSink
 
 CENT = Decimal("0.01")
 
@@ -127,6 +123,12 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
         for e in scenario["events"]
         if e["action"] == "price_change"
     ]
+    # service assurance's breaches (2,279 on metro: tests/test_sla.py): each credits
+    # credit_percent of the subscription's recurring charge for the cycle (docs/bss.md)
+    breached = database.execute(
+        "select s.subscription, b.product from sla_breaches b join subscribers s "
+        "on s.run_id = b.run_id and s.subscriber = b.subscriber"
+    ).fetchall()
     fees = {}
     for sub, product, start_s in subscribed.fetchall():
         fee = Decimal(products[product]["monthly_fee"])
@@ -137,7 +139,11 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
     database.close()
     assert fees == recurring
     assert len(recurring) >= 6000  # the start inventory's subscribers, and any order's
-    assert seen == expected  # every overage line, and no other line (no tax, no credits here)
+    assert len(breached) == 2279
+    for sub, product in breached:
+        percent = Decimal(str(products[product]["sla"]["credit_percent"]))
+        expected[sub, "sla_credit"] = -_cents(recurring[sub] * percent / 100)
+    assert seen == expected  # every overage and credit line, and no other (no tax here)
     summary = json.loads((metro_run / "summary.json").read_text())
 
     # each invoice's total is the sum of its lines
@@ -149,7 +155,17 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
     assert billing["invoices"] == len(invoices)
     assert Decimal(billing["total"]) == sum(by_invoice.values())
     assert Decimal(billing["recurring"]) == sum(recurring.values())
-    assert Decimal(billing["usage"]) == sum(seen.values())
+    usage_lines = [v for (_, kind), v in seen.items() if kind != "sla_credit"]
+    credit_lines = [v for (_, kind), v in seen.items() if kind == "sla_credit"]
+    assert Decimal(billing["usage"]) == sum(usage_lines)
+    assert Decimal(billing["credits"]) == -sum(credit_lines)
+    # all invoices together: recurring + usage - credits + tax (docs/bss.md)
+    assert Decimal(billing["total"]) == (
+        Decimal(billing["recurring"])
+        + Decimal(billing["usage"])
+        - Decimal(billing["credits"])
+        + Decimal(billing["tax"])
+    )
 
 
 def test_the_price_change_at_8h_leaves_existing_subscriptions_at_the_old_fee(metro_run):
@@ -194,19 +210,20 @@ def test_a_customer_on_the_isolated_tower_sees_the_link_cut_that_took_it_out(met
 
 
 def test_the_bss_gives_the_same_bills_from_the_feed_alone(example_raw):
-    """The BSS reads only the feed: replayed from a recording, with no truth sink and none of
-    the OSS on the bus, it bills the same."""
-    scenario = parse_scenario(example_raw, "metro.yaml")
-    recording = RecordingSink()
-    Simulation(scenario, recording).run()
-    bus = Bus()
-    bss = BusinessSupport(bus, scenario.catalog, scenario.customers)  # type: ignore[arg-type]
-    for record in recording.records:
-        bus.publish(record)
-    from twin.run import simulate
+    """The BSS reads only the feed and the OSS's records: with the simulator's truth dropped
+    before anything can read it, the whole twin (orders, SLA credits and all) bills the same."""
+    from sim.truth import DropTruth
+    from twin.run import _wire, simulate
 
+    scenario = parse_scenario(example_raw, "metro.yaml")
+    wiring = _wire(scenario, ".", None, "metro.yaml", None)
+    wiring.simulation.truth = DropTruth()  # nothing of the truth reaches anyone
+    wiring.simulation.run()
+    assert wiring.business is not None
+    blind = wiring.business.summary()
     full: dict[str, Any] = simulate(scenario)
-    assert bss.summary() == {"billing": full["billing"], "revenue": full["revenue"]}
+    assert blind == {"billing": full["billing"], "revenue": full["revenue"]}
+    assert Decimal(blind["billing"]["credits"]) > 0  # SLA credits are in it (2,279 breaches)
 
 
 def test_a_run_with_exports_is_a_run_directory_that_force_replaces(metro_run, tmp_path):
@@ -219,3 +236,25 @@ def test_a_run_with_exports_is_a_run_directory_that_force_replaces(metro_run, tm
     assert main([*args, "--export", "invoices"]) == 0
     assert main([*args, "--force"]) == 0  # replaced by a run without exports
     assert not (out / "invoices.csv").exists() and (out / "summary.json").exists()
+
+
+def test_the_reference_orders_are_billed_or_leave_nothing_in_the_bss(metro_run, capsys):
+    # metro.yaml's order at 10h (150 x mobile-l on t-s1) completes: its account holds the 150
+    # subscriptions, billed from 10h, and its picture shows the order; the order at 40h30m
+    # (20 x mobile-s on t-n3, isolated by the l-n3 cut at 40h) fails and leaves no account,
+    # subscription or invoice behind
+    assert main(["customer", str(metro_run), "acct-ev1", "--json"]) == 0
+    picture = json.loads(capsys.readouterr().out)
+    assert len(picture["subscriptions"]) == 150
+    assert {s["product"] for s in picture["subscriptions"]} == {"mobile-l"}
+    assert {s["since"] for s in picture["subscriptions"]} == {"2027-03-01T10:00:00Z"}
+    ((order),) = picture["orders"]
+    assert (order["order_id"], order["state"], order["quantity"]) == ("ev1", "completed", 150)
+    assert [t["state"] for t in order["transitions"]] == ["acknowledged", "inProgress", "completed"]
+    invoices = _csv(metro_run / "invoices.csv")
+    assert sum(1 for i in invoices if i["account"] == "acct-ev1") == 1
+    assert not any(i["account"] == "acct-ev6" for i in invoices)
+    assert main(["customer", str(metro_run), "acct-ev6"]) == 2
+    assert "no account 'acct-ev6'" in capsys.readouterr().err
+    summary = json.loads((metro_run / "summary.json").read_text())
+    assert summary["orders"]["completed"] == 1 and summary["orders"]["failed"] == 1

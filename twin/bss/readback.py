@@ -424,8 +424,35 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
             for b in breaches
         ],
         "alarms": [alarms[i] for i in sorted(alarms)],
-        "orders": [],  # the seam for ordering (issue 8, item 3): its orders for this account
+        "orders": _orders_of(run, account),
     }
+
+
+def _orders_of(run: StoredRun, account: str) -> list[dict[str, Any]]:
+    """The account's product orders (an order's subscriptions make an account of their own),
+    each with its state, reason and transitions; none for a run stored before orders were."""
+    from twin.bss.order_report import stored_orders
+
+    try:
+        orders = stored_orders(run)
+    except ScenarioError:
+        return []
+    return [
+        {
+            "order_id": o["order_id"],
+            "state": o["state"],
+            "reason": o["reason"],
+            "product": o["product"],
+            "quantity": o["quantity"],
+            "tower": o["tower"],
+            "transitions": [
+                {"time": _utc(_start(run.start), t["time_s"]), "state": t["state"]}
+                for t in o["transitions"]
+            ],
+        }
+        for o in orders
+        if o.get("account") == account
+    ]
 
 
 def _touching(run: StoredRun, alarmed: set[str], places: set[str]) -> set[str]:

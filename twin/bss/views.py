@@ -94,6 +94,14 @@ def show_customer(run_dir: Path, store_url: str | None, account: str, *, as_json
             f"availability {breach['availability']:.4%} < {breach['target']:.2%}, "
             f"credit {breach['credit']} on {breach['invoice_id']}"
         )
+    print(f"  orders: {len(picture['orders'])}")
+    for order in picture["orders"]:
+        placed = order["transitions"][0]["time"] if order["transitions"] else ""
+        print(
+            f"    {order['order_id']:<10} {order['state']:<10} {order['quantity']} x "
+            f"{order['product']} on {order['tower']}, placed {placed}"
+            + (f": {order['reason']}" if order["reason"] else "")
+        )
     print(f"  alarms that touched its cells: {len(picture['alarms'])}")
     for alarm in picture["alarms"]:
         cleared = alarm["cleared"] or "active"
