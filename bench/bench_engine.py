@@ -2,6 +2,8 @@
 
     python bench/bench_engine.py ratio      # calls/s next to the textbook SimPy model
     python bench/bench_engine.py national   # 0.1x, 0.3x and 1x of a national network
+    python bench/bench_engine.py business   # national day: the BSS off and on, as a ratio
+    python bench/bench_engine.py rating     # usage records rated per second
 
 Both time the command as a user runs it, in a subprocess: interpreter start, imports,
 validation, network build, simulation, the twin's store and summary.json. Figures from one
@@ -300,6 +302,81 @@ def bench_thresholds(scenario: str, repeat: int, sets: list[str]) -> None:
     _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
 
 
+# The reference scenario's catalog, for a scenario that has none (the national one): the
+# business side needs products to bill. 70% mobile-s, 30% mobile-l, and a price change.
+BUSINESS_SETS = [
+    "catalog={currency: EUR, products: ["
+    '{id: mobile-s, name: Mobile S, monthly_fee: "15.00", '
+    "includes: {voice_minutes: 100, data_gb: 2}, "
+    'overage: {voice_minute: "0.09", data_gb: "5.00"}, '
+    "sla: {availability: 0.995, credit_percent: 10}}, "
+    '{id: mobile-l, name: Mobile L, monthly_fee: "35.00", '
+    "includes: {voice_minutes: 1000, data_gb: 30}, "
+    'overage: {voice_minute: "0.05", data_gb: "3.00"}, '
+    "sla: {availability: 0.999, credit_percent: 25}}]}",
+    "subscribers.products={mobile-s: 0.7, mobile-l: 0.3}",
+    'events=[{at: 8h, action: price_change, product: mobile-s, monthly_fee: "17.00"}]',
+]
+
+
+def bench_business(scenario: str, repeat: int, sets: list[str]) -> None:
+    """Time one scenario with the business side (twin.business) off and on, interleaved;
+    report medians and their ratio. A scenario without a catalog gets the reference one."""
+    raw = yaml.safe_load((ROOT / scenario).read_text()) or {}
+    base = [*(BUSINESS_SETS if "catalog" not in raw else []), *sets]
+    if "catalog" not in raw and "events" in raw:
+        raise SystemExit(f"{scenario}: has events but no catalog; add a catalog to bench it")
+    off = [*base, "twin.business=false" if "twin" in raw else "twin={business: false}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = [("business side off", ROOT, off), ("business side on", ROOT, base)]
+        times = _interleaved(variants, scenario, repeat, tmp)
+    _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
+
+
+def bench_rating(records: int, repeat: int) -> None:
+    """Rating throughput on generated usage records: one batch of ``records`` subscribers
+    (70% mobile-s, 30% mobile-l), rated ``repeat`` times as successive days of a month."""
+    from datetime import UTC, datetime
+
+    from sim.scenario import Catalog
+    from sim.scenario import Customers as CustomersConfig
+    from twin.bss.catalog import Cycles, PriceBook
+    from twin.bss.customers import Customers
+    from twin.bss.rating import Rating
+    from twin.feed import UsageBatch
+
+    catalog = parse_scenario(
+        {**yaml.safe_load((ROOT / "scenarios/metro.yaml").read_text())}, "metro.yaml"
+    ).catalog
+    assert isinstance(catalog, Catalog)
+    rng = np.random.default_rng(1)
+    book = PriceBook(catalog)
+    customers = Customers(CustomersConfig(), tuple(book.index))
+    products = (rng.random(records) < 0.3).astype(np.int64)
+    customers.load_inventory(
+        np.zeros(records, dtype=np.int64), products, ("mobile-s", "mobile-l"), ("c",), ("t",), 1
+    )
+    day = 86400.0
+    rating = Rating(book, customers, Cycles.of_run(datetime(2027, 3, 1, tzinfo=UTC), 31 * day))
+    batches = [
+        UsageBatch(
+            k * day,
+            (k + 1) * day,
+            np.arange(records, dtype=np.int64),
+            rng.exponential(1800.0, records),
+            rng.exponential(1000.0, records),
+        )
+        for k in range(repeat)
+    ]
+    started = time.perf_counter()
+    rated = sum(len(rating.rate(batch).subscription) for batch in batches)
+    seconds = time.perf_counter() - started
+    print(
+        f"rating: {rated:,} usage records (subscriber-days, voice and data each) in "
+        f"{seconds:.3f} s: {rated / seconds:,.0f} records/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -344,6 +421,15 @@ def main() -> None:
     thresholds.add_argument("--scenario", default="scenarios/national.yaml")
     thresholds.add_argument("--repeat", type=int, default=3)
     thresholds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    business = commands.add_parser(
+        "business", help="one scenario with the business side off and on, as a ratio"
+    )
+    business.add_argument("--scenario", default="scenarios/national.yaml")
+    business.add_argument("--repeat", type=int, default=3)
+    business.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    rating = commands.add_parser("rating", help="usage records rated per second")
+    rating.add_argument("--records", type=int, default=1_000_000, help="per batch")
+    rating.add_argument("--repeat", type=int, default=10, help="batches (days)")
     args = parser.parse_args()
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
@@ -357,6 +443,10 @@ def main() -> None:
         bench_assurance(args.scenario, args.repeat, args.set)
     elif args.command == "thresholds":
         bench_thresholds(args.scenario, args.repeat, args.set)
+    elif args.command == "business":
+        bench_business(args.scenario, args.repeat, args.set)
+    elif args.command == "rating":
+        bench_rating(args.records, args.repeat)
     else:
         bench_national(args.scales)
 

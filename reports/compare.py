@@ -37,7 +37,8 @@ METRICS = (
     ("availability", "availability (subscriber-weighted)"),
     ("subscriber_hours_out", "subscriber-hours out of service"),
     ("data_unserved", "data demand unserved"),
-    ("alarms", "alarms raised"),
+    ("alarms", "alarms raised (network)"),
+    ("qos_alarms", "threshold alarms raised (KPIs)"),
     ("root_causes", "root causes"),
     ("sla_breaches", "SLA breaches"),
     ("sla_credits", "SLA credits"),
@@ -91,7 +92,7 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
         finally:
             run.close()
         total = sum((fees[p] * n for p, n in counts.items() if p in fees), Decimal(0))
-        mrr = f"{total} {catalog['currency']}"
+        mrr = str(total)
     demand = data["demand_mb"]
     return {
         "voice_blocking": voice["blocking"],
@@ -103,17 +104,24 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
         "subscriber_hours_out": out_hours,
         "data_unserved": round(1.0 - data["served_mb"] / demand, 6) if demand else 0.0,
         "alarms": alarms.get("raised"),
+        "qos_alarms": (summary.get("thresholds") or {}).get("raised"),
         "root_causes": _count(alarms.get("root_causes")),
         "sla_breaches": _business(summary, "sla", "breaches", "breach_count"),
-        "sla_credits": _business(summary, "sla", "credits", "credit_total"),
-        "revenue": _business(summary, "revenue", "total", "billed"),
+        "sla_credits": _business(summary, "billing", "credits"),
+        "revenue": _business(summary, "billing", "total"),
         "monthly_recurring_revenue": mrr,
+        "currency": catalog["currency"] if catalog else None,
     }
 
 
-def _shown(key: str, value: Any) -> str:
+MONEY = ("sla_credits", "revenue", "monthly_recurring_revenue")
+
+
+def _shown(key: str, value: Any, currency: str | None = None) -> str:
     if value is None:
         return "n/a"
+    if key in MONEY:
+        return f"{value} {currency or ''}".strip()
     if key in ("voice_blocking", "data_unserved"):
         return f"{100 * value:.2f} %"
     if key == "availability":
@@ -130,12 +138,14 @@ def format_table(runs: list[dict[str, Any]]) -> str:
     names = [r["variant"] for r in runs]
     label_width = max(len(label) for _, label in METRICS)
     widths = [
-        max(len(n), *(len(_shown(k, r["metrics"][k])) for k, _ in METRICS))
+        max(
+            len(n), *(len(_shown(k, r["metrics"][k], r["metrics"]["currency"])) for k, _ in METRICS)
+        )
         for n, r in zip(names, runs, strict=True)
     ]
     lines = [" " * label_width + "".join(f"  {n:>{w}}" for n, w in zip(names, widths, strict=True))]
     for key, label in METRICS:
-        cells = [_shown(key, r["metrics"][key]) for r in runs]
+        cells = [_shown(key, r["metrics"][key], r["metrics"]["currency"]) for r in runs]
         lines.append(
             f"{label:<{label_width}}"
             + "".join(f"  {c:>{w}}" for c, w in zip(cells, widths, strict=True))
@@ -146,13 +156,14 @@ def format_table(runs: list[dict[str, Any]]) -> str:
 def _csv(runs: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["variant", "description", *(k for k, _ in METRICS)])
+    writer.writerow(["variant", "description", *(k for k, _ in METRICS), "currency"])
     for r in runs:
         writer.writerow(
             [
                 r["variant"],
                 r["description"],
                 *("" if r["metrics"][k] is None else r["metrics"][k] for k, _ in METRICS),
+                r["metrics"]["currency"] or "",
             ]
         )
     return buffer.getvalue()

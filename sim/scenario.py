@@ -56,6 +56,8 @@ MAX_MS_PER_KM = 1.0  # 200 times fibre's 0.005 ms/km
 MAX_RADIUS_KM = 2000
 MAX_SUBSCRIBERS = 100_000_000
 MAX_SESSION_MB = 100_000  # 100 GB in one data session
+MAX_PRICE_DECIMALS = 6
+MAX_PRICE = 1_000_000  # a month's fee or one unit's overage, in the currency unit
 MAX_CALL_S = 86_400.0  # a mean holding time of a day; real ones are about two minutes
 MAX_MTBF_S = 1000 * 365.25 * 86_400.0  # 1,000 years; telecom equipment is rated 10 to 100
 MAX_MTTR_S = 365 * 86_400.0
@@ -77,6 +79,16 @@ YEAR_S = 365.25 * 86_400.0  # as in sim.traffic, whose growth this estimates
 def _not_negative(amount: Decimal) -> Decimal:
     if amount < 0:
         raise ValueError(f"a price cannot be negative ({amount})")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PRICE_DECIMALS:
+        # billing rates usage in 10**-9 of the currency unit (docs/bss.md): six decimals a
+        # minute or a GB leave a whole number of those per MB
+        raise ValueError(
+            f"'{amount}' has more than {MAX_PRICE_DECIMALS} decimals (billing rates to "
+            f"{MAX_PRICE_DECIMALS} decimals of the currency unit)"
+        )
+    if amount > MAX_PRICE:
+        raise ValueError(f"{amount} is above {MAX_PRICE:,}, surely a mistake")
     return amount
 
 
@@ -418,6 +430,52 @@ class Product(_Strict):
 class Catalog(_Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
     products: list[Product]
+    tax_percent: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="tax added to every invoice, percent of its lines after credits; "
+        "at least 0 and at most 100, with at most 4 decimals",
+    )
+
+    @field_validator("tax_percent")
+    @classmethod
+    def _tax_decimals(cls, value: float) -> float:
+        if round(value, 4) != value:
+            raise ValueError(f"{value} has more than 4 decimals")
+        return value
+
+
+class Customers(_Strict):
+    """How the BSS groups the network's subscribers into customer accounts (docs/bss.md)."""
+
+    account_sizes: dict[int, Share] = Field(
+        default_factory=lambda: {1: 0.6, 2: 0.25, 3: 0.1, 4: 0.05},
+        description="subscriptions per account -> share of accounts (sums to 1); sizes "
+        "from 1 to 100",
+    )
+
+    @field_validator("account_sizes", mode="before")
+    @classmethod
+    def _whole_number_keys(cls, value: Any) -> Any:
+        # JSON (scenario.json, the run as written) has string keys: "2" is the size 2
+        if isinstance(value, dict):
+            return {
+                int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()
+            }
+        return value
+
+    @field_validator("account_sizes")
+    @classmethod
+    def _sizes(cls, value: dict[int, float]) -> dict[int, float]:
+        if not value:
+            raise ValueError("give at least one account size")
+        for size in value:
+            if not 1 <= size <= 100:
+                raise ValueError(f"account size {size} is not from 1 to 100")
+        if abs(sum(value.values()) - 1.0) > 1e-6:
+            raise ValueError(f"shares sum to {sum(value.values()):g}, not 1")
+        return value
 
 
 # --- faults and events ---------------------------------------------------------------------------
@@ -770,6 +828,11 @@ class TwinConfig(_Strict):
         "publish a breach of its product's sla.availability (summary.json's sla); false only "
         "measures what it costs",
     )
+    business: bool = Field(
+        True,
+        description="run the BSS (customers, rating, billing, revenue: summary.json's billing "
+        "and revenue) when the scenario has a catalog; false only measures what it costs",
+    )
 
 
 class PlanningCosts(_Strict):
@@ -850,6 +913,7 @@ class Scenario(_Strict):
     subscribers: Subscribers
     traffic: Traffic
     catalog: Catalog | None = None
+    customers: Customers = Customers()
     faults: Faults = Faults()
     events: list[Event] = Field(default_factory=list)
     twin: TwinConfig = TwinConfig()

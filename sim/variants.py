@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.scenario import Problem, Scenario, ScenarioError, apply_overrides, parse_scenario
 
-__all__ = ["BASE", "scenario_variants"]
+__all__ = ["BASE", "scenario_variants", "variant_sources"]
 
 BASE = "base"
 
@@ -63,12 +63,26 @@ def _apply(raw: dict[str, Any], variant: dict[str, Any], where: str, file: str) 
     return problems
 
 
+def variant_sources(raw: Any, file: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return the base scenario and each variant as ``(name, description, mapping)``, base
+    first, each mapping a whole scenario as written (no ``variants`` key) that validates; so
+    that a caller may still apply ``--set`` values to it (``telcotwin sweep --variants``).
+    :class:`ScenarioError` with every problem of every variant."""
+    return [(name, description, source) for name, description, source, _ in _variants(raw, file)]
+
+
 def scenario_variants(raw: Any, file: str) -> list[tuple[str, str, Scenario]]:
     """Return the base scenario and each variant as ``(name, description, scenario)``, base
     first; :class:`ScenarioError` with every problem of every variant."""
+    return [
+        (name, description, scenario) for name, description, _, scenario in _variants(raw, file)
+    ]
+
+
+def _variants(raw: Any, file: str) -> list[tuple[str, str, dict[str, Any], Scenario]]:
     base = parse_scenario(raw, file)  # checks the variants' own keys too
     plain = {k: v for k, v in raw.items() if k != "variants"}
-    out = [(BASE, "the scenario as written", parse_scenario(plain, file))]
+    out = [(BASE, "the scenario as written", plain, parse_scenario(plain, file))]
     problems: list[Problem] = []
     for index, (variant, model) in enumerate(
         zip(raw.get("variants") or [], base.variants, strict=True)
@@ -80,7 +94,7 @@ def scenario_variants(raw: Any, file: str) -> list[tuple[str, str, Scenario]]:
             problems += found
             continue
         try:
-            out.append((model.name, model.description, parse_scenario(changed, file)))
+            out.append((model.name, model.description, changed, parse_scenario(changed, file)))
         except ScenarioError as error:
             problems += [
                 Problem(p.file, p.path, f"in variant '{model.name}' ({where}): {p.message}")

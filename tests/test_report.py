@@ -69,10 +69,13 @@ def test_t_n3_stands_out_above_the_gos_with_the_channels_it_needs(metro_report):
     assert t_n3["channels_needed"] == "35"  # the issue: about 35 for 26 E at 2 %
     assert t_n3["exhaustion_date"] == "2027-03-03"  # already: the end of the run
     assert "voice channels" in t_n3["upgrade"]
-    # the most blocked cell of the network, and the only one that far above the GoS
+    # the most blocked cell of the network; the others that far above the GoS are the stadium
+    # surge's towers (t-s1 also takes the 150 subscriptions ordered at 10h), whose busy hour
+    # the two-day run averages with the surge day in it
     worst = max(rows.values(), key=lambda r: float(r["blocking"]))
     assert worst["cell"] == "t-n3/1"
-    assert sum(float(r["blocking"]) > 0.04 for r in rows.values()) == 1
+    above = {r["tower"] for r in rows.values() if float(r["blocking"]) > 0.04}
+    assert above - {"t-s1", "t-s2"} == {"t-n3"}
     # the northern cells, 8 to 10 E on 30 channels, are nowhere near it
     assert all(float(rows[f"t-n1/{i}"]["blocking"]) < 1e-6 for i in (1, 2, 3))
     assert all(rows[f"t-n1/{i}"]["upgrade"] == "none" for i in (1, 2, 3))
@@ -100,8 +103,9 @@ def test_page_holds_every_section_and_its_figures_embedded(metro_report):
     # service assurance's breaches are shown: the 2,279 subscribers homed on the towers that
     # failed (tests/test_sla.py checks that number against the homing)
     assert re.search(r"<td>breached_subscriptions</td><td>2279</td>", page)
-    # the BSS side is not in this run's summary yet: said so, not left blank
-    assert "Revenue at risk: not available in this run" in page
+    # and the business side's: billing and the revenue at risk (docs/bss.md)
+    assert re.search(r"<td>credits</td><td>\d+\.\d\d</td>", page)
+    assert "Revenue at risk: not available in this run" not in page
 
 
 def test_n_minus_1_on_the_reference_network(metro_report):

@@ -285,3 +285,15 @@ def test_planned_maintenance_is_not_a_breach_end_to_end():
         == 0.0
     )
     assert sla["missed_breaches"] == 0 and sla["false_breaches"] == 0
+
+
+def test_telcotwin_sla_says_not_measured_rather_than_no_breach(tmp_path, capsys):
+    # with service assurance off there were no measurements, which is not "0 SLA breaches"
+    out = tmp_path / "off"
+    overrides = ["twin.service_assurance=false", "duration=41h"]
+    run_scenario(load_scenario(SCENARIOS / "metro.yaml", overrides=overrides), out)
+    assert main(["sla", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "SLAs were not measured in this run" in text and "0 SLA breaches" not in text
+    assert main(["sla", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) is None

@@ -53,12 +53,13 @@ def test_usage_seconds_equal_carried_erlang_seconds(metro_run):
     (usage_s,) = _one(db, "select sum(voice_seconds) from usage")
     (carried_es,) = _one(db, "select sum(carried_erlangs * (end_s - start_s)) from cell_pm")
     assert usage_s == pytest.approx(carried_es, rel=1e-9)
-    # two daily usage periods, every row still 'received' (not yet rated)
+    # two daily usage periods
     assert db.execute("select distinct start_s, end_s from usage order by 1").fetchall() == [
         (0.0, 86400.0),
         (86400.0, 172800.0),
     ]
-    assert db.execute("select distinct status from usage").fetchall() == [("received",)]
+    # every row rated by the BSS (the scenario has a catalog; docs/bss.md)
+    assert db.execute("select distinct status from usage").fetchall() == [("rated",)]
 
 
 def test_outages_and_business_events_are_stored(metro_run):

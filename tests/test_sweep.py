@@ -141,6 +141,72 @@ def test_a_sweep_gives_the_same_metrics_as_running_each_replication_alone(
     assert "common random numbers" in summary["common_random_numbers"]
 
 
+def test_variants_are_parameter_sets_compared_with_the_base_on_common_random_numbers(
+    client: Any, tmp_path: Path
+) -> None:
+    # The Erlang cell as written (8 channels) and a variant with 12: each replication of the
+    # variant runs on the seed of the same replication of the base, so the paired difference
+    # in blocking is the difference on the very same calls, and the variant's runs are those
+    # of the variant's scenario run alone (sim.variants builds it).
+    raw = erlang_cell()
+    raw["variants"] = [{"name": "twelve", "set": {"network.defaults.voice_channels": 12}}]
+    path = _write(tmp_path, raw)
+    frame = sweep(
+        path, 3, set={CALLS: [1.0, 1.5]}, client=client, metrics=["voice.*"], variants=True
+    )
+    assert list(frame.columns) == [
+        "set", "label", "variant", CALLS, "replication", "seed", "metric", "value"
+    ]  # fmt: skip
+    labels = frame.drop_duplicates("set").set_index("set")["label"].to_dict()
+    assert labels == {
+        0: f"variant=base, {CALLS}=1.0",
+        1: f"variant=base, {CALLS}=1.5",
+        2: f"variant=twelve, {CALLS}=1.0",
+        3: f"variant=twelve, {CALLS}=1.5",
+    }
+    twelve = copy.deepcopy(raw)
+    del twelve["variants"]
+    twelve["network"]["defaults"]["voice_channels"] = 12
+    alone = flatten_metrics(
+        simulate(
+            parse_scenario(apply_overrides(twelve, [f"{CALLS}=1.5"], "x")),
+            seed=replication_seed(11, 2),
+        )
+    )
+    rows = frame[(frame["set"] == 3) & (frame["replication"] == 2)]
+    assert dict(zip(rows["metric"], rows["value"], strict=True)) == {
+        k: v for k, v in alone.items() if k.startswith("voice.")
+    }
+    # 12 channels block less than 8 on the same calls: every paired difference is negative
+    blocking = frame[frame["metric"] == "voice.blocking"].pivot(
+        index="replication", columns="set", values="value"
+    )
+    assert (blocking[2] < blocking[0]).all() and (blocking[3] < blocking[1]).all()
+    differences = frame.attrs["summary"]["metrics"]["voice.blocking"]["differences"]
+    assert [d["set"] for d in differences] == [1, 2, 3] and differences[1]["mean"] < 0
+
+
+def test_target_ci_on_a_metric_no_run_has_is_bad_input_and_keeps_the_runs(
+    client: Any, tmp_path: Path
+) -> None:
+    # the metric's name is only known from the runs' summaries: the first round runs, then the
+    # sweep stops with one line instead of stopping "reached: false" with exit status 0
+    with pytest.raises(ScenarioError) as error:
+        run_sweep(
+            erlang_cell(),
+            replications=2,
+            client=client,
+            out=tmp_path / "out",
+            target_ci=("voice.blokcing", 0.01),
+            max_replications=4,
+        )
+    assert [str(p) for p in error.value.problems] == [
+        f"--target-ci: no metric 'voice.blokcing' in the runs' summaries (e.g. voice.blocking); "
+        f"the replications run are kept in {tmp_path / 'out'}/"
+    ]
+    assert len(list((tmp_path / "out" / "rows").glob("*.json"))) == 2
+
+
 def test_paired_differences_are_intervals_of_the_per_replication_differences(
     client: Any, tmp_path: Path
 ) -> None:
@@ -378,10 +444,10 @@ def _free_port() -> int:
             "(with --set traffic.voice.busy_hour_calls=-1)",
         ),
         (["--replications", "0"], "--replications: must be at least 1, not 0"),
+        (["--variants"], "cell.yaml: variants: --variants: the scenario has no variants to sweep"),
         (
-            ["--variants"],
-            "--variants: scenario variants are not supported yet; sweep values with --set "
-            "KEY=V1,V2",
+            ["--scheduler", "garbage"],
+            "--scheduler: 'garbage' is not a scheduler address such as tcp://HOST:8786",
         ),
         (
             ["--target-ci", "voice.blocking=0.01"],

@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace the run directory if it exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    run.add_argument(
+        "--export",
+        default="",
+        metavar="NAMES",
+        help="CSV exports of the BSS written into the run directory, comma-separated: usage "
+        "(usage.csv), invoices (invoices.csv, invoice_lines.csv)",
+    )
 
     alarms = _inspect_parser(
         commands,
@@ -151,6 +158,15 @@ def _parser() -> argparse.ArgumentParser:
             "sweep", help="replications over parameter sets on Dask, with confidence intervals"
         )
     )
+
+    bills = _inspect_parser(commands, "bills", "a run's invoices (BSS), or one customer's")
+    bills.add_argument("--customer", default=None, metavar="ID", help="an account id (ACC-1)")
+    customer = _inspect_parser(
+        commands,
+        "customer",
+        "a customer's whole picture: subscriptions, usage, bills, SLA breaches, alarms",
+    )
+    customer.add_argument("account", metavar="ID", help="an account id, e.g. ACC-1")
 
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
@@ -244,6 +260,7 @@ def _run(args: argparse.Namespace) -> int:
             numbered=numbered,
             progress=progress,
             notice=notice,
+            exports=[name.strip() for name in args.export.split(",") if name.strip()],
         )
     finally:
         if bar is not None:
@@ -252,7 +269,16 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(result.summary))
     files = ", ".join(
         name
-        for name in ("summary.json", "twin.sqlite", "scenario.json", "run.json", "truth.json")
+        for name in (
+            "summary.json",
+            "twin.sqlite",
+            "scenario.json",
+            "run.json",
+            "truth.json",
+            "usage.csv",
+            "invoices.csv",
+            "invoice_lines.csv",
+        )
         if (result.out_dir / name).exists()
     )
     print(f"wrote {out.with_name(result.out_dir.name)}/ ({files})")
@@ -324,6 +350,17 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
     from twin.sla_report import summary_lines
 
     lines += summary_lines(summary)
+    billing = summary.get("billing")
+    if billing:
+        at_risk = summary["revenue"]["at_risk"]
+        lines += [
+            "",
+            f"  billing: {billing['invoices']:,} invoices, total {billing['total']} "
+            f"{billing['currency']} (recurring {billing['recurring']}, usage {billing['usage']}, "
+            f"credits {billing['credits']}, tax {billing['tax']}; telcotwin bills RUN_DIR)",
+            f"           revenue at risk {at_risk['total']} (SLA credits and lost usage at "
+            "overage rates)",
+        ]
     return "\n".join(lines)
 
 
@@ -492,6 +529,15 @@ def _sla(args: argparse.Namespace) -> int:
         rows = sla_by_tower(run)
     finally:
         run.close()
+    summary = json.loads((args.run_dir / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("sla") is None:  # not measured is not "no breach"
+        print(
+            "null"
+            if args.json
+            else f"{args.run_dir}: SLAs were not measured in this run (no catalog product with "
+            "an sla, or twin.service_assurance: false)"
+        )
+        return 0
     print(json.dumps(rows, indent=2) if args.json else format_sla(str(args.run_dir), rows))
     return 0
 
@@ -570,6 +616,18 @@ def _sweep(args: argparse.Namespace) -> int:
     return command(args)
 
 
+def _bills(args: argparse.Namespace) -> int:
+    from twin.bss.views import show_bills
+
+    return show_bills(args.run_dir, args.store_url, args.customer, as_json=args.json)
+
+
+def _customer(args: argparse.Namespace) -> int:
+    from twin.bss.views import show_customer
+
+    return show_customer(args.run_dir, args.store_url, args.account, as_json=args.json)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # so a killed run cleans up as Ctrl-C does
 
@@ -599,6 +657,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sla": _sla,
         "kpis": _kpis,
         "sweep": _sweep,
+        "bills": _bills,
+        "customer": _customer,
     }
     try:
         return handlers[args.command](args)

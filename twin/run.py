@@ -30,8 +30,10 @@ from sim.engine import Simulation
 from sim.scenario import Problem, Scenario, ScenarioError
 from sim.truth import AnomalyTruth, FaultTruth, OutageAttribution, TruthLog, TruthRecord
 from twin.anomaly_scoring import AnomalyScorer
+from twin.bss.business import BusinessSupport
 from twin.bss.contracts import Charging, Profiles
 from twin.bss.ordering import Ordering, attach_ordering
+from twin.bss.readback import EXPORT_FILES, check_exports, export_run
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
 from twin.oss.anomalies import AnomalyDetection
@@ -88,6 +90,7 @@ class _Wiring:
     ordering: Ordering | None = None  # None without its participants (customers, billing)
     assurance: _Assurance | None = None  # anomaly detection and SLA (_wire always sets it)
     thresholds: ThresholdMonitor | None = None  # None without performance management
+    business: BusinessSupport | None = None  # None without a catalog, or turned off
 
     def summary(self) -> dict[str, Any]:
         """The run's summary, with fault management scored against the truth (``alarms``)."""
@@ -97,6 +100,9 @@ class _Wiring:
         if self.assurance is not None:
             summary.update(self.assurance.summary(self.truth, self.simulation.scenario.duration))
         summary["thresholds"] = None if self.thresholds is None else self.thresholds.summary()
+        summary.update(
+            {"billing": None, "revenue": None} if self.business is None else self.business.summary()
+        )
         if self.fault is None:
             summary["alarms"] = None
             return summary
@@ -144,15 +150,35 @@ def _wire(
     scorer = AlarmScorer()
     scorer.attach(bus)
     assurance = _Assurance.wire(scenario, bus)
+    # the BSS last of the twin's functions: its billing takes service assurance's breaches
+    business = (
+        BusinessSupport(bus, scenario.catalog, scenario.customers)
+        if scenario.twin.business and scenario.catalog is not None
+        else None
+    )
     simulation = Simulation(
         scenario, bus, base_dir=base_dir, seed=seed, file=file, progress=progress, truth=truth
     )
+    # ordering activates subscriptions in the network, the customers and billing: the BSS's
+    # own systems, or the ones a test gives
+    if participants is None and business is not None:
+        participants = (business.profiles, business.charging)
     ordering = None
     if participants is not None:
         products = None if scenario.catalog is None else [p.id for p in scenario.catalog.products]
         ordering = attach_ordering(bus, simulation, *participants, products=products)
     return _Wiring(
-        simulation, bus, truth, builder, fault, scorer, performance, ordering, assurance, thresholds
+        simulation,
+        bus,
+        truth,
+        builder,
+        fault,
+        scorer,
+        performance,
+        ordering,
+        assurance,
+        thresholds,
+        business,
     )
 
 
@@ -214,7 +240,9 @@ def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> 
     truth.listeners.append(state_changes)
 
 
-RUN_FILES = frozenset({"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"})
+RUN_FILES = frozenset(
+    {"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"} | EXPORT_FILES
+)
 
 
 def is_run_directory(path: Path) -> bool:
@@ -240,6 +268,7 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     notice: Callable[[str], None] | None = None,
     participants: tuple[Profiles, Charging] | None = None,
+    exports: list[str] | None = None,
 ) -> RunResult:
     """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json,
     truth.json) atomically; the result names the directory written.
@@ -251,8 +280,10 @@ def run_scenario(
     recorded for the same directory, by absolute path.
 
     What killed runs left in the parent is removed first; ``notice`` gets one line for each.
+    ``exports`` names CSV exports of the BSS (``usage``, ``invoices``) written beside them.
     """
     shown = Path(out_dir)
+    check_exports(scenario, exports or [], file)
     out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not force and not numbered:
         raise ScenarioError([Problem(str(shown), "", _ALREADY_EXISTS)])
@@ -276,6 +307,7 @@ def run_scenario(
                 out_dir,
                 store_url=store_url,
                 force=force,
+                exports=exports or [],
             )
         finally:
             claim.release()
@@ -294,6 +326,7 @@ def _write_run_directory(
     *,
     store_url: str | None,
     force: bool,
+    exports: list[str] | None = None,
 ) -> dict[str, Any]:
     """Simulate into ``.<name>.partial`` beside ``out_dir`` and rename it into place; called
     with the directory claimed, so the partial folder's name is this run's alone."""
@@ -324,6 +357,8 @@ def _write_run_directory(
             store.close(commit=False)
             raise
         store.close(commit=True)
+        if exports:
+            export_run(url, run_id, scenario.start, building, exports)
         (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
         # What really happened, for scoring: beside the run, never on the bus the twin reads.
         (building / "truth.json").write_text(

@@ -32,11 +32,12 @@ import json
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -53,6 +54,7 @@ from sqlalchemy import (
 )
 
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
+from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -84,6 +86,10 @@ RECORD_TYPES = (
     AlarmNotification,
     AlarmChange,
     SlaBreach,
+    RatedUsage,
+    InvoiceBatch,
+    SlaCredit,
+    CustomerBase,
     RunEnded,
     SubscriptionReleased,
     OrderStateChange,
@@ -187,7 +193,16 @@ usage = Table(
     Column("subscriber", Integer, nullable=False),
     Column("voice_seconds", Float, nullable=False),
     Column("data_mb", Float, nullable=False),
-    Column("status", String, nullable=False),
+    Column("status", String, nullable=False),  # TMF635: received, rated or rejected
+    # what rating made of the record (twin.bss.rating), when the BSS runs; NULL otherwise
+    Column("cycle", Integer),
+    Column("subscription", String),
+    Column("billed_minutes", Integer),  # whole minutes, rounded up
+    Column("minutes_over", Integer),  # beyond the allowance
+    Column("voice_nano", BigInteger),  # rated amount, 10**-9 of the currency unit
+    Column("billed_mb", Integer),
+    Column("mb_over", Integer),
+    Column("data_nano", BigInteger),
 )
 business_events = Table(
     "business_events",
@@ -209,6 +224,10 @@ subscribers = Table(
     Column("cell_id", String, nullable=False),
     Column("product", String, nullable=False),
     Column("since_s", Float, nullable=False),
+    # the BSS's customer (twin.bss.customers), when it runs: the subscriber's subscription and
+    # the account holding it (an account holds several); NULL for a subscriber with none
+    Column("subscription", String),
+    Column("account", String),
 )
 
 notifications = Table(
@@ -350,6 +369,91 @@ sla_breaches = Table(
     Column("availability", Float, nullable=False),
     Column("target", Float, nullable=False),
 )
+# --- the BSS (twin.bss): customers, rated usage, invoices, credits -----------------------------
+# Amounts: rated usage in 10**-9 of the currency unit (``*_nano``), invoices in its minor unit
+# (``*_minor``) beside the decimal string a person reads.
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("account_id", String, nullable=False),
+    Column("cycle", Integer, nullable=False),  # its period: billing_cycles
+    Column("total_minor", BigInteger, nullable=False),
+)
+billing_cycles = Table(
+    "billing_cycles",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("cycle", Integer, nullable=False),
+    Column("period_start_s", Float, nullable=False),
+    Column("period_end_s", Float, nullable=False),
+    Column("days", Integer, nullable=False),  # of the whole month, the proration base
+    Column("currency", String, nullable=False),
+    Column("minor_digits", Integer, nullable=False),  # of the currency's minor unit
+)
+invoice_charges = Table(
+    # one row per subscription per invoice: its recurring fee and its usage beyond allowances,
+    # the recurring, voice_overage and data_overage lines of the bill (docs/bss.md)
+    "invoice_charges",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("charge", Integer, nullable=False),  # order within the cycle's charges
+    Column("subscription", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("days", Integer, nullable=False),  # billed, of the cycle's (billing_rates)
+    Column("monthly_fee", String, nullable=False),  # the fee in force (docs/bss.md)
+    Column("recurring_minor", BigInteger, nullable=False),
+    Column("minutes_over", BigInteger, nullable=False),  # at billing_rates.minute_price
+    Column("voice_minor", BigInteger, nullable=False),
+    Column("mb_over", BigInteger, nullable=False),  # at billing_rates.mb_price
+    Column("data_minor", BigInteger, nullable=False),
+)
+billing_rates = Table(
+    # what a cycle's charges are made of, per product: the cycle's days, the overage rates
+    "billing_rates",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("cycle", Integer, nullable=False),
+    Column("cycle_days", Integer, nullable=False),
+    Column("product", String, nullable=False),
+    Column("product_name", String, nullable=False),
+    Column("minute_price", String, nullable=False),
+    Column("mb_price", String, nullable=False),
+)
+invoice_adjustments = Table(
+    # an invoice's other lines: SLA credits, credit brought and carried forward, tax
+    "invoice_adjustments",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("invoice_id", String, nullable=False),
+    Column("line", Integer, nullable=False),  # order among the invoice's adjustments
+    Column("subscription", String, nullable=False),  # empty for the invoice's own
+    Column("kind", String, nullable=False),
+    Column("description", String, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_price", String, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+)
+credits = Table(
+    "credits",
+    metadata,
+    Column("run_id", String, nullable=False, index=True),
+    Column("time_s", Float, nullable=False),
+    Column("subscription", String, nullable=False),
+    Column("account_id", String, nullable=False),
+    Column("product", String, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("cycle_start_s", Float, nullable=False),
+    Column("cycle_end_s", Float, nullable=False),
+    Column("availability", Float, nullable=False),
+    Column("target", Float, nullable=False),
+    Column("credit_percent", String, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("invoice_id", String, nullable=False),
+)
 
 
 def open_engine(url: str, *, scratch: bool = False) -> Engine:
@@ -436,6 +540,9 @@ class Store:
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
         self._sla_rows: list[tuple[Any, ...]] = []
+        self._rated_usage: dict[float, RatedUsage] = {}
+        self._customers_first: CustomerBase | None = None
+        self._inventory_written = False
 
     def attach(self, bus: Bus) -> None:
         for kind in RECORD_TYPES:
@@ -459,6 +566,10 @@ class Store:
             OrderStateChange: self._order_change,
             OrderItemChange: self._order_item,
             SagaStep: self._saga_step,
+            RatedUsage: self._rated,
+            InvoiceBatch: self._invoices,
+            SlaCredit: self._credit,
+            CustomerBase: self._customers,
         }
         handler = handlers.get(type(record))
         if handler is not None:
@@ -564,19 +675,34 @@ class Store:
         cell_ids = np.array(inv.cell_ids, dtype=object)
         products = np.array(inv.product_names, dtype=object)
         n = inv.subscribers
-        self._insert(
+        # The BSS publishes the start inventory's customers as it takes the inventory, before
+        # the store (attached after the twin's functions) gets it: written in the same rows.
+        customers, self._customers_first = self._customers_first, None
+        subscription: Any = _Same(None)
+        account: Any = _Same(None)
+        if customers is not None:
+            subscription = np.full(n, None, dtype=object)
+            account = np.full(n, None, dtype=object)
+            subscription[customers.subscriber] = customers.subscription_ids
+            account[customers.subscriber] = customers.subscription_account
+        self._insert_columns(
             subscribers,
-            _rows(
-                [self.run_id] * n,
+            [
+                _Same(self.run_id),
                 np.arange(n),
                 cell_ids[inv.subscriber_cell],
                 products[inv.subscriber_product],
-                [0.0] * n,
-            ),
+                _Same(0.0),
+                subscription,
+                account,
+            ],
         )
+        self._inventory_written = True
 
     def _admitted(self, r: SubscriptionAdmitted) -> None:
-        self._insert(subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s)])
+        self._insert(
+            subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s, None, None)]
+        )
 
     def _released(self, r: SubscriptionReleased) -> None:
         self._insert(
@@ -706,17 +832,46 @@ class Store:
 
     def _usage(self, b: UsageBatch) -> None:
         n = len(b.subscriber)
-        self._insert(
+        rated = self._rated_usage.pop(b.start_s, None)
+        if rated is None:
+            status: Any = _Same("received")
+            rating: list[Any] = [_Same(None)] * 8
+        else:
+            # the rated records are the batch's rows in order, less those rejected
+            at = np.searchsorted(b.subscriber, rated.subscriber)
+            is_rated = np.zeros(n, dtype=bool)
+            is_rated[at] = True
+            status = np.where(is_rated, "rated", "rejected").astype(object)
+
+            def column(values: np.ndarray) -> Any:
+                if len(values) == n:
+                    return values
+                out = np.full(n, None, dtype=object)
+                out[at] = values.tolist()
+                return out
+
+            rating = [
+                _Same(rated.cycle) if len(at) == n else column(np.full(len(at), rated.cycle)),
+                column(rated.subscription_id),
+                column(rated.voice_minutes),
+                column(rated.voice_overage),
+                column(rated.voice_nano),
+                column(rated.data_mb),
+                column(rated.data_overage),
+                column(rated.data_nano),
+            ]
+        self._insert_columns(
             usage,
-            _rows(
-                [self.run_id] * n,
-                [b.start_s] * n,
-                [b.end_s] * n,
+            [
+                _Same(self.run_id),
+                _Same(b.start_s),
+                _Same(b.end_s),
                 b.subscriber,
                 b.voice_seconds,
                 b.data_mb,
-                ["received"] * n,
-            ),
+                status,
+                *rating,
+            ],
         )
 
     def _notification(self, n: AlarmNotification) -> None:
@@ -775,6 +930,142 @@ class Store:
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
 
+    def _rated(self, r: RatedUsage) -> None:
+        # The BSS rates a usage batch as it is published, before the store (attached after the
+        # twin's functions) gets the batch: kept here, written with the batch's rows.
+        self._rated_usage[r.start_s] = r
+
+    def _insert_columns(self, table: Table, columns: list[Any]) -> None:
+        """Insert columnar rows in slices, so a million rows never sit in memory as tuples."""
+        n = max((len(c) for c in columns if not isinstance(c, _Same)), default=0)
+        for first in range(0, n, _SLICE):
+            last = min(first + _SLICE, n)
+            self._insert(
+                table,
+                _rows(
+                    *(
+                        [c.value] * (last - first) if isinstance(c, _Same) else c[first:last]
+                        for c in columns
+                    )
+                ),
+            )
+
+    def _invoices(self, b: InvoiceBatch) -> None:
+        n = len(b.invoice_account)
+        accounts = b.invoice_account_id
+        ids = np.array([invoice_id(b.cycle, a) for a in accounts.tolist()], dtype=object)
+        self._insert_columns(
+            invoices,
+            [
+                _Same(self.run_id),
+                ids,
+                accounts,
+                _Same(b.cycle),
+                b.invoice_total,
+            ],
+        )
+        self._insert(
+            billing_cycles,
+            [
+                (
+                    self.run_id,
+                    b.cycle,
+                    b.period_start_s,
+                    b.period_end_s,
+                    b.cycle_days,
+                    b.currency,
+                    b.digits,
+                )
+            ],
+        )
+        self._insert_columns(
+            invoice_charges,
+            [
+                _Same(self.run_id),
+                ids[b.charge_invoice] if n else [],
+                np.arange(len(b.charge_invoice)),
+                b.charge_subscription_id,
+                np.array(b.product_ids, dtype=object)[b.charge_product],
+                b.charge_days,
+                np.array(b.fees or ("",), dtype=object)[b.charge_fee],
+                b.charge_recurring,
+                b.charge_voice_overage,
+                b.charge_voice_amount,
+                b.charge_data_overage,
+                b.charge_data_amount,
+            ],
+        )
+        self._insert(
+            billing_rates,
+            [
+                (self.run_id, b.cycle, b.cycle_days, product, name, minute, megabyte)
+                for product, name, minute, megabyte in zip(
+                    b.product_ids,
+                    b.product_names,
+                    b.voice_minute_price,
+                    b.data_mb_price,
+                    strict=True,
+                )
+            ],
+        )
+        lines: dict[int, int] = {}
+        rows = []
+        for x in b.adjustments:
+            lines[x.invoice] = lines.get(x.invoice, 0) + 1
+            rows.append(
+                (
+                    self.run_id,
+                    ids[x.invoice],
+                    lines[x.invoice],
+                    "" if x.subscription < 0 else f"SUB-{x.subscription + 1}",
+                    x.kind,
+                    x.description,
+                    x.quantity,
+                    x.unit_price,
+                    x.amount,
+                )
+            )
+        self._insert(invoice_adjustments, rows)
+
+    def _credit(self, c: SlaCredit) -> None:
+        self._insert(
+            credits,
+            [
+                (
+                    self.run_id,
+                    _plain(c.time_s),
+                    c.subscription,
+                    c.account,
+                    c.product,
+                    c.cycle,
+                    _plain(c.cycle_start_s),
+                    _plain(c.cycle_end_s),
+                    _plain(c.availability),
+                    _plain(c.target),
+                    c.credit_percent,
+                    c.amount,
+                    c.invoice_id,
+                )
+            ],
+        )
+
+    def _customers(self, c: CustomerBase) -> None:
+        if not self._inventory_written:  # the start inventory's: written with it
+            self._customers_first = c
+            return
+        # the saga's, at the end: the network admitted them already (SubscriptionAdmitted)
+        for subscriber, subscription, account in zip(
+            c.subscriber.tolist(),
+            c.subscription_ids.tolist(),
+            c.subscription_account.tolist(),
+            strict=True,
+        ):
+            self.connection.execute(
+                subscribers.update()
+                .where(subscribers.c.run_id == self.run_id, subscribers.c.subscriber == subscriber)
+                .values(subscription=subscription, account=account)
+            )
+
     def _business(self, e: BusinessEvent) -> None:
         self._insert(
             business_events,
@@ -794,6 +1085,14 @@ class Store:
 
 
 _DONE = object()
+_SLICE = 100_000  # rows per executemany of the bulk BSS tables
+
+
+@dataclass(frozen=True)
+class _Same:
+    """One value for every row of a column."""
+
+    value: Any
 
 
 def _delete_runs_of(connection: Connection, directory: str) -> None:

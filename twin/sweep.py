@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import os
+import re
 import threading
 import time
 import uuid
@@ -43,6 +44,7 @@ from sim.scenario import (
     parse_scenario,
     read_yaml,
 )
+from sim.variants import variant_sources
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,35 +141,59 @@ def parse_set_options(items: Sequence[str], file: str) -> list[tuple[str, list[s
 
 
 def parameter_sets(
-    raw: Mapping[str, Any], lists: Sequence[tuple[str, Sequence[str]]], file: str
+    raw: Mapping[str, Any],
+    lists: Sequence[tuple[str, Sequence[str]]],
+    file: str,
+    *,
+    variants: bool = False,
 ) -> list[ParameterSet]:
     """Return every combination of the value lists (the first key varying slowest), each
-    validated as a whole scenario; bad input for every problem of every combination."""
+    validated as a whole scenario; bad input for every problem of every combination.
+
+    With ``variants``, the combinations are made on the scenario as written (``base``) and then
+    on each of its ``variants:`` (:mod:`sim.variants`), in that order: the variant's name is the
+    first parameter, ``variant``, so each variant is compared with the base on common random
+    numbers like any other parameter set."""
+    sources: list[tuple[str | None, Mapping[str, Any]]] = [(None, raw)]
+    if variants:
+        if not raw.get("variants"):
+            raise ScenarioError(
+                [Problem(file, "variants", "--variants: the scenario has no variants to sweep")]
+            )
+        sources = [(name, source) for name, _, source in variant_sources(raw, file)]
     sets: list[ParameterSet] = []
     problems: list[Problem] = []
     keys = [key for key, _ in lists]
-    for index, combination in enumerate(itertools.product(*(values for _, values in lists))):
-        overrides = tuple(f"{key}={value}" for key, value in zip(keys, combination, strict=True))
-        try:
-            scenario = parse_scenario(
-                apply_overrides(copy.deepcopy(raw), list(overrides), file), file
+    combinations = list(itertools.product(*(values for _, values in lists)))
+    for name, source in sources:
+        for combination in combinations:
+            overrides = tuple(
+                f"{key}={value}" for key, value in zip(keys, combination, strict=True)
             )
-        except ScenarioError as error:
-            # which combination, when there are several: the value, not only the key, is wrong
-            where = f" (with --set {', '.join(overrides)})" if overrides else ""
-            for problem in error.problems:
-                named = Problem(problem.file, problem.path, problem.message + where)
-                if problem.message in ("unknown key", _NOT_IN_SCENARIO) or not where:
-                    named = problem  # the key itself is wrong, whatever its value
-                if named not in problems:
-                    problems.append(named)
-            continue
-        # each value as the override reads it (YAML 1.2), through the same reader
-        values = tuple(
-            (key, apply_overrides({"value": None}, [f"value={text}"], file)["value"])
-            for key, text in zip(keys, combination, strict=True)
-        )
-        sets.append(ParameterSet(index, overrides, values, scenario))
+            try:
+                scenario = parse_scenario(
+                    apply_overrides(copy.deepcopy(dict(source)), list(overrides), file), file
+                )
+            except ScenarioError as error:
+                # which combination, when there are several: the value, not only the key, is wrong
+                where = f" (with --set {', '.join(overrides)})" if overrides else ""
+                where += f" in variant '{name}'" if name is not None else ""
+                for problem in error.problems:
+                    named = Problem(problem.file, problem.path, problem.message + where)
+                    if problem.message in ("unknown key", _NOT_IN_SCENARIO) or not where:
+                        named = problem  # the key itself is wrong, whatever its value
+                    if named not in problems:
+                        problems.append(named)
+                continue
+            # each value as the override reads it (YAML 1.2), through the same reader
+            values = tuple(
+                (key, apply_overrides({"value": None}, [f"value={text}"], file)["value"])
+                for key, text in zip(keys, combination, strict=True)
+            )
+            if name is not None:
+                overrides = (f"variant={name}", *overrides)
+                values = (("variant", name), *values)
+            sets.append(ParameterSet(len(sets), overrides, values, scenario))
     if problems:
         raise ScenarioError(problems)
     return sets
@@ -486,6 +512,16 @@ def connect(scheduler: str | None, workers: int | None) -> Connection:
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        if not re.fullmatch(r"((tcp|tls|ucx|ws|wss)://)?[^\s:/]+:\d{1,5}", scheduler):
+            raise ScenarioError(
+                [
+                    Problem(
+                        "--scheduler",
+                        "",
+                        f"'{scheduler}' is not a scheduler address such as tcp://HOST:8786",
+                    )
+                ]
+            )
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
@@ -591,6 +627,7 @@ def run_sweep(
     progress: Callable[[Progress], None] | None = None,
     notice: Callable[[str], None] | None = None,
     replicate: Callable[..., ReplicationResult] = run_replication,
+    variants: bool = False,
 ) -> SweepResult:
     """Run a sweep and return its rows and statistics; with ``out``, write them to
     ``out/sweep.csv`` and ``out/sweep.json`` and keep every finished replication in ``out`` as
@@ -601,11 +638,12 @@ def run_sweep(
     ``client`` is a Dask client to use (and leave open); without one, a client is made from
     ``scheduler`` or a new LocalCluster of ``workers`` processes, and closed at the end.
     ``replicate`` runs one replication on a worker (tests substitute one that fails).
+    ``variants`` runs every parameter set on the scenario and on each of its ``variants:``.
     """
     check_replications(replications, max_replications, target_ci)
     if keep_runs and out is None:
         raise ScenarioError([Problem("--keep-runs", "", "needs --out, where the runs are kept")])
-    parameter_set_list = parameter_sets(raw, sets, file)
+    parameter_set_list = parameter_sets(raw, sets, file, variants=variants)
     base = str(Path(base_dir).resolve())
     _check_networks(parameter_set_list, base, file)
     plan = _plan(parameter_set_list, file, metrics)
@@ -714,6 +752,18 @@ def _execute(
         if target_ci is None or max_replications is None:
             break
         rows = [row for (s, r), row in finished.items() if s < len(sets) and r < total]
+        if rows and not any(target_ci[0] in row["metrics"] for row in rows):
+            kept = f"; the replications run are kept in {out}/" if out is not None else ""
+            raise ScenarioError(
+                [
+                    Problem(
+                        "--target-ci",
+                        "",
+                        f"no metric '{target_ci[0]}' in the runs' summaries (e.g. "
+                        f"voice.blocking){kept}",
+                    )
+                ]
+            )
         needed = needed_replications(rows, sets, total, target_ci)
         if needed is None or total >= max_replications:
             break
@@ -858,12 +908,14 @@ def sweep(
     metrics: Sequence[str] = (),
     target_ci: tuple[str, float] | None = None,
     max_replications: int | None = None,
+    variants: bool = False,
 ) -> pd.DataFrame:
     """Return a sweep's long-format DataFrame (set, label, one column per parameter,
     replication, seed, metric, value): the Python form of ``telcotwin sweep``, for notebooks.
 
     ``scenario`` is a YAML file or a parsed scenario mapping; ``set`` maps key paths to value
     lists (a string is read as ``--set`` reads it, other values as their JSON).
+    ``variants`` sweeps the scenario's ``variants:`` too (a ``variant`` column).
     ``df.attrs["summary"]`` holds what sweep.json would (intervals, differences, failures).
     """
     if isinstance(scenario, (str, Path)):
@@ -892,6 +944,7 @@ def sweep(
         metrics=metrics,
         target_ci=target_ci,
         max_replications=max_replications,
+        variants=variants,
     )
     result.frame.attrs["summary"] = result.summary
     return result.frame
@@ -918,7 +971,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--variants",
         action="store_true",
-        help="sweep the scenario's variants: not supported yet (scenarios have no variants)",
+        help="run every parameter set on the scenario as written and on each of its variants: "
+        "(a `variant` parameter; differences are against the base, on common random numbers)",
     )
     parser.add_argument(
         "--out",
@@ -973,14 +1027,6 @@ def command(args: Any) -> int:
         return 1
     file: Path = args.file
     problems = []
-    if args.variants:
-        problems.append(
-            Problem(
-                "--variants",
-                "",
-                "scenario variants are not supported yet; sweep values with --set KEY=V1,V2",
-            )
-        )
     if args.workers is not None and args.workers < 1:
         problems.append(Problem("--workers", "", f"must be at least 1, not {args.workers}"))
     if args.workers is not None and args.scheduler is not None:
@@ -1038,6 +1084,7 @@ def command(args: Any) -> int:
             max_replications=args.max_replications,
             progress=progress,
             notice=notice,
+            variants=args.variants,
         )
     except KeyboardInterrupt:
         print(

@@ -1,0 +1,217 @@
+"""Records the BSS functions publish on the bus, for the store, the summary and the CLI.
+
+Money in them is integers: rated amounts in 10**-9 of the currency unit
+(:data:`twin.bss.catalog.NANO`), invoice amounts in the currency's minor unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "CustomerBase",
+    "InvoiceBatch",
+    "InvoiceLine",
+    "RatedUsage",
+    "SlaCredit",
+    "describe_overage",
+    "describe_recurring",
+    "format_minor",
+    "invoice_id",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class RatedUsage:
+    """One usage batch rated (TMF635 status ``rated``), one element per usage record that
+    belonged to a subscription: whole minutes and megabytes (each rounded up per record),
+    the part beyond the allowance, and its amount. ``rejected`` counts the records of
+    subscribers with no subscription; ``duplicates`` those rated before (not rated again)."""
+
+    start_s: float
+    end_s: float
+    cycle: int
+    subscription: np.ndarray  # ordinal
+    subscription_id: np.ndarray  # SUB-<n>, object array
+    subscriber: np.ndarray
+    voice_minutes: np.ndarray
+    voice_overage: np.ndarray
+    voice_nano: np.ndarray
+    data_mb: np.ndarray
+    data_overage: np.ndarray
+    data_nano: np.ndarray
+    rejected: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One of an invoice's few lines beside its subscriptions' charges: an SLA credit, credit
+    brought or carried forward, tax. ``subscription`` is an ordinal, -1 for the invoice's own."""
+
+    invoice: int  # index into the batch's invoices
+    subscription: int
+    kind: str
+    description: str
+    quantity: int
+    unit_price: str
+    amount: int  # minor units
+
+
+@dataclass(frozen=True, eq=False)
+class InvoiceBatch:
+    """The invoices of one billing cycle (TMF678 customer bills), columnar.
+
+    One invoice per account with a charged subscription (``invoice_*``, by account ordinal).
+    Each charged subscription has one *charge* row (``charge_*``): its recurring fee (days
+    billed of ``cycle_days`` at its monthly fee) and its voice and data beyond the allowances
+    with their amounts; an invoice's other lines are ``adjustments``. Amounts are minor units.
+    Invariant: each invoice's total is the sum of its lines (:meth:`lines`), never negative.
+    """
+
+    cycle: int
+    period_start_s: float
+    period_end_s: float
+    cycle_days: int
+    currency: str
+    digits: int
+    account_labels: Mapping[int, str]  # accounts the saga named; the others are ACC-<n+1>
+    invoice_account: np.ndarray
+    invoice_account_id: np.ndarray  # object array
+    invoice_total: np.ndarray
+    charge_invoice: np.ndarray
+    charge_subscription: np.ndarray
+    charge_subscription_id: np.ndarray  # SUB-<n>, object array
+    charge_product: np.ndarray  # index into product_ids
+    charge_days: np.ndarray
+    charge_fee: np.ndarray  # index into fees
+    charge_recurring: np.ndarray
+    charge_voice_overage: np.ndarray  # minutes
+    charge_voice_amount: np.ndarray
+    charge_data_overage: np.ndarray  # MB
+    charge_data_amount: np.ndarray
+    product_ids: tuple[str, ...]
+    product_names: tuple[str, ...]
+    fees: tuple[str, ...]  # monthly fees, decimal strings
+    voice_minute_price: tuple[str, ...]  # per product
+    data_mb_price: tuple[str, ...]  # per product
+    adjustments: tuple[InvoiceLine, ...]
+
+    def account_id(self, ordinal: int) -> str:
+        return self.account_labels.get(ordinal) or f"ACC-{ordinal + 1}"
+
+    def invoice_id(self, index: int) -> str:
+        return invoice_id(self.cycle, self.account_id(int(self.invoice_account[index])))
+
+    def lines(self) -> Iterator[tuple[int, int, str, str, int, str, int]]:
+        """Every line, invoice by invoice: (invoice index, subscription ordinal or -1, kind,
+        description, quantity, unit price, amount in minor units). Each invoice has its
+        subscriptions' charges (recurring, voice_overage, data_overage, the overages only when
+        not zero) by subscription, then its adjustments."""
+        adjustments: dict[int, list[InvoiceLine]] = {}
+        for line in self.adjustments:
+            adjustments.setdefault(line.invoice, []).append(line)
+        columns = zip(
+            self.charge_invoice.tolist(),
+            self.charge_subscription.tolist(),
+            self.charge_product.tolist(),
+            self.charge_days.tolist(),
+            self.charge_fee.tolist(),
+            self.charge_recurring.tolist(),
+            self.charge_voice_overage.tolist(),
+            self.charge_voice_amount.tolist(),
+            self.charge_data_overage.tolist(),
+            self.charge_data_amount.tolist(),
+            strict=True,
+        )
+        current = -1
+        for invoice, sub, product, days, fee, recurring, minutes, voice, mb, data in columns:
+            if invoice != current:
+                for line in adjustments.pop(current, []):
+                    yield _line(line)
+                current = invoice
+            name = self.product_names[product]
+            yield (invoice, sub, "recurring", describe_recurring(name, days, self.cycle_days),
+                   days, self.fees[fee], recurring)  # fmt: skip
+            if minutes:
+                yield (invoice, sub, "voice_overage", describe_overage(name, "voice"), minutes,
+                       self.voice_minute_price[product], voice)  # fmt: skip
+            if mb:
+                yield (invoice, sub, "data_overage", describe_overage(name, "data"), mb,
+                       self.data_mb_price[product], data)  # fmt: skip
+        for invoice in sorted(adjustments):
+            for line in adjustments[invoice]:
+                yield _line(line)
+
+
+def _line(line: InvoiceLine) -> tuple[int, int, str, str, int, str, int]:
+    return (
+        line.invoice,
+        line.subscription,
+        line.kind,
+        line.description,
+        line.quantity,
+        line.unit_price,
+        line.amount,
+    )
+
+
+def invoice_id(cycle: int, account: str) -> str:
+    """An invoice's id: ``INV-<cycle number>-<account>``."""
+    return f"INV-{cycle + 1}-{account}"
+
+
+def describe_recurring(product_name: str, days: int, cycle_days: int) -> str:
+    return f"{product_name} monthly fee, {days} of {cycle_days} days"
+
+
+def describe_overage(product_name: str, kind: str) -> str:
+    unit = "min" if kind == "voice" else "MB"
+    return f"{product_name} {kind} beyond allowance ({unit})"
+
+
+def format_minor(minor: int, digits: int) -> str:
+    """An amount in minor units as a decimal string: 1500 -> '15.00', -57 -> '-0.57'."""
+    if not digits:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    whole, part = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole}.{part:0{digits}d}"
+
+
+@dataclass(frozen=True)
+class SlaCredit:
+    """An SLA breach credited: on which invoice, for how much (minor units, positive)."""
+
+    time_s: float
+    subscription: str
+    account: str
+    product: str
+    cycle: int
+    cycle_start_s: float
+    cycle_end_s: float
+    availability: float
+    target: float
+    credit_percent: str
+    amount: int  # minor units
+    digits: int  # of the currency's minor unit
+    invoice_id: str
+
+
+@dataclass(frozen=True, eq=False)
+class CustomerBase:
+    """Accounts and subscriptions, columnar (ids are object arrays of strings): those of the
+    start inventory at the start, those the saga added and kept (removed ones left out) at the
+    end of the run."""
+
+    time_s: float
+    account_ids: np.ndarray
+    subscription_ids: np.ndarray
+    subscription_account: np.ndarray  # account id of each subscription
+    subscriber: np.ndarray
+    product: np.ndarray  # product id of each subscription
+    cell: np.ndarray  # home cell id ('' when the network never said)
+    start_s: np.ndarray
