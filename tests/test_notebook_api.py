@@ -128,5 +128,5 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, call, expected) -> None:
 
 
 def test_an_unknown_table_names_the_known_ones(tiny: tt.Run) -> None:
-    with pytest.raises(ScenarioError, match="no table 'invoices'; known: alarm_history"):
-        tiny.table("invoices")
+    with pytest.raises(ScenarioError, match="no table 'invoice'; known: alarm_history"):
+        tiny.table("invoice")

@@ -56,6 +56,8 @@ import numpy as np
 from sqlalchemy import Table, func, select
 
 from sim.scenario import Problem, ScenarioError, apply_overrides, parse_scenario, read_yaml
+from twin.bss.catalog import decimal_from_minor
+from twin.bss.readback import _invoice_lines
 from twin.kpi_report import _RADIO_COLUMNS, _link_counters, _radio_counters
 from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
@@ -281,6 +283,104 @@ class Run:
         frame = pd.DataFrame(rows, columns=columns)
         frame.attrs["currency"] = catalog["currency"]
         return frame
+
+    # --- billing and revenue (twin.bss) --------------------------------------------------------
+
+    def _cycles(self) -> dict[int, Any]:
+        table = metadata.tables["billing_cycles"]
+        with self._stored.engine.connect() as connection:
+            rows = connection.execute(select(table).where(table.c.run_id == self.run_id))
+            return {row.cycle: row for row in rows}
+
+    def invoices(self) -> pd.DataFrame:
+        """Every invoice (TMF678 customer bill), one row each: ``invoice_id``, ``account``,
+        ``cycle``, ``period_start`` and ``period_end`` (UTC), ``currency`` and ``total``, an
+        exact :class:`~decimal.Decimal`. Their lines: :meth:`invoice_lines`."""
+        pd = _pandas()
+        cycles = self._cycles()
+        frame = self._select(metadata.tables["invoices"], ("cycle", "invoice_id"))
+        columns = ["invoice_id", "account", "cycle", "period_start", "period_end", "currency"]
+        if frame.empty:
+            return pd.DataFrame(columns=[*columns, "total"])
+        of = [cycles[c] for c in frame["cycle"]]
+        return pd.DataFrame(
+            {
+                "invoice_id": frame["invoice_id"],
+                "account": frame["account_id"],
+                "cycle": frame["cycle"],
+                "period_start": self._time(np.array([c.period_start_s for c in of])),
+                "period_end": self._time(np.array([c.period_end_s for c in of])),
+                "currency": [c.currency for c in of],
+                "total": [
+                    decimal_from_minor(int(m), c.minor_digits)
+                    for m, c in zip(frame["total_minor"], of, strict=True)
+                ],
+            }
+        )
+
+    def invoice_lines(self) -> pd.DataFrame:
+        """Every line of every invoice, as ``telcotwin bills`` prints them: ``invoice_id``,
+        ``subscription``, ``kind`` (recurring, voice_overage, data_overage, sla_credit, ...),
+        ``description``, ``quantity``, ``unit_price`` as printed (``"0.09"``, ``"-10.0%"``) and
+        ``amount``, an exact Decimal."""
+        pd = _pandas()
+        with self._stored.engine.connect() as connection:
+            rows = [
+                {"invoice_id": invoice, **line, "amount": Decimal(line["amount"])}
+                for invoice, line in _invoice_lines(connection, self.run_id)
+            ]
+        columns = ["invoice_id", "subscription", "kind", "description", "quantity"]
+        return pd.DataFrame(rows, columns=[*columns, "unit_price", "amount"])
+
+    def credits(self) -> pd.DataFrame:
+        """Every SLA credit billing gave: the breached ``subscription``, its ``account`` and
+        ``product``, the cycle, the ``availability`` against the ``target``,
+        ``credit_percent``, the ``amount`` (an exact Decimal) and the invoice it is on."""
+        frame = self._select(metadata.tables["credits"], ("time_s", "subscription"))
+        cycles = self._cycles()
+        amounts = [
+            decimal_from_minor(int(m), cycles[c].minor_digits)
+            for m, c in zip(frame["amount_minor"], frame["cycle"], strict=True)
+        ]
+        frame = frame.assign(amount=np.array(amounts, dtype=object))
+        frame["time"] = self._time(frame["time_s"].to_numpy(dtype=float))
+        return frame.drop(columns="amount_minor")
+
+    def revenue(self, by: Literal["product", "tower", "day"] = "product") -> pd.DataFrame:
+        """What the run earned, as billing and revenue management computed it (summary.json's
+        ``revenue``): invoiced fees and usage less SLA credits by product or home tower, or
+        recurring and usage accrued by day; exact Decimals in ``frame.attrs["currency"]``.
+        Empty when the run had no billing (no catalog)."""
+        pd = _pandas()
+        revenue = self.summary.get("revenue")
+        if not revenue:
+            return pd.DataFrame(columns=[by, "revenue"])
+        if by == "day":
+            frame = pd.DataFrame(
+                [
+                    (day, Decimal(v["recurring"]), Decimal(v["usage"]))
+                    for day, v in revenue["by_day"].items()
+                ],
+                columns=["day", "recurring", "usage"],
+            )
+            frame["revenue"] = frame["recurring"] + frame["usage"]
+        else:
+            frame = pd.DataFrame(
+                [(k, Decimal(v)) for k, v in revenue[f"by_{by}"].items()],
+                columns=[by, "revenue"],
+            )
+        frame.attrs["currency"] = revenue["currency"]
+        return frame
+
+    def revenue_at_risk(self) -> dict[str, Any]:
+        """summary.json's ``revenue.at_risk``: SLA credits plus the usage the network lost,
+        priced at the overage rates (an upper bound), money as exact Decimals."""
+        revenue = self.summary.get("revenue") or {}
+        risk = dict(revenue.get("at_risk") or {})
+        for key in ("total", "sla_credits", "lost_voice", "lost_data"):
+            if key in risk:
+                risk[key] = Decimal(risk[key])
+        return risk
 
     # --- planning ----------------------------------------------------------------------------
 
