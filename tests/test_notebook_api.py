@@ -130,3 +130,42 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, call, expected) -> None:
 def test_an_unknown_table_names_the_known_ones(tiny: tt.Run) -> None:
     with pytest.raises(ScenarioError, match="no table 'invoice'; known: alarm_history"):
         tiny.table("invoice")
+
+
+def test_invoices_and_their_lines_add_up_to_the_billing_summary(tiny: tt.Run) -> None:
+    billing = tiny.summary["billing"]
+    invoices = tiny.invoices()
+    assert len(invoices) == billing["invoices"] > 0
+    assert set(invoices["currency"]) == {"EUR"}
+    total = Decimal(billing["total"])
+    assert invoices["total"].sum() == total  # exact: Decimals, never float
+    lines = tiny.invoice_lines()
+    assert set(lines["invoice_id"]) == set(invoices["invoice_id"])
+    assert lines["amount"].sum() == total
+    recurring = lines[lines["kind"] == "recurring"]["amount"].sum()
+    assert recurring == Decimal(billing["recurring"])
+    revenue = tiny.revenue("product")
+    assert revenue.attrs["currency"] == "EUR"
+    assert revenue["revenue"].sum() == total  # no credits, no tax here
+    by_day = tiny.revenue("day")
+    assert (by_day["revenue"] == by_day["recurring"] + by_day["usage"]).all()
+
+
+def test_sla_credits_are_the_catalogs_share_of_a_days_fee(tmp_path: Path) -> None:
+    # whatif-fiber-protection.yaml without the ring: the north is out 2.5 h of a 1-day run
+    # (89.6 % available), so every subscriber there breaches; the credit is credit_percent of
+    # the day's recurring charge, a day of March's 31: 15.00 / 31 x 10 % = 0.0484 -> 0.05 EUR
+    # for Mobile S, 35.00 / 31 x 25 % = 0.2823 -> 0.28 EUR for Mobile L (half-up)
+    file = SCENARIOS / "whatif-fiber-protection.yaml"
+    cut = tt.run(
+        file, overrides={"subscribers.count": 300}, variant="without-ring", out=tmp_path / "r"
+    )
+    credits = cut.credits()
+    breaches = cut.sla_breaches()
+    assert len(credits) == len(breaches) > 0
+    per_product = {"mobile-s": Decimal("0.05"), "mobile-l": Decimal("0.28")}
+    assert [per_product[p] for p in credits["product"]] == credits["amount"].tolist()
+    assert credits["amount"].sum() == Decimal(cut.summary["billing"]["credits"])
+    assert cut.revenue_at_risk()["sla_credits"] == credits["amount"].sum()
+    lines = cut.invoice_lines()
+    assert -lines[lines["kind"] == "sla_credit"]["amount"].sum() == credits["amount"].sum()
