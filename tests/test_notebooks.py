@@ -112,6 +112,11 @@ def test_quickstart_kpis_add_up_to_the_summary_and_the_outages(
     # one root alarm per outage, each on the resource that failed
     assert results["root_alarms"] == sorted(outages)
     assert 0 < results["ring_peak_utilization"] <= 1.0
+    # metro.yaml's orders: 150 on t-s1 complete; 20 on t-n3 while l-n3 isolates it fail
+    assert results["orders"] == {"ev1": "completed", "ev6": "failed"}
+    assert results["subscriptions"] == 1500 + 150
+    assert results["fees"] == {"mobile-l": "35.00", "mobile-s": "17.00"}  # after the price change
+    assert results["invoices_total"] == results["billing_total"]
 
 
 def test_fault_whatif_breaches_and_credits_are_the_cut_off_subscribers(
@@ -133,10 +138,26 @@ def test_fault_whatif_breaches_and_credits_are_the_cut_off_subscribers(
     assert results["sla_breaches"] == {"base": 0, "without-ring": homed, "protected": 0}
     by_product = results["breaches_by_product"]["without-ring"]
     assert sum(by_product.values()) == homed
-    # the catalog's terms: 10 % of 15.00 EUR for Mobile S, 25 % of 35.00 EUR for Mobile L
-    credit = Decimal("1.50") * by_product["mobile-s"] + Decimal("8.75") * by_product["mobile-l"]
-    assert Decimal(results["credit_exposure"]["without-ring"]) == credit
-    assert results["credit_exposure"]["base"] == results["credit_exposure"]["protected"] == "0.00"
+    # billing's credits, by hand: credit_percent of a day's recurring charge (a day of March's
+    # 31): 10 % of 15.00 / 31 = 0.0484 -> 0.05 EUR (Mobile S), 25 % of 35.00 / 31 = 0.2823 ->
+    # 0.28 EUR (Mobile L), half-up
+    credits = results["credits_by_product"]["without-ring"]
+    assert Decimal(credits["mobile-s"]) == Decimal("0.05") * by_product["mobile-s"]
+    assert Decimal(credits["mobile-l"]) == Decimal("0.28") * by_product["mobile-l"]
+    total_credits = Decimal(credits["mobile-s"]) + Decimal(credits["mobile-l"])
+    assert Decimal(results["credits"]["without-ring"]) == total_credits
+    assert results["billing_credits"] == {
+        "base": "0.00",
+        "without-ring": str(total_credits),
+        "protected": "0.00",
+    }
+    # revenue billed: a day's fee a subscription, 15.00 / 31 -> 0.48 and 35.00 / 31 -> 1.13
+    # (this catalog prices no overage), less the credits
+    counts = results["subscribers_by_product"]["base"]
+    day = Decimal("0.48") * counts["mobile-s"] + Decimal("1.13") * counts["mobile-l"]
+    assert results["revenue"] == results["billing_total"]
+    assert Decimal(results["revenue"]["base"]) == Decimal(results["revenue"]["protected"]) == day
+    assert Decimal(results["revenue"]["without-ring"]) == day - total_credits
     # monthly recurring revenue: subscribers times the fee, the same in every variant
     for name, counts in results["subscribers_by_product"].items():
         assert sum(counts.values()) == 1200

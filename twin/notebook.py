@@ -4,7 +4,7 @@ For Jupyter (``pip install -e '.[notebooks]'``: pandas and ipykernel; matplotlib
 Open a run directory that ``telcotwin run`` made, or run a scenario with overrides, and read
 what the twin knows as tables: the inventory, KPIs over time (recomputed from the stored PM
 counters by the formulas the run used, :data:`twin.oss.performance.KPIS`), alarms, orders,
-SLA breaches, subscriptions and their monthly revenue, and the capacity plan. Like every
+SLA breaches, invoices, credits and revenue, and the capacity plan. Like every
 command that reads a run, only the store is read, never the simulator's truth.
 
 >>> import tempfile
