@@ -15,6 +15,8 @@ truth (:mod:`sim.truth`, handed to :meth:`SummaryBuilder.on_truth`); the twin's 
 - ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation by nearest
   rank (numpy's ``inverted_cdf``): the smallest observed value with at least 95% of intervals
   at or below it, so it is always a value some interval had, never an interpolation.
+  Exact while the run's values fit :data:`twin.running.EXACT_VALUES` (a national day, a regional
+  week); past that, within 0.0005 (docs/memory.md).
 - ``availability`` is the share of the run the resource was in service; a link is out of
   service while it or either of its end nodes is down.
 - an outage still open at the end of the run has ``end_s`` null.
