@@ -218,3 +218,34 @@ def test_percentile_folds_its_values_when_past_the_budget_and_then_stops_growing
     assert p95.nbytes == folded
     expected = np.percentile(values, 95, axis=0, method="inverted_cdf")
     assert np.abs(p95.value() - expected).max() <= 0.0005 + 1e-15
+
+
+def test_a_subscriber_admitted_at_a_pm_boundary_counts_from_that_interval_on():
+    """Running totals count an admitted subscriber's outage from the interval it was admitted
+    in on, as the stacked batches did: the tower is down from 2 h to 3 h; 100 subscribers and
+    20 admitted at 1h45 (a 15-minute PM boundary) live through the hour, 20 admitted at 3h30
+    through none of it: 120 x 1 h = 120 hours."""
+    from sim.engine import Simulation
+    from tests.test_engine import single_cell
+
+    scenario = single_cell(
+        duration="4h",
+        subscribers=100,
+        extra={"events": [{"at": "2h", "action": "fail", "target": "t1", "repair_after": "1h"}]},
+    )
+    bus = Bus()
+    builder = SummaryBuilder()
+    builder.attach(bus)
+    sim = Simulation(scenario, bus)
+    sim.advance_to(6300)
+    for _ in range(20):
+        assert sim.admit_subscription("t1", "").accepted
+    sim.advance_to(12600)
+    for _ in range(20):
+        assert sim.admit_subscription("t1", "").accepted
+    sim.run()
+    assert builder.summary()["service"] == {
+        "subscribers": 140,
+        "subscribers_affected": 120,
+        "subscriber_hours_out_of_service": 120.0,
+    }

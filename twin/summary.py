@@ -25,6 +25,7 @@ truth (:mod:`sim.truth`, handed to :meth:`SummaryBuilder.on_truth`); the twin's 
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import numpy as np
@@ -137,9 +138,9 @@ class SummaryBuilder:
         self._links: _LinkTotals | None = None
         self._cell_index: dict[str, int] = {}
         # subscribers admitted during the run: home cell, and its out-of-service seconds then
-        self._admitted_cell: list[int] = []
-        self._admitted_base: list[float] = []
-        self._admitted_s: list[float] = []
+        self._admitted_cell = array("q")
+        self._admitted_base = array("d")
+        self._admitted_s = array("d")
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(RunStarted, self._on_start)
