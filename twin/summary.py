@@ -163,10 +163,12 @@ class SummaryBuilder:
     def _on_inventory(self, record: Inventory) -> None:
         self.inventory = record
         started = self.started
-        pm_interval_s = 900.0 if started is None else started.pm_interval_s
-        start_of_day = 0 if started is None else _seconds_of_day(started)
+        assert started is not None, "the inventory before the run's start"
         self._cells = _CellTotals(
-            len(record.cell_ids), pm_interval_s, start_of_day, self.exact_values
+            len(record.cell_ids),
+            started.pm_interval_s,
+            _seconds_of_day(started),
+            self.exact_values,
         )
         self._links = _LinkTotals(len(record.link_ids), self.exact_values)
         self._cell_index = {cell_id: i for i, cell_id in enumerate(record.cell_ids)}
