@@ -150,13 +150,6 @@ class SummaryBuilder:
         bus.subscribe(RunEnded, self._on_end)
         bus.subscribe(SubscriptionAdmitted, self._on_admitted)
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of array data the running aggregates hold (the inventory aside)."""
-        held = 0 if self._cells is None else self._cells.nbytes
-        held += 0 if self._links is None else self._links.nbytes
-        return held + 8 * 3 * len(self._admitted_s)
-
     def _on_start(self, record: RunStarted) -> None:
         self.started = record
 
@@ -333,13 +326,6 @@ class _CellTotals:
         self.slot_s = np.zeros(slots)
         self.utilization = NearestRankPercentile(cells, exact_values=exact_values)
 
-    @property
-    def nbytes(self) -> int:
-        arrays = [*self.counters.values(), self.offered_es, self.carried_es, self.slot_es]
-        arrays += [self.data_demand_mb, self.data_served_mb, self.seconds_in_service]
-        arrays += [self.out_of_service_s, self.last_out_s, self.slot_s]
-        return sum(a.nbytes for a in arrays) + self.utilization.nbytes
-
     def add(self, b: CellPmBatch) -> None:
         self.intervals += 1
         span = b.end_s - b.start_s
@@ -366,10 +352,6 @@ class _LinkTotals:
         self.intervals = 0
         self.seconds_in_service = np.zeros(links)
         self.utilization = NearestRankPercentile(links, exact_values=exact_values)
-
-    @property
-    def nbytes(self) -> int:
-        return self.seconds_in_service.nbytes + self.utilization.nbytes
 
     def add(self, b: LinkPmBatch) -> None:
         self.intervals += 1
