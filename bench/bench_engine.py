@@ -306,7 +306,7 @@ def bench_thresholds(scenario: str, repeat: int, sets: list[str]) -> None:
 def bench_memory(scenario: str, days: list[int], sets: list[str]) -> None:
     """Run ``scenario`` for each number of days (``--set duration=Nd``) as ``telcotwin run``;
     print wall time, peak resident memory and each against the first."""
-    print(f"{scenario} {' '.join(sets)}: whole telcotwin run, peak RSS (ru_maxrss)")
+    print(f"{' '.join([scenario, *sets])}: whole telcotwin run, peak RSS (ru_maxrss)")
     print(f"{'days':>5} {'wall s':>8} {'peak MiB':>9} {'time x':>7} {'memory x':>9}")
     first: tuple[float, float] | None = None
     with tempfile.TemporaryDirectory() as tmp:

@@ -113,7 +113,7 @@ def run_stages(path: str, sets: list[str], scratch_dir: str) -> tuple[dict[str, 
 
 def print_stages(path: str, sets: list[str], scratch_dir: str) -> None:
     seconds, total = run_stages(path, sets, scratch_dir)
-    print(f"{path} {' '.join(sets)}: one run in-process, store inline, {total:.2f} s")
+    print(f"{' '.join([path, *sets])}: one run in-process, store inline, {total:.2f} s")
     print(f"{'stage':>46} {'s':>8} {'share':>7}")
     for stage, spent in sorted(seconds.items(), key=lambda item: -item[1]):
         print(f"{stage:>46} {spent:>8.2f} {spent / total:>7.1%}")
