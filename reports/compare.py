@@ -27,7 +27,7 @@ from typing import Any
 
 from sim.scenario import Problem, ScenarioError, read_yaml
 
-__all__ = ["METRICS", "compare", "format_table"]
+__all__ = ["METRICS", "check_variant_networks", "compare", "format_table"]
 
 # (key, label): the figures of each run, in the table's order
 METRICS = (
@@ -169,7 +169,7 @@ def _csv(runs: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _check_networks(variants: list[tuple[str, str, Any]], file: Path) -> None:
+def check_variant_networks(variants: list[tuple[str, str, Any]], file: Path) -> None:
     """Build every variant's network before anything runs: a variant that leaves a tower with
     no path to a core is bad input, named with the variant."""
     from sim.engine import Simulation
@@ -206,7 +206,7 @@ def compare(
             [Problem(file.name, "variants", "the scenario has no variants to compare")]
         )
     seed = base.seed if seed is None else seed
-    _check_networks(variants, file)
+    check_variant_networks(variants, file)
     shown = out or Path("runs") / f"{base.name}-compare"
     out = Path(os.path.abspath(shown))
     if out.exists() and not force:
