@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError, read_yaml
+from twin.folders import swap_in
 
 __all__ = ["METRICS", "check_variant_networks", "compare", "format_table"]
 
@@ -237,13 +238,7 @@ def compare(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
         (building / "compare.csv").write_text(_csv(runs), encoding="utf-8")
-        if out.exists():
-            retired = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.replaced")
-            os.replace(out, retired)
-            os.replace(building, out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(building, out)
+        swap_in(building, out)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         for folder in created:
