@@ -4,6 +4,8 @@
     python bench/bench_engine.py national   # 0.1x, 0.3x and 1x of a national network
     python bench/bench_engine.py business   # national day: the BSS off and on, as a ratio
     python bench/bench_engine.py rating     # usage records rated per second
+    python bench/bench_engine.py stages     # one run in-process: each stage's share
+    python bench/bench_engine.py memory     # peak memory of 1 day against N days
 
 Both time the command as a user runs it, in a subprocess: interpreter start, imports,
 validation, network build, simulation, the twin's store and summary.json. Figures from one
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
+from stages import print_stages  # noqa: E402
 
 from sim.engine import Simulation  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
@@ -377,6 +380,24 @@ def bench_rating(records: int, repeat: int) -> None:
     )
 
 
+def bench_memory(scenario: str, days: list[int], sets: list[str]) -> None:
+    """Run ``scenario`` for each number of days (``--set duration=Nd``) as ``telcotwin run``;
+    print wall time, peak resident memory and each against the first."""
+    print(f"{' '.join([scenario, *sets])}: whole telcotwin run, peak RSS (ru_maxrss)")
+    print(f"{'days':>5} {'wall s':>8} {'peak MiB':>9} {'time x':>7} {'memory x':>9}")
+    first: tuple[float, float] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in days:
+            args = ["run", scenario, "--out", f"{tmp}/{n}d", "--quiet", "--set", f"duration={n}d"]
+            for item in sets:
+                args += ["--set", item]
+            wall, peak = timed_run(args)
+            first = first or (wall, peak)
+            print(
+                f"{n:>5} {wall:>8.2f} {peak:>9.0f} {wall / first[0]:>7.2f} {peak / first[1]:>9.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -430,7 +451,21 @@ def main() -> None:
     rating = commands.add_parser("rating", help="usage records rated per second")
     rating.add_argument("--records", type=int, default=1_000_000, help="per batch")
     rating.add_argument("--repeat", type=int, default=10, help="batches (days)")
+    stages = commands.add_parser("stages", help="one run in-process: each stage's share")
+    stages.add_argument("--scenario", default="scenarios/national.yaml")
+    stages.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    memory = commands.add_parser("memory", help="peak memory of 1 day against N days")
+    memory.add_argument("--scenario", default="scenarios/regional.yaml")
+    memory.add_argument("--days", type=int, nargs="+", default=[1, 7])
+    memory.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    if args.command == "stages":
+        with tempfile.TemporaryDirectory() as tmp:
+            print_stages(args.scenario, args.set, tmp)
+        return
+    if args.command == "memory":
+        bench_memory(args.scenario, args.days, args.set)
+        return
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
     elif args.command == "compare":

@@ -12,12 +12,12 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError, load_scenario
+from twin.folders import swap_in
 
 __all__ = ["MAX_HORIZON_MONTHS", "REPORT_FILES", "make_report"]
 
@@ -93,15 +93,7 @@ def make_report(
         if scenario is not None and store_url is None:
             # the run's store records where it was written: the folder it now ends up in
             _relocate(building / "run", out / "run")
-        if out.exists():
-            retired = Path(
-                tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".replaced", dir=out.parent)
-            )
-            os.replace(out, retired / out.name)
-            os.replace(building, out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(building, out)
+        swap_in(building, out)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         for folder in created:

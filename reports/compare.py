@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError, read_yaml
+from twin.folders import swap_in
 
-__all__ = ["METRICS", "compare", "format_table"]
+__all__ = ["METRICS", "check_variant_networks", "compare", "format_table"]
 
 # (key, label): the figures of each run, in the table's order
 METRICS = (
@@ -169,7 +170,7 @@ def _csv(runs: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _check_networks(variants: list[tuple[str, str, Any]], file: Path) -> None:
+def check_variant_networks(variants: list[tuple[str, str, Any]], file: Path) -> None:
     """Build every variant's network before anything runs: a variant that leaves a tower with
     no path to a core is bad input, named with the variant."""
     from sim.engine import Simulation
@@ -206,7 +207,7 @@ def compare(
             [Problem(file.name, "variants", "the scenario has no variants to compare")]
         )
     seed = base.seed if seed is None else seed
-    _check_networks(variants, file)
+    check_variant_networks(variants, file)
     shown = out or Path("runs") / f"{base.name}-compare"
     out = Path(os.path.abspath(shown))
     if out.exists() and not force:
@@ -237,13 +238,7 @@ def compare(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
         (building / "compare.csv").write_text(_csv(runs), encoding="utf-8")
-        if out.exists():
-            retired = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.replaced")
-            os.replace(out, retired)
-            os.replace(building, out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(building, out)
+        swap_in(building, out)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         for folder in created:

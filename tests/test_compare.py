@@ -158,6 +158,15 @@ def test_a_bad_variant_is_one_line_and_nothing_runs(tmp_path, capsys, variants, 
     assert status == EXIT_BAD_INPUT and captured.out == ""
     assert captured.err.splitlines() == [line]
     assert sorted(os.listdir(tmp_path)) == before
+    # `telcotwin validate` builds the variants too: not "valid" for a file compare refuses
+    assert main(["validate", str(path)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_validate_counts_the_variants_it_built(tmp_path, capsys):
+    path = _with_variants(tmp_path, [{"name": "x", "set": {"subscribers.count": 100}}])
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(", and 1 variant")
 
 
 def test_a_variant_that_cuts_towers_off_is_refused_before_anything_runs(tmp_path, capsys):
@@ -171,6 +180,8 @@ def test_a_variant_that_cuts_towers_off_is_refused_before_anything_runs(tmp_path
         for i in (1, 2)
     ]
     assert sorted(os.listdir(tmp_path)) == before
+    assert main(["validate", str(path)]) == EXIT_BAD_INPUT
+    assert len(capsys.readouterr().err.splitlines()) == 2
 
 
 def test_variants_change_only_what_they_say():

@@ -3,6 +3,7 @@ PostgreSQL) and ``telcotwin orders``, on the reference scenario with the fake pa
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ def _reference_run(example_raw: dict[str, Any], out: Path, store_url: str | None
     )
 
 
+def _without_business(raw: dict[str, Any]) -> Any:
+    """The reference scenario with the business side off: no orders are activated."""
+    changed = copy.deepcopy(raw)
+    changed["twin"]["business"] = False
+    return parse_scenario(changed, "metro.yaml")
+
+
 def test_summary_counts_the_orders_per_state(example_raw):
     summary = simulate(
         parse_scenario(example_raw, "metro.yaml"), participants=(FakeProfiles(), FakeCharging())
@@ -39,7 +47,9 @@ def test_summary_counts_the_orders_per_state(example_raw):
         "failed": 1,
         "partial": 0,
     }
-    assert simulate(parse_scenario(example_raw, "metro.yaml"))["orders"] is None
+    # with the BSS's own customers and billing by default; none without the business side
+    assert simulate(parse_scenario(example_raw, "metro.yaml"))["orders"]["completed"] == 1
+    assert simulate(_without_business(example_raw))["orders"] is None
 
 
 def test_the_store_holds_orders_items_and_every_transition(example_raw, tmp_path, store_url):
@@ -125,7 +135,7 @@ def test_orders_command_refuses_what_is_not_a_run_in_one_line(tmp_path, capsys, 
 
 def test_orders_command_on_a_run_without_ordering_lists_none(example_raw, tmp_path, capsys):
     out = tmp_path / "run"
-    run_scenario(parse_scenario(example_raw, "metro.yaml"), out)
+    run_scenario(_without_business(example_raw), out)
     assert main(["orders", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
@@ -160,7 +170,7 @@ def test_a_failed_orders_released_subscribers_hold_no_place_in_the_stored_run(
     with_order = run_scenario(
         scenario, tmp_path / "a", participants=(FakeProfiles(), FakeCharging(fault=refuse))
     )
-    without = run_scenario(scenario, tmp_path / "b")
+    without = run_scenario(_without_business(example_raw), tmp_path / "b")
     run_id = json.loads((with_order.out_dir / "run.json").read_text())["run_id"]
     url = f"sqlite:///{with_order.out_dir / 'twin.sqlite'}"
     assert query(

@@ -87,8 +87,15 @@ def test_inventory_and_subscribers_are_stored(metro_run):
     assert _one(db, "select count(*) from nodes") == (11,)
     assert _one(db, "select count(*) from links") == (11,)
     assert _one(db, "select count(*) from cells") == (22,)
-    assert _one(db, "select count(*) from subscribers") == (6000,)
-    shares = dict(db.execute("select product, count(*) from subscribers group by product"))
+    # 6,000 at the start, and the 150 the order at 10h activated on t-s1 (docs/ordering.md)
+    assert _one(db, "select count(*) from subscribers") == (6150,)
+    assert _one(db, "select count(*), min(since_s) from subscribers where since_s > 0") == (
+        150,
+        36000.0,
+    )
+    shares = dict(
+        db.execute("select product, count(*) from subscribers where since_s = 0 group by product")
+    )
     # products: {mobile-s: 0.7, mobile-l: 0.3} of 6000
     assert shares["mobile-s"] == pytest.approx(4200, abs=120)
     assert shares["mobile-l"] == pytest.approx(1800, abs=120)

@@ -25,6 +25,8 @@ Degradations of links are not scored (the detector looks at cells); they are cou
 
 from __future__ import annotations
 
+import bisect
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,10 +54,14 @@ class AnomalyScorer:
     def __init__(self) -> None:
         self.cell_ids: tuple[str, ...] = ()
         self._towers: dict[str, list[int]] = {}
-        self._starts: list[float] = []
-        self._ends: list[float] = []
-        self._flagged: list[np.ndarray] = []
-        self._untested: list[np.ndarray] = []
+        # Per interval only its bounds (16 bytes); the flagged cells of the intervals that have
+        # any, and the untested cells where they change (cells without subscribers are
+        # untested in every interval): a month's memory stays that of its flags.
+        self._starts = array("d")
+        self._ends = array("d")
+        self._flagged: dict[int, np.ndarray] = {}
+        self._untested_from: list[int] = []  # intervals where the untested cells change
+        self._untested: list[np.ndarray] = []  # the untested cells from each of those on
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(Inventory, self._on_inventory)
@@ -68,10 +74,20 @@ class AnomalyScorer:
             self._towers.setdefault(tower, []).append(c)
 
     def _on_flags(self, flags: AnomalyFlags) -> None:
+        k = len(self._starts)
         self._starts.append(flags.start_s)
         self._ends.append(flags.end_s)
-        self._flagged.append(np.flatnonzero(np.isin(flags.code, FLAGGED)).astype(np.int32))
-        self._untested.append(np.flatnonzero(flags.code == UNTESTED).astype(np.int32))
+        flagged = np.flatnonzero(np.isin(flags.code, FLAGGED)).astype(np.int32)
+        if flagged.size:
+            self._flagged[k] = flagged
+        untested = np.flatnonzero(flags.code == UNTESTED).astype(np.int32)
+        if not self._untested or not np.array_equal(untested, self._untested[-1]):
+            self._untested_from.append(k)
+            self._untested.append(untested)
+
+    def _untested_in(self, k: int) -> np.ndarray:
+        """The cells untested in interval ``k``."""
+        return self._untested[bisect.bisect_right(self._untested_from, k) - 1]
 
     def _cells_of(self, resource: str) -> list[int] | None:
         if resource in self._towers:
@@ -87,9 +103,9 @@ class AnomalyScorer:
         # Sparse throughout: flags and truths are few, so memory does not grow with cells x
         # intervals (a month of the national network is 43 million cell-intervals).
         n_cells = len(self.cell_ids)
-        starts = np.asarray(self._starts)
-        ends = np.asarray(self._ends)
-        flagged = {(k, int(c)) for k, cells in enumerate(self._flagged) for c in cells.tolist()}
+        starts = np.array(self._starts, dtype=float)
+        ends = np.array(self._ends, dtype=float)
+        flagged = {(k, int(c)) for k, cells in self._flagged.items() for c in cells.tolist()}
         positive: set[tuple[int, int]] = set()
         either: set[tuple[int, int]] = set()
         events: list[tuple[AnomalyTruth, list[int], set[tuple[int, int]], bool]] = []
@@ -106,7 +122,7 @@ class AnomalyScorer:
             touched: set[tuple[int, int]] = set()
             scorable = False
             for k in np.flatnonzero(overlap > 0).tolist():
-                untested = set(self._untested[k].tolist())
+                untested = set(self._untested_in(k).tolist())
                 for c in cells:
                     touched.add((k, c))
                     if covered[k] and c not in untested:

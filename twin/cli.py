@@ -201,10 +201,21 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = _load(args)
     sim = Simulation(scenario, RecordingSink(), base_dir=args.file.parent, file=args.file.name)
     topo = sim.topo
+    variants = ""
+    if scenario.variants:  # each what-if built as compare and sweep would, before saying valid
+        from reports.compare import check_variant_networks
+        from sim.scenario import apply_overrides, read_yaml
+        from sim.variants import scenario_variants
+
+        raw = apply_overrides(read_yaml(args.file), list(args.overrides or []), args.file.name)
+        built = scenario_variants(raw, args.file.name)
+        check_variant_networks(built, args.file)
+        count = len(built) - 1
+        variants = f", and {count} variant{'' if count == 1 else 's'}"
     print(
         f"{args.file}: valid: {topo.n_towers} towers, {topo.n_cells} cells, "
         f"{topo.n_links} links, {scenario.subscribers.count} subscribers, "
-        f"{len(scenario.events)} events over {format_duration(scenario.duration)}"
+        f"{len(scenario.events)} events over {format_duration(scenario.duration)}{variants}"
     )
     return 0
 

@@ -36,6 +36,7 @@ from twin.bss.ordering import Ordering, attach_ordering
 from twin.bss.readback import EXPORT_FILES, check_exports, export_run
 from twin.bus import Bus
 from twin.feed import ResourceStateChange
+from twin.folders import swap_in
 from twin.oss.anomalies import AnomalyDetection
 from twin.oss.fault import FaultManagement
 from twin.oss.inventory import impact
@@ -376,13 +377,7 @@ def _write_run_directory(
         (building / "run.json").write_text(
             json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
         )
-        if out_dir.exists():
-            retired = _retired(out_dir)
-            os.replace(out_dir, retired)
-            os.replace(building, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(building, out_dir)
+        swap_in(building, out_dir, _retired(out_dir) if out_dir.exists() else None)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

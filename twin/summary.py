@@ -15,6 +15,8 @@ truth (:mod:`sim.truth`, handed to :meth:`SummaryBuilder.on_truth`); the twin's 
 - ``utilization_p95`` is the 95th percentile of the PM intervals' data utilisation by nearest
   rank (numpy's ``inverted_cdf``): the smallest observed value with at least 95% of intervals
   at or below it, so it is always a value some interval had, never an interpolation.
+  Exact while the run's values fit :data:`twin.running.EXACT_VALUES` (a national day, a regional
+  week); past that, within 0.0005 (docs/memory.md).
 - ``availability`` is the share of the run the resource was in service; a link is out of
   service while it or either of its end nodes is down.
 - an outage still open at the end of the run has ``end_s`` null.
@@ -23,6 +25,7 @@ truth (:mod:`sim.truth`, handed to :meth:`SummaryBuilder.on_truth`); the twin's 
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import numpy as np
@@ -38,8 +41,9 @@ from twin.feed import (
     RunStarted,
     SubscriptionAdmitted,
 )
+from twin.running import EXACT_VALUES, NearestRankPercentile
 
-__all__ = ["SummaryBuilder", "busy_hours"]
+__all__ = ["SummaryBuilder", "busy_hours", "busy_hours_from_slots"]
 
 NODE_KINDS = ("core", "aggregation", "tower", "link")
 DAY_S = 86400
@@ -74,12 +78,22 @@ def busy_hours(
     ([1800.0], [5.0])
     """
     slots = round(DAY_S / pm_interval_s)
-    per_hour = round(3600 / pm_interval_s)
     slot = ((start_of_day_s % DAY_S) // pm_interval_s).astype(np.int64)
     slot_es = np.zeros((slots, erlangs.shape[1]))
     slot_s = np.zeros(slots)
     np.add.at(slot_es, slot, erlangs * span_s[:, None])
     np.add.at(slot_s, slot, span_s)
+    return busy_hours_from_slots(slot_es, slot_s, pm_interval_s)
+
+
+def busy_hours_from_slots(
+    slot_es: np.ndarray, slot_s: np.ndarray, pm_interval_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`busy_hours` from running sums per PM slot of the day: ``slot_es`` (slots x
+    resources) the traffic times the time seen, ``slot_s`` the time seen, each added up in
+    time order; the same floats as :func:`busy_hours` over the intervals themselves."""
+    slots = len(slot_s)
+    per_hour = round(3600 / pm_interval_s)
     window = (np.arange(slots)[:, None] + np.arange(per_hour)[None, :]) % slots  # slots x hour
     seen = slot_s[:, None] > 0
     mean = np.divide(slot_es, slot_s[:, None], out=np.zeros_like(slot_es), where=seen)
@@ -101,35 +115,71 @@ def busy_hours(
         candidates = starts_seen & (window_weight >= window_weight[starts_seen].max() - 1e-9)
     window_erlangs[~candidates] = -np.inf
     best = np.argmax(window_erlangs, axis=0)
-    return best * float(pm_interval_s), window_erlangs[best, np.arange(erlangs.shape[1])]
+    return best * float(pm_interval_s), window_erlangs[best, np.arange(slot_es.shape[1])]
 
 
 class SummaryBuilder:
-    """Accumulates feed records; :meth:`summary` returns the JSON-ready dictionary."""
+    """Accumulates feed records; :meth:`summary` returns the JSON-ready dictionary.
 
-    def __init__(self) -> None:
+    It keeps running aggregates, not the PM batches (docs/memory.md): sums per cell and link,
+    the busy hours' traffic per PM slot of the day, the utilisation percentiles
+    (:class:`~twin.running.NearestRankPercentile`, exact within ``exact_values``), and each
+    cell's cumulative time out of service, so its memory does not grow with the run's length.
+    """
+
+    def __init__(self, *, exact_values: int = EXACT_VALUES) -> None:
         self.started: RunStarted | None = None
         self.inventory: Inventory | None = None
         self.ended_s: float | None = None
-        self._cell_pm: list[CellPmBatch] = []
-        self._link_pm: list[LinkPmBatch] = []
+        self.exact_values = exact_values
         self._open: dict[int, dict[str, Any]] = {}
         self.outages: list[dict[str, Any]] = []
-        self._admitted: list[SubscriptionAdmitted] = []
+        self._cells: _CellTotals | None = None
+        self._links: _LinkTotals | None = None
+        self._cell_index: dict[str, int] = {}
+        # subscribers admitted during the run: home cell, and its out-of-service seconds then
+        self._admitted_cell = array("q")
+        self._admitted_base = array("d")
+        self._admitted_s = array("d")
 
     def attach(self, bus: Bus) -> None:
         bus.subscribe(RunStarted, self._on_start)
         bus.subscribe(Inventory, self._on_inventory)
-        bus.subscribe(CellPmBatch, self._cell_pm.append)
-        bus.subscribe(LinkPmBatch, self._link_pm.append)
+        bus.subscribe(CellPmBatch, self._on_cell_pm)
+        bus.subscribe(LinkPmBatch, self._on_link_pm)
         bus.subscribe(RunEnded, self._on_end)
-        bus.subscribe(SubscriptionAdmitted, self._admitted.append)
+        bus.subscribe(SubscriptionAdmitted, self._on_admitted)
 
     def _on_start(self, record: RunStarted) -> None:
         self.started = record
 
     def _on_inventory(self, record: Inventory) -> None:
         self.inventory = record
+        started = self.started
+        assert started is not None, "the inventory before the run's start"
+        self._cells = _CellTotals(
+            len(record.cell_ids),
+            started.pm_interval_s,
+            _seconds_of_day(started),
+            self.exact_values,
+        )
+        self._links = _LinkTotals(len(record.link_ids), self.exact_values)
+        self._cell_index = {cell_id: i for i, cell_id in enumerate(record.cell_ids)}
+
+    def _on_cell_pm(self, batch: CellPmBatch) -> None:
+        assert self._cells is not None, "PM before the inventory"
+        self._cells.add(batch)
+
+    def _on_link_pm(self, batch: LinkPmBatch) -> None:
+        assert self._links is not None, "PM before the inventory"
+        self._links.add(batch)
+
+    def _on_admitted(self, record: SubscriptionAdmitted) -> None:
+        assert self._cells is not None, "an admission before the inventory"
+        cell = self._cell_index[record.cell]
+        self._admitted_cell.append(cell)
+        self._admitted_base.append(float(self._cells.out_of_service_s[cell]))
+        self._admitted_s.append(record.time_s)
 
     def _on_end(self, record: RunEnded) -> None:
         self.ended_s = record.time_s
@@ -159,49 +209,29 @@ class SummaryBuilder:
         started, inv = self.started, self.inventory
         if started is None or inv is None or self.ended_s is None:
             raise RuntimeError("the run did not complete: no summary")
-        pm = self._cell_pm
-        stack = {
-            name: np.stack([getattr(b, name) for b in pm])
-            for name in (
-                "voice_offered",
-                "voice_carried",
-                "voice_blocked",
-                "voice_failed",
-                "voice_dropped",
-                "offered_erlangs",
-                "carried_erlangs",
-                "data_sessions",
-                "data_demand_mb",
-                "data_served_mb",
-                "utilization",
-                "seconds_in_service",
-            )
-        }
-        span = np.array([b.end_s - b.start_s for b in pm])
+        totals_of = self._cells
+        if totals_of is None or not totals_of.intervals:
+            raise RuntimeError("the run did not complete: no summary")
         duration = started.duration_s
-        offered_es = (stack["offered_erlangs"] * span[:, None]).sum(axis=0)
-        carried_es = (stack["carried_erlangs"] * span[:, None]).sum(axis=0)
-        start_of_day = started.start.hour * 3600 + started.start.minute * 60 + started.start.second
-        busy_start, busy_erlangs = busy_hours(
-            np.array([b.start_s for b in pm]) + start_of_day,
-            span,
-            stack["offered_erlangs"],
-            started.pm_interval_s,
+        offered_es, carried_es = totals_of.offered_es, totals_of.carried_es
+        busy_start, busy_erlangs = busy_hours_from_slots(
+            totals_of.slot_es, totals_of.slot_s, started.pm_interval_s
         )
-        util_p95 = np.percentile(stack["utilization"], 95, axis=0, method="inverted_cdf")
-        availability = stack["seconds_in_service"].sum(axis=0) / duration
-        service = self._subscriber_outage(stack["seconds_in_service"], span, pm)
-        totals = {k: int(stack[k].sum()) for k in CELL_EVENT_COUNTERS}
+        util_p95 = totals_of.utilization.value()
+        availability = totals_of.seconds_in_service / duration
+        service = self._subscriber_outage()
+        counters = totals_of.counters
+        totals = {k: int(counters[k].sum()) for k in CELL_EVENT_COUNTERS}
         cells: dict[str, Any] = {}
         for i, cell_id in enumerate(inv.cell_ids):
             cells[cell_id] = {
                 "tower": inv.cell_tower[i],
                 "voice_channels": int(inv.cell_voice_channels[i]),
-                "voice_offered": int(stack["voice_offered"][:, i].sum()),
-                "voice_carried": int(stack["voice_carried"][:, i].sum()),
-                "voice_blocked": int(stack["voice_blocked"][:, i].sum()),
-                "voice_failed": int(stack["voice_failed"][:, i].sum()),
-                "voice_dropped": int(stack["voice_dropped"][:, i].sum()),
+                "voice_offered": int(counters["voice_offered"][i]),
+                "voice_carried": int(counters["voice_carried"][i]),
+                "voice_blocked": int(counters["voice_blocked"][i]),
+                "voice_failed": int(counters["voice_failed"][i]),
+                "voice_dropped": int(counters["voice_dropped"][i]),
                 "offered_erlangs": _round(offered_es[i] / duration),
                 "carried_erlangs": _round(carried_es[i] / duration),
                 "busy_hour": int(busy_start[i] // 3600),
@@ -211,10 +241,10 @@ class SummaryBuilder:
                 "availability": _round(availability[i]),
             }
         links: dict[str, Any] = {}
-        if self._link_pm and inv.link_ids:
-            link_util = np.stack([b.utilization for b in self._link_pm])
-            link_in = np.stack([b.seconds_in_service for b in self._link_pm]).sum(axis=0)
-            link_p95 = np.percentile(link_util, 95, axis=0, method="inverted_cdf")
+        link_totals = self._links
+        if link_totals is not None and link_totals.intervals and inv.link_ids:
+            link_p95 = link_totals.utilization.value()
+            link_in = link_totals.seconds_in_service
             for i, link_id in enumerate(inv.link_ids):
                 links[link_id] = {
                     "utilization_p95": _round(link_p95[i]),
@@ -238,8 +268,8 @@ class SummaryBuilder:
             },
             "data": {
                 "sessions": totals["data_sessions"],
-                "demand_mb": _round(stack["data_demand_mb"].sum(), 3),
-                "served_mb": _round(stack["data_served_mb"].sum(), 3),
+                "demand_mb": _round(totals_of.data_demand_mb.sum(), 3),
+                "served_mb": _round(totals_of.data_served_mb.sum(), 3),
             },
             "service": service,
             "cells": cells,
@@ -247,26 +277,83 @@ class SummaryBuilder:
             "outages": self.outages,
         }
 
-    def _subscriber_outage(
-        self, in_service: np.ndarray, span: np.ndarray, pm: list[CellPmBatch]
-    ) -> dict[str, Any]:
+    def _subscriber_outage(self) -> dict[str, Any]:
         """Out-of-service time per subscriber: the time its home cell was out of service,
         counted from the PM interval it was admitted in for subscribers added during the run."""
-        inv = self.inventory
-        assert inv is not None
-        out = span[:, None] - in_service  # seconds out of service, per interval and cell
-        since_end = np.cumsum(out[::-1], axis=0)[::-1]  # from each interval to the end
-        per_sub = since_end[0][inv.subscriber_cell]
-        if self._admitted:
-            cell_index = {cell_id: i for i, cell_id in enumerate(inv.cell_ids)}
-            starts = np.array([b.start_s for b in pm])
-            extra = []
-            for record in self._admitted:
-                first = int(np.searchsorted(starts, record.time_s, side="right")) - 1
-                extra.append(since_end[max(first, 0)][cell_index[record.cell]])
+        inv, totals = self.inventory, self._cells
+        assert inv is not None and totals is not None
+        out = totals.out_of_service_s  # per cell, over the whole run
+        per_sub = out[inv.subscriber_cell]
+        if self._admitted_s:
+            cell = np.array(self._admitted_cell, dtype=np.int64)
+            extra = out[cell] - np.array(self._admitted_base)
+            # admitted at the run's very end: its last interval counts, as for any admission
+            at_end = np.array(self._admitted_s) >= totals.last_end_s
+            extra[at_end] = totals.last_out_s[cell[at_end]]
             per_sub = np.concatenate([per_sub, extra])
         return {
             "subscribers": len(per_sub),
             "subscribers_affected": int((per_sub > 0).sum()),
             "subscriber_hours_out_of_service": _round(per_sub.sum() / 3600.0, 3),
         }
+
+
+def _seconds_of_day(started: RunStarted) -> int:
+    return started.start.hour * 3600 + started.start.minute * 60 + started.start.second
+
+
+class _CellTotals:
+    """The cells' running aggregates: each added up in time order, as summing the stacked
+    batches over the intervals (``axis=0``) adds them, so the figures are the same floats."""
+
+    def __init__(
+        self, cells: int, pm_interval_s: float, start_of_day_s: int, exact_values: int
+    ) -> None:
+        self.intervals = 0
+        self.pm_interval_s = pm_interval_s
+        self.start_of_day_s = start_of_day_s
+        self.counters = {k: np.zeros(cells, dtype=np.int64) for k in CELL_EVENT_COUNTERS}
+        self.offered_es = np.zeros(cells)  # erlang-seconds
+        self.carried_es = np.zeros(cells)
+        self.data_demand_mb = np.zeros(cells)
+        self.data_served_mb = np.zeros(cells)
+        self.seconds_in_service = np.zeros(cells)
+        self.out_of_service_s = np.zeros(cells)  # interval length less time in service
+        self.last_out_s = np.zeros(cells)
+        self.last_end_s = -np.inf
+        slots = round(DAY_S / pm_interval_s)
+        self.slot_es = np.zeros((slots, cells))  # offered erlang-seconds per PM slot of the day
+        self.slot_s = np.zeros(slots)
+        self.utilization = NearestRankPercentile(cells, exact_values=exact_values)
+
+    def add(self, b: CellPmBatch) -> None:
+        self.intervals += 1
+        span = b.end_s - b.start_s
+        for k in CELL_EVENT_COUNTERS:
+            self.counters[k] += getattr(b, k)
+        self.offered_es += b.offered_erlangs * span
+        self.carried_es += b.carried_erlangs * span
+        self.data_demand_mb += b.data_demand_mb
+        self.data_served_mb += b.data_served_mb
+        self.seconds_in_service += b.seconds_in_service
+        self.last_out_s = span - b.seconds_in_service
+        self.out_of_service_s += self.last_out_s
+        self.last_end_s = b.end_s
+        slot = int(((b.start_s + self.start_of_day_s) % DAY_S) // self.pm_interval_s)
+        self.slot_es[slot] += b.offered_erlangs * span
+        self.slot_s[slot] += span
+        self.utilization.add(b.utilization)
+
+
+class _LinkTotals:
+    """The links' running aggregates: time in service and the utilisation percentile."""
+
+    def __init__(self, links: int, exact_values: int) -> None:
+        self.intervals = 0
+        self.seconds_in_service = np.zeros(links)
+        self.utilization = NearestRankPercentile(links, exact_values=exact_values)
+
+    def add(self, b: LinkPmBatch) -> None:
+        self.intervals += 1
+        self.seconds_in_service += b.seconds_in_service
+        self.utilization.add(b.utilization)
