@@ -258,3 +258,15 @@ def test_the_reference_orders_are_billed_or_leave_nothing_in_the_bss(metro_run, 
     assert "no account 'acct-ev6'" in capsys.readouterr().err
     summary = json.loads((metro_run / "summary.json").read_text())
     assert summary["orders"]["completed"] == 1 and summary["orders"]["failed"] == 1
+
+
+def test_the_end_of_run_table_shows_threshold_alarms_orders_and_billing(metro_run):
+    # what `telcotwin run` prints at the end, from the reference run's summary.json
+    from twin.cli import format_summary
+
+    summary = json.loads((metro_run / "summary.json").read_text())
+    text = format_summary(summary)
+    raised = summary["thresholds"]["raised"]
+    assert f"threshold alarms: {raised:,} raised (" in text
+    assert "orders: 1 completed, 1 failed (telcotwin orders RUN_DIR)" in text
+    assert f"total {summary['billing']['total']} EUR" in text

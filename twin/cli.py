@@ -358,9 +358,17 @@ def format_summary(summary: dict[str, Any], worst: int = 8) -> str:
             f"          against the truth: faults named {shown[0]}, alarms put under the right "
             f"root: precision {shown[1]}, recall {shown[2]}",
         ]
+    thresholds = summary.get("thresholds")
+    if thresholds and thresholds["raised"]:
+        by_kpi = ", ".join(f"{k} {n:,}" for k, n in sorted(thresholds["raised_by_kpi"].items()))
+        lines += ["", f"  threshold alarms: {thresholds['raised']:,} raised ({by_kpi})"]
     from twin.sla_report import summary_lines
 
     lines += summary_lines(summary)
+    orders = summary.get("orders")
+    if orders and any(orders.values()):
+        states = ", ".join(f"{n:,} {state}" for state, n in orders.items() if n)
+        lines += ["", f"  orders: {states} (telcotwin orders RUN_DIR)"]
     billing = summary.get("billing")
     if billing:
         at_risk = summary["revenue"]["at_risk"]
