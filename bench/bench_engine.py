@@ -215,12 +215,20 @@ def bench_compare(base: str, scenario: str, repeat: int, sets: list[str]) -> Non
     _report(times, f"{scenario} {' '.join(sets)}: {repeat} runs each, interleaved")
 
 
+def _twin_sets(scenario: str, **settings: str) -> list[str]:
+    """The ``--set`` lines that give the scenario's ``twin`` block these settings (YAML
+    values): into the block when the scenario has one, else adding it."""
+    if not settings:
+        return []
+    if "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {}):
+        return [f"twin.{key}={value}" for key, value in settings.items()]
+    return ["twin={" + ", ".join(f"{key}: {value}" for key, value in settings.items()) + "}"]
+
+
 def bench_fault_management(scenario: str, repeat: int, sets: list[str]) -> None:
     """Time one scenario with fault management off and on (``twin.fault_management``),
     interleaved; report medians and their ratio."""
-    # --set reaches into the twin block if the scenario has one, else adds it
-    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
-    off = [*sets, "twin.fault_management=false" if has_twin else "twin={fault_management: false}"]
+    off = [*sets, *_twin_sets(scenario, fault_management="false")]
     with tempfile.TemporaryDirectory() as tmp:
         variants = [("fault management off", ROOT, off), ("fault management on", ROOT, sets)]
         times = _interleaved(variants, scenario, repeat, tmp)
@@ -230,11 +238,7 @@ def bench_fault_management(scenario: str, repeat: int, sets: list[str]) -> None:
 def bench_performance_management(scenario: str, repeat: int, sets: list[str]) -> None:
     """Time one scenario with performance management off and on
     (``twin.performance_management``), interleaved; report medians and their ratio."""
-    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
-    off = [
-        *sets,
-        "twin.performance_management=false" if has_twin else "twin={performance_management: false}",
-    ]
+    off = [*sets, *_twin_sets(scenario, performance_management="false")]
     with tempfile.TemporaryDirectory() as tmp:
         variants = [
             ("performance management off", ROOT, off),
@@ -258,22 +262,12 @@ def bench_assurance(scenario: str, repeat: int, sets: list[str]) -> None:
     performance management (KPIs) on alone, then with anomaly detection and service assurance
     on too (all on), interleaved; report medians and the ratio of all on to all off."""
     raw = yaml.safe_load((ROOT / scenario).read_text()) or {}
-    has_twin = "twin" in raw
-    flags = {
-        "performance_management": "false",
-        "anomalies": "{enabled: false}",
-        "service_assurance": "false",
-    }
-
-    def twin_sets(off: list[str]) -> list[str]:
-        if has_twin:
-            return [f"twin.{key}={flags[key]}" for key in off]
-        return ["twin={" + ", ".join(f"{key}: {flags[key]}" for key in off) + "}"] if off else []
-
+    assurance_off = {"anomalies": "{enabled: false}", "service_assurance": "false"}
     base = [*([] if "catalog" in raw else SLA_CATALOG), *sets]
+    all_off = _twin_sets(scenario, performance_management="false", **assurance_off)
     variants = [
-        ("all off", ROOT, [*base, *twin_sets(list(flags))]),
-        ("KPIs only", ROOT, [*base, *twin_sets(["anomalies", "service_assurance"])]),
+        ("all off", ROOT, [*base, *all_off]),
+        ("KPIs only", ROOT, [*base, *_twin_sets(scenario, **assurance_off)]),
         ("all on", ROOT, base),
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,15 +280,8 @@ def bench_assurance(scenario: str, repeat: int, sets: list[str]) -> None:
 def bench_thresholds(scenario: str, repeat: int, sets: list[str]) -> None:
     """Time one scenario with performance management off, on without thresholds, and on with
     the default thresholds, interleaved; report medians and the last against the first."""
-    has_twin = "twin" in (yaml.safe_load((ROOT / scenario).read_text()) or {})
-    off = [
-        *sets,
-        "twin.performance_management=false" if has_twin else "twin={performance_management: false}",
-    ]
-    no_thresholds = [
-        *sets,
-        "twin.thresholds={defaults: false}" if has_twin else "twin={thresholds: {defaults: false}}",
-    ]
+    off = [*sets, *_twin_sets(scenario, performance_management="false")]
+    no_thresholds = [*sets, *_twin_sets(scenario, thresholds="{defaults: false}")]
     with tempfile.TemporaryDirectory() as tmp:
         variants = [
             ("performance management off", ROOT, off),
@@ -329,7 +316,7 @@ def bench_business(scenario: str, repeat: int, sets: list[str]) -> None:
     base = [*(BUSINESS_SETS if "catalog" not in raw else []), *sets]
     if "catalog" not in raw and "events" in raw:
         raise SystemExit(f"{scenario}: has events but no catalog; add a catalog to bench it")
-    off = [*base, "twin.business=false" if "twin" in raw else "twin={business: false}"]
+    off = [*base, *_twin_sets(scenario, business="false")]
     with tempfile.TemporaryDirectory() as tmp:
         variants = [("business side off", ROOT, off), ("business side on", ROOT, base)]
         times = _interleaved(variants, scenario, repeat, tmp)
