@@ -121,15 +121,21 @@ NO_POSTGRES = (
 )
 
 
-def postgres_url() -> str:
-    """The PostgreSQL database the tests may use; skips the test outside CI when there is none,
-    and fails it under CI (CI=true), where .ci/postgres must have provided one."""
-    url = os.environ.get(POSTGRES_ENV, "")
-    if url:
-        return url
+def provided_by_ci(variable: str, script: str, missing: str) -> str:
+    """The value of ``variable``, which the README's test command sets from ``.ci/<script>``.
+    Unset: the test is skipped with ``missing`` outside CI, and fails under CI (CI=true),
+    where the script must have provided it, so CI never passes by skipping."""
+    value = os.environ.get(variable, "")
+    if value:
+        return value
     if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {POSTGRES_ENV} is not: .ci/postgres did not start PostgreSQL")
-    pytest.skip(NO_POSTGRES)
+        pytest.fail(f"CI is set but {variable} is not: .ci/{script} provided nothing")
+    pytest.skip(missing)
+
+
+def postgres_url() -> str:
+    """The PostgreSQL database the tests may use (see :func:`provided_by_ci`)."""
+    return provided_by_ci(POSTGRES_ENV, "postgres", NO_POSTGRES)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -184,13 +190,8 @@ NO_CHROMIUM = (
 
 
 def chromium_path() -> str:
-    """The Chromium executable the browser test may launch; skips the test outside CI when
-    there is none, and fails it under CI (CI=true), where .ci/chromium must have provided one."""
-    path = os.environ.get(CHROMIUM_ENV, "")
-    if path:
-        if not os.access(path, os.X_OK):
-            pytest.fail(f"{CHROMIUM_ENV}={path!r} is not an executable")
-        return path
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {CHROMIUM_ENV} is not: .ci/chromium found no Chromium")
-    pytest.skip(NO_CHROMIUM)
+    """The Chromium executable the browser test may launch (see :func:`provided_by_ci`)."""
+    path = provided_by_ci(CHROMIUM_ENV, "chromium", NO_CHROMIUM)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{CHROMIUM_ENV}={path!r} is not an executable")
+    return path
