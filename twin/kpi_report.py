@@ -26,10 +26,20 @@ from twin.readback import StoredRun
 from twin.store import cell_pm, cells, link_pm, links
 from twin.summary import busy_hours
 
-__all__ = ["busy_hour_list", "format_busy_hours", "format_series", "kpi_series"]
+__all__ = [
+    "STORED_RADIO_COUNTERS",
+    "busy_hour_list",
+    "format_busy_hours",
+    "format_series",
+    "kpi_series",
+    "link_counters",
+    "radio_counters",
+]
 
 DAY_S = 86400.0
-_RADIO_COLUMNS = (
+# the cell_pm columns the radio KPIs are computed from (the rest of the counters they need, such
+# as data capacity, come from the inventory: radio_counters)
+STORED_RADIO_COUNTERS = (
     "voice_offered",
     "voice_carried",
     "voice_blocked",
@@ -56,16 +66,16 @@ def _kpis(over: str, name: str | None, shown: str) -> list[Kpi]:
     raise ScenarioError([Problem(shown, "--kpi", f"unknown KPI '{name}'; known: {names}")])
 
 
-def _radio_counters(rows: dict[str, np.ndarray], data_mbps: np.ndarray) -> dict[str, np.ndarray]:
+def radio_counters(rows: dict[str, np.ndarray], data_mbps: np.ndarray) -> dict[str, np.ndarray]:
     interval_s = rows["end_s"] - rows["start_s"]
-    counters = {c: rows[c].astype(float) for c in _RADIO_COLUMNS}
+    counters = {c: rows[c].astype(float) for c in STORED_RADIO_COUNTERS}
     counters["data_capacity_mb"] = data_mbps * interval_s / 8.0
     counters["cell_seconds"] = interval_s
     counters["interval_s"] = interval_s
     return counters
 
 
-def _link_counters(rows: dict[str, np.ndarray], capacity_mbps: np.ndarray) -> dict[str, np.ndarray]:
+def link_counters(rows: dict[str, np.ndarray], capacity_mbps: np.ndarray) -> dict[str, np.ndarray]:
     interval_s = rows["end_s"] - rows["start_s"]
     return {
         "carried_mb": rows["carried_mb"].astype(float),
@@ -104,9 +114,9 @@ def kpi_series(
             raise ScenarioError([Problem(shown, "--cell", f"the run has no cell '{cell}'")])
         chosen = _kpis("radio", kpi, shown)
         rows = _columns(
-            run, cell_pm, ["start_s", "end_s", *_RADIO_COLUMNS], cell_pm.c.cell_id == cell
+            run, cell_pm, ["start_s", "end_s", *STORED_RADIO_COUNTERS], cell_pm.c.cell_id == cell
         )
-        counters = _radio_counters(rows, capacity["data_mbps"][0])
+        counters = radio_counters(rows, capacity["data_mbps"][0])
         resource, kind = cell, "cell"
     elif link is not None:
         capacity = _columns(run, links, ["link_id", "capacity_mbps"], links.c.link_id == link)
@@ -119,7 +129,7 @@ def kpi_series(
             ["start_s", "end_s", "carried_mb", "seconds_in_service"],
             link_pm.c.link_id == link,
         )
-        counters = _link_counters(rows, capacity["capacity_mbps"][0])
+        counters = link_counters(rows, capacity["capacity_mbps"][0])
         resource, kind = link, "link"
     else:
         raise ValueError("kpi_series needs a cell or a link")
@@ -158,7 +168,9 @@ def busy_hour_list(run: StoredRun, kpi: str | None = None) -> dict[str, Any]:
             (cells, "data_mbps") if over == "radio" else (links, "capacity_mbps")
         )
         ids = _columns(run, capacity_table, [key, capacity])
-        columns = list(_RADIO_COLUMNS) if over == "radio" else ["carried_mb", "seconds_in_service"]
+        columns = (
+            list(STORED_RADIO_COUNTERS) if over == "radio" else ["carried_mb", "seconds_in_service"]
+        )
         rows = _columns(run, table, ["start_s", "end_s", key, *columns])
         names = list(ids[key])
         if not names or not len(rows["start_s"]):
@@ -188,9 +200,9 @@ def busy_hour_list(run: StoredRun, kpi: str | None = None) -> dict[str, Any]:
             in_hour = offset < 3600.0  # intervals x resources: inside the resource's busy hour
             per_resource = np.broadcast_to(ids[capacity][None, :], grid["end_s"].shape)
             counters = (
-                _radio_counters(grid, per_resource)
+                radio_counters(grid, per_resource)
                 if over == "radio"
-                else _link_counters(grid, per_resource)
+                else link_counters(grid, per_resource)
             )
             if chosen.is_rate:
                 summed = {n: np.where(in_hour, v, 0.0).sum(axis=0) for n, v in counters.items()}

@@ -57,8 +57,8 @@ from sqlalchemy import Table, func, select
 
 from sim.scenario import Problem, ScenarioError, apply_overrides, parse_scenario, read_yaml
 from twin.bss.catalog import decimal_from_minor
-from twin.bss.readback import _invoice_lines
-from twin.kpi_report import _RADIO_COLUMNS, _link_counters, _radio_counters
+from twin.bss.readback import invoice_lines
+from twin.kpi_report import STORED_RADIO_COUNTERS, link_counters, radio_counters
 from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
 from twin.readback import open_run as _open_stored
@@ -181,12 +181,12 @@ class Run:
         # sum the counters (and the capacity) over the group, then apply the formulas
         pm["cells"] = 1
         summed = pm.groupby(["start_s", "end_s", *keys], sort=True, as_index=False)[
-            [*_RADIO_COLUMNS, "data_mbps", "cells"]
+            [*STORED_RADIO_COUNTERS, "data_mbps", "cells"]
         ].sum()
         columns = {
-            c: summed[c].to_numpy(dtype=float) for c in ("start_s", "end_s", *_RADIO_COLUMNS)
+            c: summed[c].to_numpy(dtype=float) for c in ("start_s", "end_s", *STORED_RADIO_COUNTERS)
         }
-        counters = _radio_counters(columns, summed["data_mbps"].to_numpy(dtype=float))
+        counters = radio_counters(columns, summed["data_mbps"].to_numpy(dtype=float))
         counters["cell_seconds"] = summed["cells"].to_numpy(dtype=float) * counters["interval_s"]
         return self._kpi_frame(pd, summed, keys, "radio", counters)
 
@@ -199,7 +199,7 @@ class Run:
         capacity = self.links.set_index("link_id")["capacity_mbps"]
         columns = {c: pm[c].to_numpy(dtype=float) for c in ("start_s", "end_s", "carried_mb")}
         columns["seconds_in_service"] = pm["seconds_in_service"].to_numpy(dtype=float)
-        counters = _link_counters(columns, capacity.reindex(pm["link_id"]).to_numpy(dtype=float))
+        counters = link_counters(columns, capacity.reindex(pm["link_id"]).to_numpy(dtype=float))
         return self._kpi_frame(pd, pm, ["link_id"], "link", counters)
 
     def _kpi_frame(
@@ -327,7 +327,7 @@ class Run:
         with self._stored.engine.connect() as connection:
             rows = [
                 {"invoice_id": invoice, **line, "amount": Decimal(line["amount"])}
-                for invoice, line in _invoice_lines(connection, self.run_id)
+                for invoice, line in invoice_lines(connection, self.run_id)
             ]
         columns = ["invoice_id", "subscription", "kind", "description", "quantity"]
         return pd.DataFrame(rows, columns=[*columns, "unit_price", "amount"])

@@ -52,6 +52,7 @@ __all__ = [
     "check_exports",
     "customer",
     "export_run",
+    "invoice_lines",
     "write_exports",
 ]
 
@@ -137,7 +138,7 @@ def write_exports(
             with (directory / "invoice_lines.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
                 out.writerow(_LINE_COLUMNS)
-                for invoice_id, line in _invoice_lines(connection, run_id):
+                for invoice_id, line in invoice_lines(connection, run_id):
                     out.writerow([invoice_id, *(line[c] for c in _LINE_COLUMNS[1:])])
 
 
@@ -202,7 +203,7 @@ def _cycles(connection: Connection, run_id: str) -> dict[int, Any]:
     return {row.cycle: row for row in connection.execute(query)}
 
 
-def _invoice_lines(
+def invoice_lines(
     connection: Connection, run_id: str, invoice: str | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(invoice id, line) for every line of the run's invoices (or one invoice's), by invoice
@@ -292,7 +293,7 @@ def _invoices_where(run: StoredRun, *conditions: Any) -> list[dict[str, Any]]:
         for invoice in found:
             invoice.pop("digits")
             invoice["lines"] = [
-                line for _, line in _invoice_lines(connection, run.run_id, invoice["invoice_id"])
+                line for _, line in invoice_lines(connection, run.run_id, invoice["invoice_id"])
             ]
     return found
 
