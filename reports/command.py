@@ -8,16 +8,13 @@ complete: an error or Ctrl-C leaves nothing half-written.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError, load_scenario
-from twin.folders import swap_in
+from twin.folders import built_aside
 
 __all__ = ["MAX_HORIZON_MONTHS", "REPORT_FILES", "make_report"]
 
@@ -70,11 +67,7 @@ def make_report(
 
         open_run(source, store_url).close()  # not a run directory: one line, nothing written
     out = Path(os.path.abspath(out))
-    created = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-    building.mkdir()
-    try:
+    with built_aside(out) as building:
         if scenario is not None:
             from twin.run import run_scenario
 
@@ -93,13 +86,6 @@ def make_report(
         if scenario is not None and store_url is None:
             # the run's store records where it was written: the folder it now ends up in
             _relocate(building / "run", out / "run")
-        swap_in(building, out)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
     return out
 
 

@@ -14,19 +14,16 @@ The folder is built aside and renamed into place: bad input or an error leaves n
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
-import shutil
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError, read_yaml
-from twin.folders import swap_in
+from twin.folders import built_aside
 
 __all__ = ["METRICS", "check_variant_networks", "compare", "format_table"]
 
@@ -218,11 +215,7 @@ def compare(
         raise ScenarioError(
             [Problem(str(shown), "--out", "is not a comparison; --force only replaces one")]
         )
-    created = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-    building.mkdir()
-    try:
+    with built_aside(out) as building:
         runs = []
         for name, description, scenario in variants:
             run_scenario(scenario, building / name, base_dir=file.parent, seed=seed, file=file.name)
@@ -238,11 +231,4 @@ def compare(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
         (building / "compare.csv").write_text(_csv(runs), encoding="utf-8")
-        swap_in(building, out)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
     return shown, runs

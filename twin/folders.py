@@ -7,12 +7,34 @@ the old folder or the new one, never half of either.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["swap_in"]
+__all__ = ["built_aside", "swap_in"]
+
+
+@contextlib.contextmanager
+def built_aside(out: Path) -> Iterator[Path]:
+    """Yield a new hidden sibling of ``out`` to build in, swapped in as ``out`` (replacing one
+    there) when the block ends; on an error or Ctrl-C, it is removed with the parent folders
+    this made, and nothing is left."""
+    created = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+    building.mkdir()
+    try:
+        yield building
+        swap_in(building, out)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        for folder in created:  # nearest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def swap_in(building: Path, out: Path, retired: Path | None = None) -> None:
