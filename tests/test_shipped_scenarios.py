@@ -1,4 +1,10 @@
-"""Every shipped scenario, run in full: invariants that must hold in every PM interval."""
+"""Every shipped scenario, run in full: invariants that must hold in every PM interval.
+
+One exception: scenarios/national-month.yaml (a million subscribers for 30 days, minutes of
+simulation) runs its first day here, without its events (all later). Its 0.1x copy,
+national-month-small.yaml, runs the whole month, so a month's own paths (thousands of
+intervals, the billing cycle's end) are checked.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from twin.feed import CellPmBatch, FeedRecord, Inventory, LinkPmBatch
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 SLACK = 1 + 1e-9  # floating-point sums of many pieces
+FIRST_DAY_ONLY = {"national-month.yaml": ["duration=1d", "events=[]"]}
 
 
 class CapacityCheck:
@@ -52,5 +59,6 @@ class CapacityCheck:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_no_link_or_cell_carries_more_than_capacity_times_time_in_any_interval(path):
     check = CapacityCheck()
-    Simulation(load_scenario(path), check, base_dir=path.parent, file=path.name).run()
-    assert check.intervals > 0
+    scenario = load_scenario(path, FIRST_DAY_ONLY.get(path.name))
+    Simulation(scenario, check, base_dir=path.parent, file=path.name).run()
+    assert check.intervals == scenario.duration // scenario.pm_interval
