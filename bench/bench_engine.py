@@ -385,6 +385,42 @@ def bench_memory(scenario: str, days: list[int], sets: list[str]) -> None:
             )
 
 
+# The issue's targets for a national billing month on one machine (issue 9): the whole
+# `telcotwin run` of the national network with every twin function on, its day at 3x, a month.
+TARGETS: dict[str, tuple[list[str], float, float]] = {
+    # name: (--set items on scenarios/national-month.yaml, at most seconds, at most MiB)
+    "day": (["duration=1d", "events=[]"], 8.0, 1024.0),
+    "3x day": (
+        [
+            "duration=1d",
+            "events=[]",
+            "network.generate.towers=15000",
+            "network.generate.aggregation=300",
+            "subscribers.count=3000000",
+        ],
+        25.0,
+        2560.0,
+    ),
+    "month": ([], 240.0, 1536.0),
+}
+
+
+def bench_targets(names: list[str]) -> None:
+    """Run scenarios/national-month.yaml as the issue's target runs (whole ``telcotwin run``,
+    subprocess); print wall time and peak memory against each target."""
+    print("scenarios/national-month.yaml, whole telcotwin run, every twin function on")
+    print(f"{'run':>7} {'wall s':>8} {'target s':>9} {'peak MiB':>9} {'target MiB':>11}  met")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            sets, seconds, mib = TARGETS[name]
+            args = ["run", "scenarios/national-month.yaml", "--out", f"{tmp}/{name}", "--quiet"]
+            for item in sets:
+                args += ["--set", item]
+            wall, peak = timed_run(args)
+            met = "yes" if wall <= seconds and peak <= mib else "no"
+            print(f"{name:>7} {wall:>8.2f} {seconds:>9.0f} {peak:>9.0f} {mib:>11.0f}  {met}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -445,7 +481,14 @@ def main() -> None:
     memory.add_argument("--scenario", default="scenarios/regional.yaml")
     memory.add_argument("--days", type=int, nargs="+", default=[1, 7])
     memory.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    targets = commands.add_parser(
+        "targets", help="the national day, 3x day and month against the issue's targets"
+    )
+    targets.add_argument("--runs", nargs="+", choices=list(TARGETS), default=list(TARGETS))
     args = parser.parse_args()
+    if args.command == "targets":
+        bench_targets(args.runs)
+        return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:
             print_stages(args.scenario, args.set, tmp)
