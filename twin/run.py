@@ -242,7 +242,8 @@ def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> 
 
 
 RUN_FILES = frozenset(
-    {"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"} | EXPORT_FILES
+    {"summary.json", "scenario.json", "twin.sqlite", "timeseries", "run.json", "truth.json"}
+    | EXPORT_FILES
 )
 
 
@@ -349,6 +350,7 @@ def _write_run_directory(
             label=out_dir.name,
             scratch=store_url is None,
             replace=force,
+            series_dir=building if store_url is None else None,  # timeseries/*.parquet
         )
         _attach_store(store, wiring.bus, wiring.truth)
         try:
