@@ -283,6 +283,7 @@ def _run(args: argparse.Namespace) -> int:
         for name in (
             "summary.json",
             "twin.sqlite",
+            "timeseries/",
             "scenario.json",
             "run.json",
             "truth.json",

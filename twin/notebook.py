@@ -58,12 +58,12 @@ from sqlalchemy import Table, func, select
 from sim.scenario import Problem, ScenarioError, apply_overrides, parse_scenario, read_yaml
 from twin.bss.catalog import decimal_from_minor
 from twin.bss.readback import invoice_lines
-from twin.timeseries import BULK_TABLES, read_frame
 from twin.kpi_report import STORED_RADIO_COUNTERS, link_counters, radio_counters
 from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
 from twin.readback import open_run as _open_stored
 from twin.store import metadata
+from twin.timeseries import BULK_TABLES, read_frame
 
 if TYPE_CHECKING:
     import pandas as pd

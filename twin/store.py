@@ -160,6 +160,8 @@ resource_states = Table(
     Column("cause", String, nullable=False),
     Column("fault_id", Integer, nullable=False),
 )
+
+
 def _series_table(name: str) -> Table:
     """A bulk table in SQL: the run's integer ``run_key``, then the columns of
     :data:`twin.bulk.SCHEMAS` (the cell or link by its index, the usage status by its code)."""

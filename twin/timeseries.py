@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from twin.readback import StoredRun
 
-__all__ = ["BULK_TABLES", "columns_of", "read_columns", "read_frame"]
+__all__ = ["BULK_TABLES", "columns_of", "read_columns", "read_frame", "resource_ids"]
 
 # a column readers know, and the stored column it comes from
 _JOINED = {"cell_id": "cell_index", "link_id": "link_index", "subscription": "subscription_number"}
@@ -94,6 +94,13 @@ def read_columns(
     else:
         stored_columns = _from_sql(run, table, wanted, filters)
     return {n: _shown(n, stored_columns[_JOINED.get(n, n)], ids) for n in names}
+
+
+def resource_ids(run: StoredRun, table: str) -> np.ndarray:
+    """The ids of the cells (``cell_pm``) or links (``link_pm``) of the run, by their index:
+    what ``cell_index`` or ``link_index`` of a row stands for."""
+    key = {"cell_pm": "cell_index", "link_pm": "link_index"}[_known(table)]
+    return _ids(run, *_ID_TABLES[key])
 
 
 def _known(table: str) -> str:
@@ -156,7 +163,9 @@ def _from_parquet(
     data = pq.read_table(
         path,
         columns=names,
-        filters=[(k, "==", v) for k, v in filters.items()] or None,
+        # the status column is dictionary-encoded text: compared by its text
+        filters=[(k, "==", USAGE_STATUS[v] if k == "status" else v) for k, v in filters.items()]
+        or None,
     )
     out: dict[str, np.ndarray] = {}
     for name in names:
