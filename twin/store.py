@@ -177,7 +177,7 @@ def _series_table(name: str) -> Table:
             if field.type == pa.int32()
             else BigInteger
         )
-        columns.append(Column(field.name, kind, nullable=field.name not in RATING_COLUMNS))
+        columns.append(Column(field.name, kind, nullable=field.name in RATING_COLUMNS))
     return Table(name, metadata, *columns)
 
 
