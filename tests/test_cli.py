@@ -59,7 +59,8 @@ def test_run_writes_summary_store_and_scenario_into_out(metro, tmp_path, capsys)
     out = tmp_path / "out"
     assert _run(metro, out) == 0
     assert capsys.readouterr().out == (
-        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, truth.json)\n"
+        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, "
+        "truth.json)\n"
     )
     assert sorted(os.listdir(out)) == RUN_FILES
     assert sorted(os.listdir(tmp_path)) == ["metro.yaml", "out"]  # no partial directory left
@@ -266,7 +267,8 @@ def test_run_prints_a_summary_table(metro, tmp_path, capsys):
         printed
     )
     assert printed.endswith(
-        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, truth.json)\n"
+        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, "
+        "truth.json)\n"
     )
 
 

@@ -272,8 +272,8 @@ def run_scenario(
     participants: tuple[Profiles, Charging] | None = None,
     exports: list[str] | None = None,
 ) -> RunResult:
-    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, timeseries/, scenario.json, run.json,
-    truth.json) atomically; the result names the directory written.
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, timeseries/,
+    scenario.json, run.json, truth.json) atomically; the result names the directory written.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
     the new run is complete. With ``numbered``, a taken ``out_dir`` (there, or being written by
