@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
+from store_writer import bench_store_writer  # noqa: E402
 
 from sim.engine import Simulation  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
@@ -445,7 +446,18 @@ def main() -> None:
     memory.add_argument("--scenario", default="scenarios/regional.yaml")
     memory.add_argument("--days", type=int, nargs="+", default=[1, 7])
     memory.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    writer = commands.add_parser(
+        "store-writer", help="the store's bulk writer, rows/s of its own time: old SQL vs new"
+    )
+    writer.add_argument("--base", default="/work/main", help="a checkout of the old store")
+    writer.add_argument("--repeat", type=int, default=3)
+    writer.add_argument("--rated", action="store_true", help="usage rated by the BSS too")
+    writer.add_argument("--postgres", metavar="URL", help="also PostgreSQL: old and new")
+    writer.add_argument("--postgres-share", type=float, default=0.1, help="of the batches")
     args = parser.parse_args()
+    if args.command == "store-writer":
+        bench_store_writer(args.base, args.repeat, args.rated, args.postgres, args.postgres_share)
+        return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:
             print_stages(args.scenario, args.set, tmp)
