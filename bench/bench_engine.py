@@ -451,12 +451,27 @@ def main() -> None:
     )
     writer.add_argument("--base", default="/work/main", help="a checkout of the old store")
     writer.add_argument("--repeat", type=int, default=3)
-    writer.add_argument("--rated", action="store_true", help="usage rated by the BSS too")
+    writer.add_argument(
+        "--scenario",
+        default="scenarios/national.yaml",
+        help="record the batches of a run of it (default: the national day)",
+    )
+    writer.add_argument(
+        "--synthetic", action="store_true", help="random batches of the national day's shapes"
+    )
+    writer.add_argument("--rated", action="store_true", help="synthetic usage rated by the BSS")
     writer.add_argument("--postgres", metavar="URL", help="also PostgreSQL: old and new")
     writer.add_argument("--postgres-share", type=float, default=0.1, help="of the batches")
     args = parser.parse_args()
     if args.command == "store-writer":
-        bench_store_writer(args.base, args.repeat, args.rated, args.postgres, args.postgres_share)
+        bench_store_writer(
+            args.base,
+            args.repeat,
+            args.rated,
+            args.postgres,
+            args.postgres_share,
+            None if args.synthetic else args.scenario,
+        )
         return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:

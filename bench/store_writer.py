@@ -1,14 +1,16 @@
 """The bulk writer's rows per second of its own time, on a national day's batches.
 
-    python bench/bench_engine.py store-writer [--repeat N] [--base DIR] [--rated]
+    python bench/bench_engine.py store-writer [--repeat N] [--base DIR] [--scenario FILE]
+                                              [--synthetic [--rated]]
                                               [--postgres URL] [--postgres-share F]
 
 A national day (scenarios/national.yaml) publishes 96 cell PM batches of 15,000 cells, 96 link
-PM batches of 5,206 links and a usage batch of its subscribers with usage (about a million;
-``--rated`` adds the BSS's rating of every record, as a billing run has). Those batches are
-made here with random counters of the same types and handed to the store's ``write`` one by
-one, timing only the bulk records and the end (writing the last rows, closing, committing):
-the inventory and subscribers before are not counted.
+PM batches of 5,206 links and a usage batch of its subscribers with usage (about a million).
+By default the day is simulated once and its batches recorded (``--scenario``); with
+``--synthetic`` they are made with random counters of the same shapes and types (``--rated``
+adds the BSS's rating of every usage record, as a billing run has). The batches are handed to
+the store's ``write`` one by one, timing only the bulk records and the end (writing the last
+rows, closing, committing): the run and inventory records before are not counted.
 
 Each back end is measured in a process of its own, interleaved (old, new, old, new ...):
 
@@ -126,26 +128,88 @@ def _batches(share: float, rated: bool) -> tuple[list[Any], list[Any]]:
     return before, bulk
 
 
+def record(scenario: str, path: Path) -> None:
+    """Run ``scenario`` once without a store and pickle the records the store would get: the
+    run, the inventory (less its subscribers: not the bulk writer's work) and the bulk ones."""
+    import dataclasses
+    import pickle
+
+    import numpy as np
+
+    from sim.scenario import load_scenario
+    from twin.bss.records import RatedUsage
+    from twin.feed import CellPmBatch, Inventory, LinkPmBatch, RunStarted, UsageBatch
+    from twin.run import _wire
+
+    loaded = load_scenario(scenario, [])
+    wiring = _wire(loaded, Path(scenario).parent, None, Path(scenario).name, None)
+    before: list[Any] = []
+    bulk: list[Any] = []
+    for kind in (RunStarted, Inventory):
+        wiring.bus.subscribe(kind, before.append)
+    for kind in (CellPmBatch, LinkPmBatch, UsageBatch, RatedUsage):
+        wiring.bus.subscribe(kind, bulk.append)
+    wiring.simulation.run()
+    empty = np.zeros(0, dtype=np.int64)
+    before = [
+        dataclasses.replace(r, subscriber_cell=empty, subscriber_product=empty)
+        if isinstance(r, Inventory)
+        else r
+        for r in before
+    ]
+    with path.open("wb") as file:
+        pickle.dump((before, bulk), file, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _share(bulk: list[Any], share: float) -> list[Any]:
+    """The first ``share`` of the PM intervals and of each usage batch's rows (unrated)."""
+    import dataclasses
+
+    from twin.bss.records import RatedUsage
+    from twin.feed import CellPmBatch, UsageBatch
+
+    intervals = sum(isinstance(r, CellPmBatch) for r in bulk)
+    keep = max(1, round(intervals * share))
+    out: list[Any] = []
+    seen = 0
+    for r in bulk:
+        seen += isinstance(r, CellPmBatch)
+        if isinstance(r, UsageBatch):
+            n = max(1, round(len(r.subscriber) * share))
+            fields = ("subscriber", "voice_seconds", "data_mb")
+            out.append(dataclasses.replace(r, **{f: getattr(r, f)[:n] for f in fields}))
+        elif not isinstance(r, RatedUsage) and seen <= keep:
+            out.append(r)
+    return out
+
+
 def _rows(bulk: list[Any]) -> int:
     from twin.feed import CellPmBatch, LinkPmBatch, UsageBatch
 
-    return sum(
-        CELLS
-        if isinstance(r, CellPmBatch)
-        else LINKS
-        if isinstance(r, LinkPmBatch)
-        else len(r.subscriber)
-        if isinstance(r, UsageBatch)
-        else 0
-        for r in bulk
-    )
+    total = 0
+    for r in bulk:
+        if isinstance(r, CellPmBatch):
+            total += len(r.voice_offered)
+        elif isinstance(r, LinkPmBatch):
+            total += len(r.demand_mb)
+        elif isinstance(r, UsageBatch):
+            total += len(r.subscriber)
+    return total
 
 
-def measure(backend: str, url: str | None, share: float, rated: bool) -> dict[str, Any]:
+def measure(backend: str, url: str | None, share: float, rated: bool, recorded: str) -> dict:
     """Run in the process of the code measured (old or new): seconds of the bulk writes."""
+    import pickle
+
     from twin.store import Store, open_engine
 
-    before, bulk = _batches(share, rated)
+    if recorded:
+        with open(recorded, "rb") as file:
+            before, bulk = pickle.load(file)
+        if share < 1.0:
+            bulk = _share(bulk, share)
+    else:
+        before, bulk = _batches(share, rated)
     with tempfile.TemporaryDirectory(prefix="store-writer-") as scratch:
         run_dir = Path(scratch)
         series: Any = None
@@ -173,35 +237,28 @@ def measure(backend: str, url: str | None, share: float, rated: bool) -> dict[st
                 series.close()
             transaction.commit()
             seconds = time.perf_counter() - started
-            if url is not None:  # leave the shared database as it was
-                with engine.begin() as cleanup:
-                    from twin.store import _delete_runs_of
+        if url is not None:  # leave the shared database as it was
+            from twin.store import _delete_runs_of
 
-                    _delete_runs_of(cleanup, scratch)
+            with engine.begin() as cleanup:
+                _delete_runs_of(cleanup, scratch)
         engine.dispose()
         size = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
     return {"rows": _rows(bulk), "seconds": seconds, "bytes": size}
 
 
-def _in_process(code: Path, backend: str, url: str | None, share: float, rated: bool) -> dict:
+def _in_process(
+    code: Path, backend: str, url: str | None, share: float, rated: bool, recorded: str
+) -> dict:
     script = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]); "
         "from store_writer import measure; "
         "print(json.dumps(measure(sys.argv[3], sys.argv[4] or None, float(sys.argv[5]), "
-        "sys.argv[6] == '1')))"
+        "sys.argv[6] == '1', sys.argv[7])))"
     )
+    arguments = [str(code), str(ROOT / "bench"), backend, url or "", str(share)]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(code),
-            str(ROOT / "bench"),
-            backend,
-            url or "",
-            str(share),
-            "1" if rated else "0",
-        ],
+        [sys.executable, "-c", script, *arguments, "1" if rated else "0", recorded],
         cwd=code,
         check=True,
         capture_output=True,
@@ -237,41 +294,58 @@ def _drop_schemas(url: str) -> None:
 
 
 def bench_store_writer(
-    base: str, repeat: int, rated: bool, postgres: str | None, postgres_share: float
+    base: str,
+    repeat: int,
+    rated: bool,
+    postgres: str | None,
+    postgres_share: float,
+    scenario: str | None,
 ) -> None:
+    """Print each back end's rows/s (best of ``repeat``, interleaved) and its ratio to old."""
     old = Path(base).resolve()
     cases = [
         ("old SQL (SQLite run dir)", old, "old", None, 1.0),
         ("new Parquet (run dir)", ROOT, "parquet", None, 1.0),
         ("new SQL (SQLite --store)", ROOT, "sql", None, 1.0),
     ]
-    if postgres:  # a schema each: the old and new tables have the same names
-        cases += [
-            ("old PostgreSQL (executemany)", old, "old", _schema(postgres, "old"), postgres_share),
-            ("new PostgreSQL (binary COPY)", ROOT, "sql", _schema(postgres, "new"), postgres_share),
-        ]
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in cases}
-    try:
-        for _ in range(repeat):  # interleaved: each round runs every case once
-            for name, code, backend, url, share in cases:
-                results[name].append(_in_process(code, backend, url, share, rated))
-    finally:
-        if postgres:
-            _drop_schemas(postgres)
+    with tempfile.TemporaryDirectory(prefix="store-writer-records-") as scratch:
+        recorded = ""
+        if scenario:
+            recorded = str(Path(scratch) / "records.pickle")
+            started = time.perf_counter()
+            record(scenario, Path(recorded))
+            print(f"{scenario}: simulated and recorded in {time.perf_counter() - started:.1f} s")
+        if postgres:  # a schema each: the old and new tables have the same names
+            cases += [
+                ("old PostgreSQL (executemany)", old, "old", _schema(postgres, "old"), 0.0),
+                ("new PostgreSQL (binary COPY)", ROOT, "sql", _schema(postgres, "new"), 0.0),
+            ]
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in cases}
+        try:
+            for _ in range(repeat):  # interleaved: each round runs every case once
+                for name, code, backend, url, share in cases:
+                    share = share or postgres_share
+                    run = _in_process(code, backend, url, share, rated, recorded)
+                    results[name].append(run)
+        finally:
+            if postgres:
+                _drop_schemas(postgres)
     load = os.getloadavg()
-    kind = "rated usage" if rated else "usage received (no BSS)"
+    kind = f"recorded from {scenario}" if scenario else "synthetic, national shapes"
+    kind += ", rated usage" if rated and not scenario else ""
     print(
-        f"store writer, national day's bulk batches ({kind}), best of {repeat}, "
+        f"store writer, a day's bulk batches ({kind}), best of {repeat}, "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     print(f"{'back end':>30} {'rows':>10} {'s':>7} {'rows/s':>11} {'MB':>7} {'x old':>7}")
-    old_rate: dict[float, float] = {}
-    for name, _code, backend, _url, share in cases:
+    old_rate: dict[str, float] = {}
+    for name, _code, backend, url, _share in cases:
         best = min(results[name], key=lambda r: r["seconds"])
         rate = best["rows"] / best["seconds"]
+        group = "postgres" if url else "sqlite"
         if backend == "old":
-            old_rate[share] = rate
-        ratio = rate / old_rate.get(share, rate)
+            old_rate[group] = rate
+        ratio = rate / old_rate.get(group, rate)
         print(
             f"{name:>30} {best['rows']:>10,} {best['seconds']:>7.2f} {rate:>11,.0f} "
             f"{best['bytes'] / 1e6:>7.1f} {ratio:>7.1f}"

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "BULK_TABLES",
+    "NUMPY_TYPES",
     "PARQUET_COMPRESSION",
     "ROW_GROUP_ROWS",
     "SCHEMAS",
@@ -49,20 +50,22 @@ PARQUET_COMPRESSION = "lz4"  # docs/store.md: measured against none, snappy and 
 
 _F8, _I8, _I4 = pa.float64(), pa.int64(), pa.int32()
 # The stored columns of each table, in order: what the Parquet files and the SQL tables hold.
+# Counts are 32-bit where the SQL tables always had INTEGER (smaller files, faster writes),
+# amounts in 10**-9 of the currency 64-bit (BIGINT).
 SCHEMAS: dict[str, pa.Schema] = {
     "cell_pm": pa.schema(
         [
             ("start_s", _F8),
             ("end_s", _F8),
             ("cell_index", _I4),
-            ("voice_offered", _I8),
-            ("voice_carried", _I8),
-            ("voice_blocked", _I8),
-            ("voice_failed", _I8),
-            ("voice_dropped", _I8),
+            ("voice_offered", _I4),
+            ("voice_carried", _I4),
+            ("voice_blocked", _I4),
+            ("voice_failed", _I4),
+            ("voice_dropped", _I4),
             ("offered_erlangs", _F8),
             ("carried_erlangs", _F8),
-            ("data_sessions", _I8),
+            ("data_sessions", _I4),
             ("data_demand_mb", _F8),
             ("data_served_mb", _F8),
             ("utilization", _F8),
@@ -84,19 +87,19 @@ SCHEMAS: dict[str, pa.Schema] = {
         [
             ("start_s", _F8),
             ("end_s", _F8),
-            ("subscriber", _I8),
+            ("subscriber", _I4),
             ("voice_seconds", _F8),
             ("data_mb", _F8),
             # dictionary-encoded in Parquet (its index is the code); status_code in SQL
             ("status", pa.dictionary(pa.int8(), pa.string())),
             # what rating made of the record (twin.bss.rating); null when not rated
-            ("cycle", _I8),
-            ("subscription_number", _I8),  # n of SUB-<n>
-            ("billed_minutes", _I8),
-            ("minutes_over", _I8),
+            ("cycle", _I4),
+            ("subscription_number", _I4),  # n of SUB-<n>
+            ("billed_minutes", _I4),
+            ("minutes_over", _I4),
             ("voice_nano", _I8),
-            ("billed_mb", _I8),
-            ("mb_over", _I8),
+            ("billed_mb", _I4),
+            ("mb_over", _I4),
             ("data_nano", _I8),
         ]
     ),
@@ -178,8 +181,14 @@ class ParquetSeries:
                 SCHEMAS[table],
                 compression=self.compression,
                 # dictionaries only where values repeat: tried on every float column, they
-                # cost time and fall back to plain anyway
+                # cost time and fall back to plain anyway; the measured floats byte-split,
+                # which compresses them better and faster (docs/store.md)
                 use_dictionary=["start_s", "end_s", "status", "cycle"],
+                use_byte_stream_split=[
+                    f.name
+                    for f in SCHEMAS[table]
+                    if f.type == _F8 and f.name not in ("start_s", "end_s")
+                ],
                 write_statistics=["start_s", "end_s", "cell_index", "link_index", "subscriber"],
             )
         if rows:
@@ -196,7 +205,7 @@ def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = Non
     """A numpy column as an Arrow array over the same memory (a copy only to change its
     type), null where ``valid`` is False. Built from buffers: ``pa.array`` would import pandas
     (0.5 s) on a numpy argument."""
-    data = np.ascontiguousarray(values, dtype=_NUMPY[kind])
+    data = np.ascontiguousarray(values, dtype=NUMPY_TYPES[kind])
     bitmap = None
     nulls = 0
     if valid is not None and not valid.all():
@@ -205,7 +214,12 @@ def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = Non
     return pa.Array.from_buffers(kind, len(data), [bitmap, pa.py_buffer(data)], null_count=nulls)
 
 
-_NUMPY = {pa.float64(): np.float64, pa.int64(): np.int64, pa.int32(): np.int32, pa.int8(): np.int8}
+NUMPY_TYPES = {
+    pa.float64(): np.float64,
+    pa.int64(): np.int64,
+    pa.int32(): np.int32,
+    pa.int8(): np.int8,
+}
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:
@@ -238,7 +252,7 @@ class SqlSeries:
         names = _sql_names(table)
         values = [np.full(n, self.key, dtype=np.int64)]
         for field in SCHEMAS[table]:  # the SQL column's width (PostgreSQL's COPY needs it)
-            dtype = np.int8 if field.name == "status" else field.type.to_pandas_dtype()
+            dtype = np.int8 if field.name == "status" else NUMPY_TYPES[field.type]
             values.append(np.asarray(columns[field.name], dtype=dtype))
         if self._copy:
             self._copy_rows(table, names, values, rated)

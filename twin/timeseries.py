@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from twin.bulk import BULK_TABLES, SCHEMAS, USAGE_STATUS, series_path
+from twin.bulk import BULK_TABLES, NUMPY_TYPES, SCHEMAS, USAGE_STATUS, series_path
 from twin.store import SERIES_TABLES, cells, links
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _empty(table: str, name: str) -> np.ndarray:
     stored = _JOINED.get(name, name)
     if name != stored or name == "status":
         return np.empty(0, dtype=object)
-    return np.empty(0, dtype=SCHEMAS[table].field(stored).type.to_pandas_dtype())
+    return np.empty(0, dtype=NUMPY_TYPES[SCHEMAS[table].field(stored).type])
 
 
 def _from_parquet(
@@ -203,7 +203,7 @@ def _from_sql(
         if name == "status":
             dtype = np.dtype(np.int64)
         else:
-            dtype = np.dtype(SCHEMAS[table].field(name).type.to_pandas_dtype())
+            dtype = np.dtype(NUMPY_TYPES[SCHEMAS[table].field(name).type])
         if dtype.kind == "i" and None in values:
             dtype = np.dtype(float)  # NaN where missing, as Arrow and pandas give
         out[name] = np.array(values, dtype=dtype)
