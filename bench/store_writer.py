@@ -17,7 +17,8 @@ Each back end is measured in a process of its own, interleaved (old, new, old, n
 - ``old SQL (SQLite run dir)``: the store as it was (``--base``, default /work/main): every
   row in twin.sqlite by ``executemany``, run id and cell id as text on every row;
 - ``new Parquet (run dir)``: twin.bulk.ParquetSeries, what ``telcotwin run`` writes now;
-- ``new SQL (SQLite --store)``: twin.bulk.SqlSeries on a SQLite URL, integer keys;
+- ``old SQL (SQLite --store)`` and ``new SQL (SQLite --store)``: a SQLite URL given with
+  ``--store`` (journal and indexes kept), the new one by twin.bulk.SqlSeries, integer keys;
 - with ``--postgres URL``: ``old PostgreSQL`` (executemany) and ``new PostgreSQL`` (binary
   COPY) on ``--postgres-share`` of the batches (the old path is too slow for all of them).
 """
@@ -306,6 +307,7 @@ def bench_store_writer(
     cases = [
         ("old SQL (SQLite run dir)", old, "old", None, 1.0),
         ("new Parquet (run dir)", ROOT, "parquet", None, 1.0),
+        ("old SQL (SQLite --store)", old, "old-store", None, 1.0),
         ("new SQL (SQLite --store)", ROOT, "sql", None, 1.0),
     ]
     with tempfile.TemporaryDirectory(prefix="store-writer-records-") as scratch:
@@ -342,8 +344,9 @@ def bench_store_writer(
     for name, _code, backend, url, _share in cases:
         best = min(results[name], key=lambda r: r["seconds"])
         rate = best["rows"] / best["seconds"]
-        group = "postgres" if url else "sqlite"
-        if backend == "old":
+        # each new back end against the old one it replaces
+        group = "postgres" if url else "store" if backend in ("old-store", "sql") else "run dir"
+        if backend.startswith("old"):
             old_rate[group] = rate
         ratio = rate / old_rate.get(group, rate)
         print(
