@@ -264,9 +264,10 @@ class SqlSeries:
     ) -> None:
         lists = []
         for name, column in zip(names, values, strict=True):
-            if rated is not None and name in RATING_COLUMNS:
-                column = np.where(rated, column, None)
-            lists.append(column.tolist())
+            listed = column.tolist()
+            if rated is not None and name in RATING_COLUMNS:  # NULL where not rated
+                listed = [v if ok else None for v, ok in zip(listed, rated.tolist(), strict=True)]
+            lists.append(listed)
         sql = self.tables[table].insert().compile(dialect=self.connection.dialect)
         rows = list(zip(*lists, strict=True))
         for first in range(0, len(rows), _SLICE):

@@ -200,10 +200,9 @@ def _from_sql(
     out: dict[str, np.ndarray] = {}
     for i, name in enumerate(names):
         values = [r[i] for r in rows]
-        if name == "status":
-            dtype = np.dtype(np.int64)
-        else:
-            dtype = np.dtype(NUMPY_TYPES[SCHEMAS[table].field(name).type])
+        dtype: np.dtype[Any] = np.dtype(
+            np.int64 if name == "status" else NUMPY_TYPES[SCHEMAS[table].field(name).type]
+        )
         if dtype.kind == "i" and None in values:
             dtype = np.dtype(float)  # NaN where missing, as Arrow and pandas give
         out[name] = np.array(values, dtype=dtype)
