@@ -2,16 +2,19 @@
 
 By default each run writes a SQLite file in its run directory; any SQLAlchemy URL (PostgreSQL)
 may be given instead. A run is written in one transaction, so a failed run leaves nothing
-behind in a shared database either. Every row carries the ``run_id``, a uuid4 drawn for the
-run, so runs of many directories can share one database; the ``runs`` row also records the
-run directory's absolute path (``directory``, what ``--force`` replaces) and its folder name
+behind in a shared database either. Every state row carries the ``run_id``, a uuid4 drawn
+for the run, so runs of many directories can share one database; the ``runs`` row also records
+the run directory's absolute path (``directory``, what ``--force`` replaces) and its folder name
 (``label``, for people). Directories of the same name in different places never collide.
 
-Columnar batches are written with ``executemany`` of plain tuples: the PM and usage tables are
-the large ones (cells x intervals, subscribers x usage periods). On PostgreSQL (psycopg 3, the
-``postgres`` extra) the driver's ``executemany`` pipelines the rows (measured: 100,000 usage
-rows in 2.5 s, three times faster than SQLAlchemy's multi-row "insertmanyvalues" INSERTs), and
-every value is a Python one (numpy scalars are converted), as the driver needs.
+The bulk time series (``cell_pm``, ``link_pm``, ``usage``: cells x intervals, links x intervals,
+subscribers x usage periods) are written by :mod:`twin.bulk`: Parquet files beside the SQLite
+file in a run directory, or the tables below in a ``--store`` database (binary COPY on
+PostgreSQL), their rows numbers only, keyed by the run's integer ``run_key`` and the cell's or
+link's index (docs/store.md). Everything else, the twin's state, is written with
+``executemany`` of plain tuples. On PostgreSQL (psycopg 3, the ``postgres`` extra) the driver's
+``executemany`` pipelines the rows, and every value is a Python one (numpy scalars are
+converted), as the driver needs.
 
 The fault-management tables: ``notifications`` holds every :class:`~twin.feed.AlarmNotification`
 as it reached the twin (duplicates included); ``alarm_history`` one row per
