@@ -142,7 +142,8 @@ def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
         ) from None
     series_dir = None
     if store_url is None:
-        series_dir = directory / SERIES_DIR
+        # Parquet files, or (a store written by a Store of one's own) twin.sqlite's tables
+        series_dir = directory / SERIES_DIR if (directory / SERIES_DIR).is_dir() else None
         database = directory / "twin.sqlite"
         if not database.is_file():
             raise ScenarioError(

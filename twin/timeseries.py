@@ -7,13 +7,13 @@ read with pyarrow, its filters skipping row groups by their statistics; a run wr
 rows come back in the order written (start time, then cell, link or subscriber) with the
 stored numbers turned back into what they stand for: ``cell_id`` and ``link_id`` (joined from
 ``cells`` and ``links``), ``status`` (received, rated, rejected) and ``subscription``
-(``SUB-<n>``, None where not rated). So the columns are those the store always had:
+(``SUB-<n>``, None where not rated). So the columns are those the store always had::
 
->>> from twin.timeseries import read_columns, read_frame  # doctest: +SKIP
->>> read_frame(run, "cell_pm", ["start_s", "offered_erlangs"], where={"cell_id": "t-n3-1"})
+    run = twin.readback.open_run(Path("runs/metro"))
+    read_frame(run, "cell_pm", ["start_s", "offered_erlangs"], where={"cell_id": "t-n3/1"})
 
 Integer columns with a missing value come back as floats with NaN (as pandas reads them from
-SQL), the others as int64; strings as object arrays. The stored keys themselves
+SQL), the others in their stored integer type; strings as object arrays. The stored keys themselves
 (``cell_index``, ``link_index``, ``subscription_number``) may be asked for too.
 """
 
