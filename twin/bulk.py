@@ -20,6 +20,7 @@ A writer takes columnar slices (one feed batch each) as numpy arrays:
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -262,16 +263,23 @@ class SqlSeries:
     def _insert_rows(
         self, table: str, names: list[str], values: list[np.ndarray], rated: np.ndarray | None
     ) -> None:
-        lists = []
-        for name, column in zip(names, values, strict=True):
-            listed = column.tolist()
-            if rated is not None and name in RATING_COLUMNS:  # NULL where not rated
-                listed = [v if ok else None for v, ok in zip(listed, rated.tolist(), strict=True)]
-            lists.append(listed)
-        sql = self.tables[table].insert().compile(dialect=self.connection.dialect)
-        rows = list(zip(*lists, strict=True))
-        for first in range(0, len(rows), _SLICE):
-            self.connection.exec_driver_sql(str(sql), rows[first : first + _SLICE])
+        sql = str(self.tables[table].insert().compile(dialect=self.connection.dialect))
+        n = len(values[0])
+        none_rated = rated is not None and not rated.any()
+        for first in range(0, n, _SLICE):  # a slice at a time: never every row as tuples
+            last = min(first + _SLICE, n)
+            lists: list[Any] = []
+            for name, column in zip(names, values, strict=True):
+                if rated is None or name not in RATING_COLUMNS or rated[first:last].all():
+                    lists.append(column[first:last].tolist())
+                elif none_rated:
+                    lists.append(itertools.repeat(None, last - first))
+                else:  # NULL where not rated
+                    pairs = zip(
+                        column[first:last].tolist(), rated[first:last].tolist(), strict=True
+                    )
+                    lists.append([v if ok else None for v, ok in pairs])
+            self.connection.exec_driver_sql(sql, list(zip(*lists, strict=True)))
 
     def _copy_rows(
         self, table: str, names: list[str], values: list[np.ndarray], rated: np.ndarray | None
