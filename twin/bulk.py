@@ -20,6 +20,7 @@ A writer takes columnar slices (one feed batch each) as numpy arrays:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import struct
 from collections.abc import Mapping
@@ -123,8 +124,17 @@ RATING_COLUMNS = frozenset(
 def run_key(run_id: str) -> int:
     """The run's integer key on bulk SQL rows: the top 63 bits of its uuid4 (hex ``run_id``),
     positive in a signed 64-bit column. Random like the id, so no sequence is needed; two of a
-    database's runs share one with probability about n**2 / 2**64."""
-    return int(run_id[:16], 16) >> 1
+    database's runs share one with probability about n**2 / 2**64. An id that is not hex (a
+    test's or a benchmark's own) is hashed to 63 bits instead.
+
+    >>> run_key("ffffffffffffffff0000000000000000")
+    9223372036854775807
+    """
+    try:
+        return int(run_id[:16], 16) >> 1
+    except ValueError:
+        digest = hashlib.blake2b(run_id.encode("utf-8"), digest_size=8).digest()
+        return int.from_bytes(digest, "big") >> 1
 
 
 def series_path(directory: Path, table: str) -> Path:
