@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
+from store_writer import bench_store_writer  # noqa: E402
 
 from sim.engine import Simulation  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
@@ -485,9 +486,35 @@ def main() -> None:
         "targets", help="the national day, 3x day and month against the issue's targets"
     )
     targets.add_argument("--runs", nargs="+", choices=list(TARGETS), default=list(TARGETS))
+    writer = commands.add_parser(
+        "store-writer", help="the store's bulk writer, rows/s of its own time: old SQL vs new"
+    )
+    writer.add_argument("--base", default="/work/main", help="a checkout of the old store")
+    writer.add_argument("--repeat", type=int, default=3)
+    writer.add_argument(
+        "--scenario",
+        default="scenarios/national.yaml",
+        help="record the batches of a run of it (default: the national day)",
+    )
+    writer.add_argument(
+        "--synthetic", action="store_true", help="random batches of the national day's shapes"
+    )
+    writer.add_argument("--rated", action="store_true", help="synthetic usage rated by the BSS")
+    writer.add_argument("--postgres", metavar="URL", help="also PostgreSQL: old and new")
+    writer.add_argument("--postgres-share", type=float, default=0.1, help="of the batches")
     args = parser.parse_args()
     if args.command == "targets":
         bench_targets(args.runs)
+        return
+    if args.command == "store-writer":
+        bench_store_writer(
+            args.base,
+            args.repeat,
+            args.rated,
+            args.postgres,
+            args.postgres_share,
+            None if args.synthetic else args.scenario,
+        )
         return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:

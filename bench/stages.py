@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.scenario import load_scenario
+from twin.bulk import ParquetSeries
 from twin.run import _attach_store, _wire
 from twin.store import Store, open_engine
 
@@ -88,10 +89,13 @@ def run_stages(path: str, sets: list[str], scratch_dir: str) -> tuple[dict[str, 
         "build (network, routes, wiring)",
         lambda: _wire(scenario, Path(path).parent, None, Path(path).name, None),
     )
-    engine = open_engine(f"sqlite:///{scratch_dir}/twin.sqlite", scratch=True)
+    # as `telcotwin run` stores a run directory: the state in twin.sqlite, the bulk time series
+    # in Parquet files (twin.bulk)
+    engine = open_engine(f"sqlite:///{scratch_dir}/twin.sqlite", scratch=True, series=False)
     with engine.connect() as connection:
         transaction = connection.begin()
-        store = Store(connection, "bench", directory=scratch_dir, label="bench")
+        series = ParquetSeries(Path(scratch_dir))
+        store = Store(connection, "0" * 32, directory=scratch_dir, label="bench", series=series)
         _attach_store(store, wiring.bus, wiring.truth)
         handlers = wiring.bus._handlers  # the bench's own look inside: wrap every handler
         for kind, listed in handlers.items():
@@ -106,7 +110,7 @@ def run_stages(path: str, sets: list[str], scratch_dir: str) -> tuple[dict[str, 
         )
         timer.timed_call("summary.json and scoring at the end", wiring.summary)
         finish = "store (finish and commit)"
-        timer.timed_call(finish, lambda: (store.finish(), transaction.commit()))
+        timer.timed_call(finish, lambda: (store.finish(), series.close(), transaction.commit()))
     engine.dispose()
     return dict(timer.seconds), time.perf_counter() - started
 

@@ -14,7 +14,7 @@ import sim.engine
 from tests.conftest import EXAMPLE
 from twin.cli import main
 
-RUN_FILES = ["run.json", "scenario.json", "summary.json", "truth.json", "twin.sqlite"]
+RUN_FILES = ["run.json", "scenario.json", "summary.json", "timeseries", "truth.json", "twin.sqlite"]
 EXAMPLE_SEED = 20270301  # the seed written in the reference example
 
 
@@ -59,7 +59,8 @@ def test_run_writes_summary_store_and_scenario_into_out(metro, tmp_path, capsys)
     out = tmp_path / "out"
     assert _run(metro, out) == 0
     assert capsys.readouterr().out == (
-        f"wrote {out}/ (summary.json, twin.sqlite, scenario.json, run.json, truth.json)\n"
+        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, "
+        "truth.json)\n"
     )
     assert sorted(os.listdir(out)) == RUN_FILES
     assert sorted(os.listdir(tmp_path)) == ["metro.yaml", "out"]  # no partial directory left
@@ -266,7 +267,8 @@ def test_run_prints_a_summary_table(metro, tmp_path, capsys):
         printed
     )
     assert printed.endswith(
-        f"wrote {out}/ (summary.json, twin.sqlite, scenario.json, run.json, truth.json)\n"
+        f"wrote {out}/ (summary.json, twin.sqlite, timeseries/, scenario.json, run.json, "
+        "truth.json)\n"
     )
 
 

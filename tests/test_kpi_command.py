@@ -4,7 +4,6 @@ the busy-hour list (issue 7 item 6)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +42,17 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _counters(run: Path, table: str, key: str, resource: str) -> list[sqlite3.Row]:
-    connection = sqlite3.connect(run / "twin.sqlite")
-    connection.row_factory = sqlite3.Row
-    rows = connection.execute(
-        f"select * from {table} where {key} = ? order by start_s", (resource,)
-    ).fetchall()
-    connection.close()
-    return rows
+def _counters(run: Path, table: str, key: str, resource: str) -> list[Any]:
+    """The resource's stored PM rows, through the public query API, in time order."""
+    from twin.readback import open_run
+    from twin.timeseries import read_frame
+
+    stored = open_run(run)
+    try:
+        frame = read_frame(stored, table, where={key: resource})
+    finally:
+        stored.close()
+    return frame.to_dict("records")
 
 
 def test_a_cells_kpis_are_the_formulas_on_its_stored_counters(small_run, capsys):

@@ -29,13 +29,20 @@ def _one(db, sql):
     return db.execute(sql).fetchone()
 
 
+def _series(run_dir, table):
+    """A bulk table of the run through the public query API (twin.timeseries)."""
+    from twin.notebook import open_run
+
+    with open_run(run_dir) as run:
+        return run.table(table)
+
+
 def test_cell_pm_rows_add_up_to_the_summary_totals(metro_run):
     summary = json.loads((metro_run / "summary.json").read_text())
-    db = sqlite3.connect(metro_run / "twin.sqlite")
-    offered, carried, blocked, dropped = _one(
-        db,
-        "select sum(voice_offered), sum(voice_carried), sum(voice_blocked), "
-        "sum(voice_dropped) from cell_pm",
+    pm = _series(metro_run, "cell_pm")
+    offered, carried, blocked, dropped = (
+        int(pm[c].sum())
+        for c in ("voice_offered", "voice_carried", "voice_blocked", "voice_dropped")
     )
     voice = summary["voice"]
     assert (offered, carried, blocked, dropped) == (
@@ -45,21 +52,35 @@ def test_cell_pm_rows_add_up_to_the_summary_totals(metro_run):
         voice["dropped"],
     )
     # 22 cells x 192 fifteen-minute intervals
-    assert _one(db, "select count(*) from cell_pm") == (22 * 192,)
+    assert len(pm) == 22 * 192
+    # the run directory holds them as Parquet, beside the twin's state in twin.sqlite
+    assert sorted(p.name for p in (metro_run / "timeseries").iterdir()) == [
+        "cell_pm.parquet",
+        "link_pm.parquet",
+        "usage.parquet",
+    ]
+    tables = {
+        r[0]
+        for r in sqlite3.connect(metro_run / "twin.sqlite").execute(
+            "select name from sqlite_master where type = 'table'"
+        )
+    }
+    assert "cells" in tables and not tables & {"cell_pm", "link_pm", "usage"}
 
 
 def test_usage_seconds_equal_carried_erlang_seconds(metro_run):
-    db = sqlite3.connect(metro_run / "twin.sqlite")
-    (usage_s,) = _one(db, "select sum(voice_seconds) from usage")
-    (carried_es,) = _one(db, "select sum(carried_erlangs * (end_s - start_s)) from cell_pm")
+    usage, pm = _series(metro_run, "usage"), _series(metro_run, "cell_pm")
+    usage_s = usage["voice_seconds"].sum()
+    carried_es = (pm["carried_erlangs"] * (pm["end_s"] - pm["start_s"])).sum()
     assert usage_s == pytest.approx(carried_es, rel=1e-9)
     # two daily usage periods
-    assert db.execute("select distinct start_s, end_s from usage order by 1").fetchall() == [
+    periods = usage[["start_s", "end_s"]].drop_duplicates()
+    assert list(periods.itertuples(index=False, name=None)) == [
         (0.0, 86400.0),
         (86400.0, 172800.0),
     ]
     # every row rated by the BSS (the scenario has a catalog; docs/bss.md)
-    assert db.execute("select distinct status from usage").fetchall() == [("rated",)]
+    assert set(usage["status"]) == {"rated"}
 
 
 def test_outages_and_business_events_are_stored(metro_run):
@@ -172,6 +193,13 @@ def test_a_shared_store_keeps_one_copy_of_a_run_replaced_with_force(tmp_path, ca
 # --- a store shared by runs of several directories ----------------------------------------------
 
 
+# bulk rows carry the run's integer key (runs.run_key), not its id's text
+_PM_ROWS_PER_RUN = (
+    "select runs.run_id, count(*) from cell_pm join runs on runs.run_key = cell_pm.run_key "
+    "group by runs.run_id"
+)
+
+
 def _small_run(out, url, *, seed=1, force=False):
     # one cell for two hours: two hourly PM rows per run
     return run_scenario(single_cell(duration="2h", seed=seed), out, store_url=url, force=force)
@@ -192,8 +220,7 @@ def test_two_directories_of_the_same_name_keep_their_own_runs_in_a_shared_store(
     ]
     run_a, run_b = (run_id for run_id, _, _ in rows)
     assert run_a != run_b
-    per_run = dict(query(url, "select run_id, count(*) from cell_pm group by run_id"))
-    assert per_run == {run_a: 2, run_b: 2}
+    assert dict(query(url, _PM_ROWS_PER_RUN)) == {run_a: 2, run_b: 2}
 
 
 def test_force_replaces_only_the_run_of_the_same_directory(tmp_path, store_url):
@@ -208,8 +235,7 @@ def test_force_replaces_only_the_run_of_the_same_directory(tmp_path, store_url):
     assert runs_now[0] == (kept, str(team_a), "1")
     assert runs_now[1][1:] == (str(team_b), "5")
     # the replaced run left no rows behind: PM rows belong to the two runs listed, two each
-    per_run = dict(query(url, "select run_id, count(*) from cell_pm group by run_id"))
-    assert per_run == {kept: 2, runs_now[1][0]: 2}
+    assert dict(query(url, _PM_ROWS_PER_RUN)) == {kept: 2, runs_now[1][0]: 2}
 
 
 def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path, store_url):

@@ -168,6 +168,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     customer.add_argument("account", metavar="ID", help="an account id, e.g. ACC-1")
 
+    from twin import sql_query
+
+    sql_query.add_arguments(
+        commands.add_parser(
+            "sql", help="SQL over a run directory's tables and time series (DuckDB)"
+        )
+    )
+
     schema = commands.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.add_argument("--out", type=Path, default=None, help="write to a file instead")
     return parser
@@ -283,6 +291,7 @@ def _run(args: argparse.Namespace) -> int:
         for name in (
             "summary.json",
             "twin.sqlite",
+            "timeseries/",
             "scenario.json",
             "run.json",
             "truth.json",
@@ -647,6 +656,12 @@ def _customer(args: argparse.Namespace) -> int:
     return show_customer(args.run_dir, args.store_url, args.account, as_json=args.json)
 
 
+def _sql(args: argparse.Namespace) -> int:
+    from twin.sql_query import command
+
+    return command(args)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # so a killed run cleans up as Ctrl-C does
 
@@ -678,6 +693,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sweep": _sweep,
         "bills": _bills,
         "customer": _customer,
+        "sql": _sql,
     }
     try:
         return handlers[args.command](args)

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sim.scenario import Problem, ScenarioError
 from twin.oss.performance import KPIS, Kpi
 from twin.readback import StoredRun
-from twin.store import cell_pm, cells, link_pm, links
+from twin.store import cells, links
 from twin.summary import busy_hours
+from twin.timeseries import read_columns
 
 __all__ = [
     "STORED_RADIO_COUNTERS",
@@ -113,8 +114,8 @@ def kpi_series(
         if not len(capacity["cell_id"]):
             raise ScenarioError([Problem(shown, "--cell", f"the run has no cell '{cell}'")])
         chosen = _kpis("radio", kpi, shown)
-        rows = _columns(
-            run, cell_pm, ["start_s", "end_s", *STORED_RADIO_COUNTERS], cell_pm.c.cell_id == cell
+        rows = read_columns(
+            run, "cell_pm", ["start_s", "end_s", *STORED_RADIO_COUNTERS], {"cell_id": cell}
         )
         counters = radio_counters(rows, capacity["data_mbps"][0])
         resource, kind = cell, "cell"
@@ -123,11 +124,11 @@ def kpi_series(
         if not len(capacity["link_id"]):
             raise ScenarioError([Problem(shown, "--link", f"the run has no link '{link}'")])
         chosen = _kpis("link", kpi, shown)
-        rows = _columns(
+        rows = read_columns(
             run,
-            link_pm,
+            "link_pm",
             ["start_s", "end_s", "carried_mb", "seconds_in_service"],
-            link_pm.c.link_id == link,
+            {"link_id": link},
         )
         counters = link_counters(rows, capacity["capacity_mbps"][0])
         resource, kind = link, "link"
@@ -163,20 +164,23 @@ def busy_hour_list(run: StoredRun, kpi: str | None = None) -> dict[str, Any]:
     start = datetime.fromisoformat(run.start.replace("Z", "+00:00"))
     start_of_day_s = float(start.hour * 3600 + start.minute * 60 + start.second)
     out: dict[str, Any] = {"cells": {}, "links": {}}
-    for table, key, over in ((cell_pm, "cell_id", "radio"), (link_pm, "link_id", "link")):
+    for table, key, over in (("cell_pm", "cell_id", "radio"), ("link_pm", "link_id", "link")):
         capacity_table, capacity = (
             (cells, "data_mbps") if over == "radio" else (links, "capacity_mbps")
         )
-        ids = _columns(run, capacity_table, [key, capacity])
+        stored_key = "cell_index" if over == "radio" else "link_index"
+        ids = _columns(run, capacity_table, [key, stored_key, capacity])
         columns = (
             list(STORED_RADIO_COUNTERS) if over == "radio" else ["carried_mb", "seconds_in_service"]
         )
-        rows = _columns(run, table, ["start_s", "end_s", key, *columns])
+        rows = read_columns(run, table, ["start_s", "end_s", stored_key, *columns])
         names = list(ids[key])
         if not names or not len(rows["start_s"]):
             continue
-        index = {name: i for i, name in enumerate(names)}
-        column = np.array([index[r] for r in rows[key]], dtype=np.int64)
+        # the rows name their cell or link by its index: the grid's column of each index
+        column_of = np.empty(len(names), dtype=np.int64)
+        column_of[ids[stored_key].astype(np.int64)] = np.arange(len(names))
+        column = column_of[rows[stored_key]]
         starts = np.unique(rows["start_s"])
         row = np.searchsorted(starts, rows["start_s"])
         grid: dict[str, np.ndarray] = {}

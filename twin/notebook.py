@@ -63,6 +63,7 @@ from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
 from twin.readback import open_run as _open_stored
 from twin.store import metadata
+from twin.timeseries import BULK_TABLES, read_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,13 +130,21 @@ class Run:
 
     def table(self, name: str) -> pd.DataFrame:
         """Any table of the store (``cell_pm``, ``usage``, ``product_order_steps`` ...) as the
-        run wrote it, its ``run_id`` column dropped."""
+        run wrote it, its ``run_id`` column dropped; the bulk time series (``cell_pm``,
+        ``link_pm``, ``usage``) through :func:`twin.timeseries.read_frame`, with ``cell_id``,
+        ``link_id``, ``status`` and ``subscription`` as always."""
         if name not in metadata.tables:
             known = ", ".join(sorted(metadata.tables))
             raise ScenarioError(
                 [Problem(str(self.directory), "table", f"no table '{name}'; known: {known}")]
             )
+        if name in BULK_TABLES:
+            return read_frame(self._stored, name)
         return self._select(metadata.tables[name])
+
+    def _series(self, name: str, order_by: list[str]) -> pd.DataFrame:
+        frame = read_frame(self._stored, name)
+        return frame.sort_values(order_by, kind="stable", ignore_index=True)
 
     def _select(self, table: Table, order_by: tuple[str, ...] = ()) -> pd.DataFrame:
         pd = _pandas()
@@ -173,7 +182,7 @@ class Run:
         A tower's or the network's KPI is the formula over its cells' summed counters, as
         performance management aggregates. Units in ``frame.attrs["units"]``."""
         pd = _pandas()
-        pm = self._select(metadata.tables["cell_pm"], ("start_s", "cell_id"))
+        pm = self._series("cell_pm", ["start_s", "cell_id"])
         cells = self.cells.set_index("cell_id")
         pm["tower"] = cells["tower"].reindex(pm["cell_id"]).to_numpy()
         pm["data_mbps"] = cells["data_mbps"].reindex(pm["cell_id"]).to_numpy()
@@ -195,7 +204,7 @@ class Run:
         ``start_s``, ``end_s``, ``link_id``, one column per KPI; units in
         ``frame.attrs["units"]``."""
         pd = _pandas()
-        pm = self._select(metadata.tables["link_pm"], ("start_s", "link_id"))
+        pm = self._series("link_pm", ["start_s", "link_id"])
         capacity = self.links.set_index("link_id")["capacity_mbps"]
         columns = {c: pm[c].to_numpy(dtype=float) for c in ("start_s", "end_s", "carried_mb")}
         columns["seconds_in_service"] = pm["seconds_in_service"].to_numpy(dtype=float)

@@ -1,8 +1,9 @@
 """A finished run read back from its store, for the commands that inspect a run afterwards
 (``telcotwin alarms``, ``impact``, ``n1``) and for notebooks.
 
-A run directory names its run by ``run.json``; its rows are in ``twin.sqlite`` beside it, or in
-the database given with ``--store`` when the run wrote there. Only the store is read, never
+A run directory names its run by ``run.json``; its rows are in ``twin.sqlite`` beside it (the
+bulk time series in ``timeseries/*.parquet``, read through :mod:`twin.timeseries`), or in the
+database given with ``--store`` when the run wrote there. Only the store is read, never
 the run's ground truth: these commands show what the operator's OSS knows.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sim.scenario import Problem, ScenarioError
+from twin.bulk import SERIES_DIR, run_key
 from twin.feed import Inventory
 from twin.store import (
     alarm_history,
@@ -36,13 +38,20 @@ __all__ = ["StoredRun", "alarms_at", "monthly_fees", "open_run"]
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run's store and its id, with what ``runs`` records of it."""
+    """A run's store and its id, with what ``runs`` records of it. ``series_dir`` is the
+    folder of its bulk time series' Parquet files, None when they are in the database."""
 
     directory: Path
     engine: Engine
     run_id: str
     start: str
     duration_s: float
+    series_dir: Path | None = None
+
+    @property
+    def run_key(self) -> int:
+        """The run's key on the bulk rows of a SQL store (:func:`twin.bulk.run_key`)."""
+        return run_key(self.run_id)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -131,7 +140,10 @@ def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
         raise ScenarioError(
             [Problem(shown, "", "not a run directory (no run.json): give one `telcotwin run` made")]
         ) from None
+    series_dir = None
     if store_url is None:
+        # Parquet files, or (a store written by a Store of one's own) twin.sqlite's tables
+        series_dir = directory / SERIES_DIR if (directory / SERIES_DIR).is_dir() else None
         database = directory / "twin.sqlite"
         if not database.is_file():
             raise ScenarioError(
@@ -149,7 +161,7 @@ def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
     if row is None:
         engine.dispose()
         raise ScenarioError([Problem(shown, "--store", f"the store holds no run {run_id}")])
-    return StoredRun(directory, engine, run_id, row.start, row.duration_s)
+    return StoredRun(directory, engine, run_id, row.start, row.duration_s, series_dir)
 
 
 def alarms_at(

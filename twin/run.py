@@ -242,7 +242,8 @@ def _attach_store(store: Store | BackgroundStore, bus: Bus, truth: TruthLog) -> 
 
 
 RUN_FILES = frozenset(
-    {"summary.json", "scenario.json", "twin.sqlite", "run.json", "truth.json"} | EXPORT_FILES
+    {"summary.json", "scenario.json", "twin.sqlite", "timeseries", "run.json", "truth.json"}
+    | EXPORT_FILES
 )
 
 
@@ -271,8 +272,8 @@ def run_scenario(
     participants: tuple[Profiles, Charging] | None = None,
     exports: list[str] | None = None,
 ) -> RunResult:
-    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, scenario.json, run.json,
-    truth.json) atomically; the result names the directory written.
+    """Run a scenario and write ``out_dir`` (summary.json, twin.sqlite, timeseries/,
+    scenario.json, run.json, truth.json) atomically; the result names the directory written.
 
     ``out_dir`` must not exist unless ``force`` is set, in which case it is replaced only once
     the new run is complete. With ``numbered``, a taken ``out_dir`` (there, or being written by
@@ -349,6 +350,7 @@ def _write_run_directory(
             label=out_dir.name,
             scratch=store_url is None,
             replace=force,
+            series_dir=building if store_url is None else None,  # timeseries/*.parquet
         )
         _attach_store(store, wiring.bus, wiring.truth)
         try:

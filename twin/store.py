@@ -2,16 +2,19 @@
 
 By default each run writes a SQLite file in its run directory; any SQLAlchemy URL (PostgreSQL)
 may be given instead. A run is written in one transaction, so a failed run leaves nothing
-behind in a shared database either. Every row carries the ``run_id``, a uuid4 drawn for the
-run, so runs of many directories can share one database; the ``runs`` row also records the
-run directory's absolute path (``directory``, what ``--force`` replaces) and its folder name
+behind in a shared database either. Every state row carries the ``run_id``, a uuid4 drawn
+for the run, so runs of many directories can share one database; the ``runs`` row also records
+the run directory's absolute path (``directory``, what ``--force`` replaces) and its folder name
 (``label``, for people). Directories of the same name in different places never collide.
 
-Columnar batches are written with ``executemany`` of plain tuples: the PM and usage tables are
-the large ones (cells x intervals, subscribers x usage periods). On PostgreSQL (psycopg 3, the
-``postgres`` extra) the driver's ``executemany`` pipelines the rows (measured: 100,000 usage
-rows in 2.5 s, three times faster than SQLAlchemy's multi-row "insertmanyvalues" INSERTs), and
-every value is a Python one (numpy scalars are converted), as the driver needs.
+The bulk time series (``cell_pm``, ``link_pm``, ``usage``: cells x intervals, links x intervals,
+subscribers x usage periods) are written by :mod:`twin.bulk`: Parquet files beside the SQLite
+file in a run directory, or the tables below in a ``--store`` database (binary COPY on
+PostgreSQL), their rows numbers only, keyed by the run's integer ``run_key`` and the cell's or
+link's index (docs/store.md). Everything else, the twin's state, is written with
+``executemany`` of plain tuples. On PostgreSQL (psycopg 3, the ``postgres`` extra) the driver's
+``executemany`` pipelines the rows, and every value is a Python one (numpy scalars are
+converted), as the driver needs.
 
 The fault-management tables: ``notifications`` holds every :class:`~twin.feed.AlarmNotification`
 as it reached the twin (duplicates included); ``alarm_history`` one row per
@@ -33,9 +36,11 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -45,6 +50,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     create_engine,
@@ -55,6 +61,7 @@ from sqlalchemy import (
 
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
+from twin.bulk import RATING_COLUMNS, SCHEMAS, ParquetSeries, SqlSeries, run_key
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -103,6 +110,8 @@ runs = Table(
     "runs",
     metadata,
     Column("run_id", String, primary_key=True),
+    # the run's key on the bulk SQL rows (twin.bulk.run_key): numbers, not the id's text
+    Column("run_key", BigInteger),
     Column("label", String, nullable=False),
     Column("directory", String, nullable=False, index=True),
     Column("scenario", String, nullable=False),
@@ -127,6 +136,7 @@ links = Table(
     metadata,
     Column("run_id", String, nullable=False, index=True),
     Column("link_id", String, nullable=False),
+    Column("link_index", Integer),  # its place in the inventory: link_pm's key
     Column("a", String, nullable=False),
     Column("b", String, nullable=False),
     Column("capacity_mbps", Float, nullable=False),
@@ -137,6 +147,7 @@ cells = Table(
     metadata,
     Column("run_id", String, nullable=False, index=True),
     Column("cell_id", String, nullable=False),
+    Column("cell_index", Integer),  # its place in the inventory: cell_pm's key
     Column("tower", String, nullable=False),
     Column("voice_channels", Integer, nullable=False),
     Column("data_mbps", Float, nullable=False),
@@ -152,58 +163,34 @@ resource_states = Table(
     Column("cause", String, nullable=False),
     Column("fault_id", Integer, nullable=False),
 )
-cell_pm = Table(
-    "cell_pm",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("start_s", Float, nullable=False),
-    Column("end_s", Float, nullable=False),
-    Column("cell_id", String, nullable=False),
-    Column("voice_offered", Integer, nullable=False),
-    Column("voice_carried", Integer, nullable=False),
-    Column("voice_blocked", Integer, nullable=False),
-    Column("voice_failed", Integer, nullable=False),
-    Column("voice_dropped", Integer, nullable=False),
-    Column("offered_erlangs", Float, nullable=False),
-    Column("carried_erlangs", Float, nullable=False),
-    Column("data_sessions", Integer, nullable=False),
-    Column("data_demand_mb", Float, nullable=False),
-    Column("data_served_mb", Float, nullable=False),
-    Column("utilization", Float, nullable=False),
-    Column("seconds_in_service", Float, nullable=False),
-)
-link_pm = Table(
-    "link_pm",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("start_s", Float, nullable=False),
-    Column("end_s", Float, nullable=False),
-    Column("link_id", String, nullable=False),
-    Column("demand_mb", Float, nullable=False),
-    Column("carried_mb", Float, nullable=False),
-    Column("utilization", Float, nullable=False),
-    Column("seconds_in_service", Float, nullable=False),
-)
-usage = Table(
-    "usage",
-    metadata,
-    Column("run_id", String, nullable=False, index=True),
-    Column("start_s", Float, nullable=False),
-    Column("end_s", Float, nullable=False),
-    Column("subscriber", Integer, nullable=False),
-    Column("voice_seconds", Float, nullable=False),
-    Column("data_mb", Float, nullable=False),
-    Column("status", String, nullable=False),  # TMF635: received, rated or rejected
-    # what rating made of the record (twin.bss.rating), when the BSS runs; NULL otherwise
-    Column("cycle", Integer),
-    Column("subscription", String),
-    Column("billed_minutes", Integer),  # whole minutes, rounded up
-    Column("minutes_over", Integer),  # beyond the allowance
-    Column("voice_nano", BigInteger),  # rated amount, 10**-9 of the currency unit
-    Column("billed_mb", Integer),
-    Column("mb_over", Integer),
-    Column("data_nano", BigInteger),
-)
+
+
+def _series_table(name: str) -> Table:
+    """A bulk table in SQL: the run's integer ``run_key``, then the columns of
+    :data:`twin.bulk.SCHEMAS` (the cell or link by its index, the usage status by its code)."""
+    columns: list[Column[Any]] = [Column("run_key", BigInteger, nullable=False, index=True)]
+    for field in SCHEMAS[name]:
+        if field.name == "status":
+            columns.append(Column("status_code", SmallInteger, nullable=False))  # USAGE_STATUS
+            continue
+        kind: Any = (
+            Float
+            if field.type == pa.float64()
+            else Integer
+            if field.type == pa.int32()
+            else BigInteger
+        )
+        columns.append(Column(field.name, kind, nullable=field.name in RATING_COLUMNS))
+    return Table(name, metadata, *columns)
+
+
+# The bulk time series (twin.bulk): in a run directory they are Parquet files beside
+# twin.sqlite and these tables are not created there; in a --store database they are these.
+cell_pm = _series_table("cell_pm")
+link_pm = _series_table("link_pm")
+usage = _series_table("usage")
+SERIES_TABLES = {t.name: t for t in (cell_pm, link_pm, usage)}
+
 business_events = Table(
     "business_events",
     metadata,
@@ -456,8 +443,9 @@ credits = Table(
 )
 
 
-def open_engine(url: str, *, scratch: bool = False) -> Engine:
-    """Return an engine for ``url`` with the tables created.
+def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engine:
+    """Return an engine for ``url`` with the tables created (without the bulk time series'
+    unless ``series``: a run directory holds those in Parquet files).
 
     ``scratch`` says the database is a new file of this run's own that is thrown away if the
     run fails: SQLite then writes without a journal, which roughly halves the time to store a
@@ -475,11 +463,12 @@ def open_engine(url: str, *, scratch: bool = False) -> Engine:
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
-    metadata.create_all(engine)  # only the tables missing: a shared database keeps its rows
+    tables = [t for t in metadata.sorted_tables if series or t.name not in SERIES_TABLES]
+    metadata.create_all(engine, tables)  # only the tables missing: a shared one keeps its rows
     if scratch:
         # A run's own file holds one run: the run_id indexes, there for shared databases,
         # would only slow the load by a third.
-        for table in metadata.sorted_tables:
+        for table in tables:
             for index in table.indexes:
                 index.drop(engine)
     return engine
@@ -526,9 +515,20 @@ class Store:
     :meth:`write` takes any feed record; :class:`BackgroundStore` runs it on its own thread.
     """
 
-    def __init__(self, connection: Connection, run_id: str, *, directory: str, label: str):
+    def __init__(
+        self,
+        connection: Connection,
+        run_id: str,
+        *,
+        directory: str,
+        label: str,
+        series: ParquetSeries | SqlSeries | None = None,
+    ):
         self.connection = connection
         self.run_id = run_id
+        self.run_key = run_key(run_id)
+        # the bulk time series: Parquet files of a run directory, or this database's tables
+        self.series = series or SqlSeries(connection, SERIES_TABLES, self.run_key)
         self.directory = directory
         self.label = label
         self._sql: dict[str, str] = {}  # compiled INSERT per table
@@ -625,6 +625,7 @@ class Store:
             [
                 (
                     self.run_id,
+                    self.run_key,
                     self.label,
                     self.directory,
                     r.scenario,
@@ -655,6 +656,7 @@ class Store:
             _rows(
                 [self.run_id] * len(inv.link_ids),
                 inv.link_ids,
+                range(len(inv.link_ids)),
                 inv.link_a,
                 inv.link_b,
                 inv.link_capacity_mbps,
@@ -666,6 +668,7 @@ class Store:
             _rows(
                 [self.run_id] * len(inv.cell_ids),
                 inv.cell_ids,
+                range(len(inv.cell_ids)),
                 inv.cell_tower,
                 inv.cell_voice_channels,
                 inv.cell_data_mbps,
@@ -792,86 +795,67 @@ class Store:
 
     def _cell_pm(self, b: CellPmBatch) -> None:
         n = len(self._cell_ids)
-        self._insert(
-            cell_pm,
-            _rows(
-                [self.run_id] * n,
-                [b.start_s] * n,
-                [b.end_s] * n,
-                self._cell_ids,
-                b.voice_offered,
-                b.voice_carried,
-                b.voice_blocked,
-                b.voice_failed,
-                b.voice_dropped,
-                b.offered_erlangs,
-                b.carried_erlangs,
-                b.data_sessions,
-                b.data_demand_mb,
-                b.data_served_mb,
-                b.utilization,
-                b.seconds_in_service,
-            ),
+        self.series.write(
+            "cell_pm",
+            {
+                "start_s": np.full(n, b.start_s),
+                "end_s": np.full(n, b.end_s),
+                "cell_index": np.arange(n, dtype=np.int32),
+                **{name: getattr(b, name) for name in _CELL_COUNTERS},
+            },
         )
 
     def _link_pm(self, b: LinkPmBatch) -> None:
         n = len(self._link_ids)
-        self._insert(
-            link_pm,
-            _rows(
-                [self.run_id] * n,
-                [b.start_s] * n,
-                [b.end_s] * n,
-                self._link_ids,
-                b.demand_mb,
-                b.carried_mb,
-                b.utilization,
-                b.seconds_in_service,
-            ),
+        self.series.write(
+            "link_pm",
+            {
+                "start_s": np.full(n, b.start_s),
+                "end_s": np.full(n, b.end_s),
+                "link_index": np.arange(n, dtype=np.int32),
+                **{name: getattr(b, name) for name in _LINK_COUNTERS},
+            },
         )
 
     def _usage(self, b: UsageBatch) -> None:
         n = len(b.subscriber)
         rated = self._rated_usage.pop(b.start_s, None)
         if rated is None:
-            status: Any = _Same("received")
-            rating: list[Any] = [_Same(None)] * 8
+            is_rated = np.zeros(n, dtype=bool)
+            status = np.zeros(n, dtype=np.int8)  # received
+            none = np.zeros(n, dtype=np.int64)  # masked: null
+            rating = dict.fromkeys(RATING_COLUMNS, none)
         else:
             # the rated records are the batch's rows in order, less those rejected
             at = np.searchsorted(b.subscriber, rated.subscriber)
             is_rated = np.zeros(n, dtype=bool)
             is_rated[at] = True
-            status = np.where(is_rated, "rated", "rejected").astype(object)
+            status = np.where(is_rated, 1, 2).astype(np.int8)  # rated, rejected
 
-            def column(values: np.ndarray) -> Any:
+            def column(values: np.ndarray) -> np.ndarray:
                 if len(values) == n:
                     return values
-                out = np.full(n, None, dtype=object)
-                out[at] = values.tolist()
+                out = np.zeros(n, dtype=np.int64)  # masked where not rated: null
+                out[at] = values
                 return out
 
-            rating = [
-                _Same(rated.cycle) if len(at) == n else column(np.full(len(at), rated.cycle)),
-                column(rated.subscription_id),
-                column(rated.voice_minutes),
-                column(rated.voice_overage),
-                column(rated.voice_nano),
-                column(rated.data_mb),
-                column(rated.data_overage),
-                column(rated.data_nano),
-            ]
-        self._insert_columns(
-            usage,
-            [
-                _Same(self.run_id),
-                _Same(b.start_s),
-                _Same(b.end_s),
-                b.subscriber,
-                b.voice_seconds,
-                b.data_mb,
-                status,
-                *rating,
-            ],
+            rating = {
+                "cycle": np.full(n, rated.cycle, dtype=np.int64),
+                "subscription_number": column(rated.subscription + 1),  # SUB-<n>
+                **{name: column(getattr(rated, field)) for name, field in _RATING_FIELDS.items()},
+            }
+        self.series.write(
+            "usage",
+            {
+                "start_s": np.full(n, b.start_s),
+                "end_s": np.full(n, b.end_s),
+                "subscriber": b.subscriber,
+                "voice_seconds": b.voice_seconds,
+                "data_mb": b.data_mb,
+                "status": status,
+                **rating,
+            },
+            rated=is_rated,
         )
 
     def _notification(self, n: AlarmNotification) -> None:
@@ -1084,6 +1068,18 @@ class Store:
         )
 
 
+_CELL_COUNTERS = tuple(f.name for f in SCHEMAS["cell_pm"])[3:]
+_LINK_COUNTERS = tuple(f.name for f in SCHEMAS["link_pm"])[3:]
+# usage's rating columns and the RatedUsage fields they hold (cycle and subscription apart)
+_RATING_FIELDS = {
+    "billed_minutes": "voice_minutes",
+    "minutes_over": "voice_overage",
+    "voice_nano": "voice_nano",
+    "billed_mb": "data_mb",
+    "mb_over": "data_overage",
+    "data_nano": "data_nano",
+}
+
 _DONE = object()
 _SLICE = 100_000  # rows per executemany of the bulk BSS tables
 
@@ -1100,8 +1096,12 @@ def _delete_runs_of(connection: Connection, directory: str) -> None:
     query = select(runs.c.run_id).where(runs.c.directory == directory)
     replaced = list(connection.execute(query).scalars())
     if replaced:
+        keys = [run_key(run_id) for run_id in replaced]
         for table in metadata.sorted_tables:
-            connection.execute(table.delete().where(table.c.run_id.in_(replaced)))
+            if table.name in SERIES_TABLES:
+                connection.execute(table.delete().where(table.c.run_key.in_(keys)))
+            else:
+                connection.execute(table.delete().where(table.c.run_id.in_(replaced)))
 
 
 class StoreError(RuntimeError):
@@ -1134,7 +1134,9 @@ def check_store(url: str, directory: str, *, replace: bool) -> str | None:
 class BackgroundStore:
     """A :class:`Store` on its own thread, so writing overlaps with simulating.
 
-    The thread owns the engine, the connection and the one transaction. Records are queued
+    The thread owns the engine, the connection and the one transaction, and the bulk time
+    series' writer: Parquet files under ``series_dir`` when given (a run directory being built
+    aside, removed whole if the run fails), else the database's tables. Records are queued
     as they are published (they are immutable); :meth:`close` waits for the queue to drain and
     commits, or rolls back when the run failed. An error on the writer's side is raised in the
     simulating thread at the next record or at :meth:`close`.
@@ -1150,8 +1152,10 @@ class BackgroundStore:
         scratch: bool = False,
         replace: bool = False,
         backlog: int = 64,
+        series_dir: Path | None = None,
     ):
         self.url = url
+        self.series_dir = series_dir
         self.scratch = scratch
         self.replace = replace
         self.run_id = run_id
@@ -1184,19 +1188,26 @@ class BackgroundStore:
 
     def _work(self) -> None:
         try:
-            engine = open_engine(self.url, scratch=self.scratch)
+            in_files = self.series_dir is not None
+            engine = open_engine(self.url, scratch=self.scratch, series=not in_files)
             try:
                 with engine.connect() as connection:
                     transaction = connection.begin()
                     if self.replace:  # --force: the new run replaces the old in one transaction
                         _delete_runs_of(connection, self.directory)
+                    series = None if self.series_dir is None else ParquetSeries(self.series_dir)
                     store = Store(
-                        connection, self.run_id, directory=self.directory, label=self.label
+                        connection,
+                        self.run_id,
+                        directory=self.directory,
+                        label=self.label,
+                        series=series,
                     )
                     while (record := self._queue.get()) is not _DONE:
                         store.write(record)
                     if self._commit:
                         store.finish()
+                        store.series.close()
                         transaction.commit()
                     else:
                         transaction.rollback()

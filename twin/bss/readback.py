@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from sim.scenario import Problem, Scenario, ScenarioError
 from twin.bss.catalog import decimal_from_nano, minor_digits
 from twin.bss.records import describe_overage, describe_recurring, format_minor
+from twin.bulk import SERIES_DIR
 from twin.oss.inventory import InventoryMirror, impact
 from twin.readback import StoredRun
 from twin.store import (
@@ -42,8 +45,8 @@ from twin.store import (
     open_engine,
     runs,
     subscribers,
-    usage,
 )
+from twin.timeseries import read_columns
 
 __all__ = [
     "EXPORTS",
@@ -111,23 +114,25 @@ def check_exports(scenario: Scenario, exports: list[str], file: str) -> None:
 def export_run(url: str, run_id: str, start: datetime, directory: Path, names: list[str]) -> None:
     """Write the exports ``names`` of run ``run_id`` from the store at ``url`` into
     ``directory`` (a run's partial directory, so they are part of its atomic write)."""
-    engine = open_engine(url)
+    series_dir = directory / SERIES_DIR
+    in_files = series_dir.is_dir()  # the run directory's Parquet files, else the database's
+    engine = open_engine(url, series=not in_files)
     try:
-        write_exports(engine, run_id, start, directory, names)
+        run = StoredRun(directory, engine, run_id, start.isoformat(), 0.0, series_dir)
+        write_exports(run if in_files else replace(run, series_dir=None), start, directory, names)
     finally:
         engine.dispose()
 
 
-def write_exports(
-    engine: Engine, run_id: str, start: datetime, directory: Path, names: list[str]
-) -> None:
+def write_exports(run: StoredRun, start: datetime, directory: Path, names: list[str]) -> None:
     """Write the CSV files of the exports ``names`` (keys of :data:`EXPORTS`)."""
-    with engine.connect() as connection:
+    run_id = run.run_id
+    with run.engine.connect() as connection:
         if "usage" in names:
             with (directory / "usage.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
                 out.writerow(_USAGE_COLUMNS)
-                for record in _usage_records(connection, run_id, start):
+                for record in _usage_records(connection, run, start):
                     out.writerow(record)
         if "invoices" in names:
             with (directory / "invoices.csv").open("w", newline="", encoding="utf-8") as file:
@@ -142,37 +147,49 @@ def write_exports(
                     out.writerow([invoice_id, *(line[c] for c in _LINE_COLUMNS[1:])])
 
 
-def _usage_records(connection: Connection, run_id: str, start: datetime) -> Iterator[list[Any]]:
-    """usage.csv's rows: each rated usage record, voice and data apart, in the order rated."""
+def _usage_records(connection: Connection, run: StoredRun, start: datetime) -> Iterator[list[Any]]:
+    """usage.csv's rows: each rated usage record, voice and data apart, in the order rated
+    (by period, then subscriber: the order the query API gives)."""
     products = dict(
         connection.execute(
             select(subscribers.c.subscription, subscribers.c.product).where(
-                subscribers.c.run_id == run_id, subscribers.c.subscription.is_not(None)
+                subscribers.c.run_id == run.run_id, subscribers.c.subscription.is_not(None)
             )
         ).all()
     )
-    query = (
-        select(usage)
-        .where(usage.c.run_id == run_id, usage.c.status == "rated")
-        .order_by(usage.c.start_s, usage.c.subscriber)
-    )
-    for row in connection.execute(query):
-        when = _utc(start, row.start_s)
+    names = ["start_s", "subscription", "billed_minutes", "voice_nano", "billed_mb", "data_nano"]
+    rated = read_columns(run, "usage", names, where={"status": "rated"})
+    for start_s, subscription, minutes, voice_nano, megabytes, data_nano in zip(
+        *(rated[n].tolist() for n in names), strict=True
+    ):
+        when = _utc(start, start_s)
         for kind, quantity, unit, nano in (
-            ("voice", row.billed_minutes, "min", row.voice_nano),
-            ("data", row.billed_mb, "MB", row.data_nano),
+            ("voice", minutes, "min", voice_nano),
+            ("data", megabytes, "MB", data_nano),
         ):
             if quantity:
                 yield [
-                    f"{row.subscription}/{when}/{kind}",
-                    row.subscription,
-                    products.get(row.subscription, ""),
+                    f"{subscription}/{when}/{kind}",
+                    subscription,
+                    products.get(subscription, ""),
                     kind,
                     when,
                     quantity,
                     unit,
                     decimal_from_nano(nano),
                 ]
+
+
+_CUSTOMER_USAGE = [
+    "start_s",
+    "end_s",
+    "billed_minutes",
+    "billed_mb",
+    "voice_nano",
+    "data_nano",
+    "cycle",
+    "status",
+]
 
 
 def _invoice_rows(
@@ -343,11 +360,11 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
         pictures = []
         places: set[str] = set()
         for sub in subs:
-            records = connection.execute(
-                select(usage)
-                .where(usage.c.run_id == run.run_id, usage.c.subscription == sub.subscription)
-                .order_by(usage.c.start_s)
-            ).all()
+            found = read_columns(run, "usage", _CUSTOMER_USAGE, {"subscription": sub.subscription})
+            records = [
+                SimpleNamespace(**dict(zip(_CUSTOMER_USAGE, values, strict=True)))
+                for values in zip(*(found[n].tolist() for n in _CUSTOMER_USAGE), strict=True)
+            ]
             tower = towers.get(sub.cell_id, "")
             places.update(p for p in (sub.cell_id, tower) if p)
             pictures.append(

@@ -43,8 +43,9 @@ from twin.feed import Inventory
 from twin.oss.inventory import InventoryMirror, n_minus_1
 from twin.planning.erlang import erlang_b, erlang_b_channels, erlang_b_traffic
 from twin.readback import StoredRun
-from twin.store import cell_pm, link_pm, runs
+from twin.store import runs
 from twin.summary import busy_hours
+from twin.timeseries import read_columns, resource_ids
 
 __all__ = [
     "MIN_FIT_DAYS",
@@ -105,15 +106,22 @@ class PmHistory:
 
 
 def _pivot(
-    rows: list[Any], ids: tuple[str, ...], starts: np.ndarray, columns: tuple[str, ...]
+    rows: dict[str, np.ndarray],
+    key: str,
+    resource_ids: np.ndarray,
+    ids: tuple[str, ...],
+    starts: np.ndarray,
+    columns: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
+    """Rows of a PM series as (interval x resource) arrays, resources in the order of ``ids``;
+    the rows name theirs by index (``key``), ``resource_ids`` giving each index's id."""
     index = {x: i for i, x in enumerate(ids)}
-    time_index = {float(t): i for i, t in enumerate(starts)}
+    column_of = np.array([index[x] for x in resource_ids.tolist()], dtype=np.int64)
+    row = np.searchsorted(starts, rows["start_s"])
+    column = column_of[rows[key]] if len(resource_ids) else rows[key]
     out = {c: np.zeros((len(starts), len(ids))) for c in columns}
-    for row in rows:
-        t, i = time_index[float(row[0])], index[row[1]]
-        for c, value in zip(columns, row[2:], strict=True):
-            out[c][t, i] = value
+    for c in columns:
+        out[c][row, column] = rows[c]
     return out
 
 
@@ -121,38 +129,42 @@ def read_pm_history(run: StoredRun, inventory: Inventory) -> PmHistory:
     """Read the run's cell and link PM counters from its store into arrays."""
     with run.engine.connect() as connection:
         run_row = connection.execute(select(runs).where(runs.c.run_id == run.run_id)).one()
-        cell_rows = list(
-            connection.execute(
-                select(
-                    cell_pm.c.start_s,
-                    cell_pm.c.cell_id,
-                    cell_pm.c.end_s,
-                    cell_pm.c.offered_erlangs,
-                    cell_pm.c.voice_offered - cell_pm.c.voice_failed,
-                    cell_pm.c.voice_blocked,
-                    cell_pm.c.data_demand_mb,
-                ).where(cell_pm.c.run_id == run.run_id)
-            )
-        )
-        link_rows = list(
-            connection.execute(
-                select(
-                    link_pm.c.start_s,
-                    link_pm.c.link_id,
-                    link_pm.c.carried_mb,
-                    link_pm.c.demand_mb,
-                ).where(link_pm.c.run_id == run.run_id)
-            )
-        )
-    starts = np.array(sorted({float(r[0]) for r in cell_rows}))
+    cell_rows = read_columns(
+        run,
+        "cell_pm",
+        [
+            "start_s",
+            "cell_index",
+            "end_s",
+            "offered_erlangs",
+            "voice_offered",
+            "voice_failed",
+            "voice_blocked",
+            "data_demand_mb",
+        ],
+    )
+    cell_rows["attempts"] = cell_rows["voice_offered"] - cell_rows["voice_failed"]
+    cell_rows["blocked"] = cell_rows["voice_blocked"]
+    cell_rows["demand_mb"] = cell_rows["data_demand_mb"]
+    link_rows = read_columns(run, "link_pm", ["start_s", "link_index", "carried_mb", "demand_mb"])
+    starts = np.unique(cell_rows["start_s"]).astype(float)
     cells = _pivot(
         cell_rows,
+        "cell_index",
+        resource_ids(run, "cell_pm"),
         inventory.cell_ids,
         starts,
         ("end_s", "offered_erlangs", "attempts", "blocked", "demand_mb"),
     )
     span = cells["end_s"].max(axis=1) - starts if len(starts) else np.zeros(0)
-    links = _pivot(link_rows, inventory.link_ids, starts, ("carried_mb", "demand_mb"))
+    links = _pivot(
+        link_rows,
+        "link_index",
+        resource_ids(run, "link_pm"),
+        inventory.link_ids,
+        starts,
+        ("carried_mb", "demand_mb"),
+    )
     to_mbps = 8.0 / np.maximum(span, 1e-300)[:, None]
     return PmHistory(
         start=datetime.fromisoformat(run.start.replace("Z", "+00:00")),
