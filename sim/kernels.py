@@ -23,13 +23,29 @@ figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 __all__ = ["erlang_loss_lockstep", "erlang_loss_per_cell"]
 
 
-@njit(cache=True, nogil=True)
+def compiled(function: Callable[..., Any]) -> Any:
+    """``function`` compiled by numba, cached on disk where numba finds a writable directory.
+
+    With neither ``__pycache__`` beside this file nor numba's user cache (``~/.cache/numba``,
+    or ``NUMBA_CACHE_DIR``) writable, ``cache=True`` raises at import time; the kernel is then
+    compiled on each run's first call instead (about a second), rather than failing.
+    """
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
+
+
+@compiled
 def erlang_loss_per_cell(
     slot_end: np.ndarray,
     slot_sub: np.ndarray,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.kernels import erlang_loss_lockstep, erlang_loss_per_cell
+from sim.kernels import compiled, erlang_loss_lockstep, erlang_loss_per_cell
 
 KERNELS = [erlang_loss_per_cell, erlang_loss_lockstep]
 
@@ -152,3 +152,21 @@ def test_compiled_decisions_equal_the_reference_on_any_small_case(case):
     assert compiled.tolist() == reference.tolist()
     assert end_a.tolist() == end_b.tolist()
     assert sub_a.tolist() == sub_b.tolist()
+
+
+def test_without_a_writable_cache_the_kernel_still_compiles(monkeypatch):
+    # numba's cache=True raises "no locator available" at import when neither __pycache__ nor
+    # the user cache can be written (a read-only install, no HOME): numba finds no locator,
+    # as here, and the kernel is compiled on each run instead of failing.
+    from numba import njit
+    from numba.core.caching import CacheImpl
+
+    monkeypatch.setattr(CacheImpl, "_locator_classes", [])
+    with pytest.raises(RuntimeError, match="no locator available"):
+        njit(cache=True)(erlang_loss_per_cell.py_func)
+    kernel = compiled(erlang_loss_per_cell.py_func)
+    slot_end, slot_sub = _channels(2, 1)
+    carried = _offer(kernel, slot_end, slot_sub, [1, 0], [0.5], [1.0], [3])
+    assert carried.tolist() == [True]
+    assert slot_end.tolist() == [[1.5], [0.0]]
+    assert slot_sub.tolist() == [[3], [-1]]
