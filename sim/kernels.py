@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["erlang_loss_lockstep", "erlang_loss_per_cell"]
+__all__ = ["erlang_loss_lockstep", "erlang_loss_per_cell", "sort_within_cells"]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -140,3 +140,33 @@ def erlang_loss_lockstep(
     slot_end[order] = end
     slot_sub[order] = owner
     return carried
+
+
+# Blocks up to this long are sorted by insertion (a handful of arrivals per cell and segment is
+# the common case at national scale); longer ones by numpy's sort, compiled.
+_INSERTION_MAX = 48
+
+
+@compiled
+def sort_within_cells(key: np.ndarray, counts: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``key`` sorted in place, ``counts[i]`` values at a time; returns ``key``.
+
+    For the arrivals' keys, cell + fraction with the cells in increasing order, every block
+    lies within [cell, cell + 1] and above the blocks before it, so sorting each block gives
+    exactly ``numpy.sort(key)``: the same values in the same order, so the same draws.
+    """
+    start = 0
+    for block in range(len(counts)):
+        end = start + counts[block]
+        if end - start > _INSERTION_MAX:
+            key[start:end].sort()
+        else:
+            for i in range(start + 1, end):
+                value = key[i]
+                j = i - 1
+                while j >= start and key[j] > value:
+                    key[j + 1] = key[j]
+                    j -= 1
+                key[j + 1] = value
+        start = end
+    return key

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernels import erlang_loss_per_cell
+from sim.kernels import erlang_loss_per_cell, sort_within_cells
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -622,8 +622,10 @@ class _Arrivals:
         counts = rng.poisson(mean)
         index = np.arange(len(mean)) if cells is None else cells
         cell = np.repeat(index, counts)
-        # cell + fraction sorts cell-major and by time within a cell in one pass
-        key = np.sort(cell + rng.random(len(cell)))
+        # cell + fraction sorts cell-major and by time within a cell; with the cells in order,
+        # sorting each cell's block alone gives the same array, faster (sim.kernels)
+        key = cell + rng.random(len(cell))
+        key = sort_within_cells(key, counts) if cells is None else np.sort(key)
         # fraction < 1 even where cell + fraction rounded up to the next integer
         time = t0 + np.minimum(key - cell, np.nextafter(1.0, 0.0)) * (t1 - t0)
         size = rng.exponential(mean_size, len(cell))
