@@ -2,6 +2,7 @@
 
     python bench/bench_engine.py ratio      # calls/s next to the textbook SimPy model
     python bench/bench_engine.py calls-per-second   # the same on a large network, start-up < 10 %
+    python bench/bench_engine.py kernels    # ns per call of the voice kernels, old and new
     python bench/bench_engine.py national   # 0.1x, 0.3x and 1x of a national network
     python bench/bench_engine.py business   # national day: the BSS off and on, as a ratio
     python bench/bench_engine.py rating     # usage records rated per second
@@ -409,6 +410,11 @@ def main() -> None:
     per_second.add_argument("--erlangs", type=float, default=20.0, help="offered per cell")
     per_second.add_argument("--repeat", type=int, default=2)
     per_second.add_argument("--seed", type=int, default=1)
+    kernels = commands.add_parser(
+        "kernels", help="ns per call of the voice kernels, old and new, on the same arrivals"
+    )
+    kernels.add_argument("--scenario", default="scenarios/national.yaml")
+    kernels.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     national = commands.add_parser("national", help="wall time and memory at national scale")
     national.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     compare = commands.add_parser(
@@ -465,6 +471,11 @@ def main() -> None:
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:
             print_stages(args.scenario, args.set, tmp)
+        return
+    if args.command == "kernels":
+        from kernel_timing import bench_kernels
+
+        bench_kernels(args.scenario, args.set)
         return
     if args.command == "memory":
         bench_memory(args.scenario, args.days, args.set)

@@ -11,7 +11,8 @@ do not depend on the network's size (each cell is its own process and resource),
 on a smaller copy: the same generator, towers, channels and calls per cell per hour, fewer
 towers and hours. Both report blocking next to Erlang B averaged over their cells' offered
 loads. With ``--base REV`` the same runs are made on that revision too, interleaved with the
-working tree's (A B A B), so the two codes see the same machine load. The simulation alone
+working tree's and the baseline's (A B baseline, A B baseline), so all see the same machine
+load; the ratios are of the medians. The simulation alone
 (in-process, no twin, a sink that only counts) is timed for each code as well, since the
 whole run also carries the store.
 """
@@ -139,6 +140,8 @@ def bench_calls_per_second(
 
     large = voice_only_network(towers, erlangs, hours)
     small = voice_only_network(baseline_towers, erlangs, baseline_hours)
+    small_per_cell, small_channels = _cells_of(small)
+    baselines = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.yaml"
         path.write_text(yaml.safe_dump(large))
@@ -174,16 +177,25 @@ def bench_calls_per_second(
                             "sim_seconds": seconds,
                         }
                     )
+                # the baseline in every round too, so that it sees the same load
+                baselines.append(
+                    run_plain_simpy(
+                        small_per_cell,
+                        small_channels,
+                        MEAN_CALL_S,
+                        baseline_hours * 3600.0,
+                        [1.0] * 24,
+                        seed,
+                    )
+                )
         finally:
             if base is not None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=ROOT)
 
     per_cell, channels = _cells_of(large)
-    small_per_cell, small_channels = _cells_of(small)
-    baseline = run_plain_simpy(
-        small_per_cell, small_channels, MEAN_CALL_S, baseline_hours * 3600.0, [1.0] * 24, seed
-    )
-    base_rate = baseline.offered / baseline.wall_seconds
+    baseline = baselines[0]
+    base_walls = [b.wall_seconds for b in baselines]
+    base_rate = baseline.offered / float(np.median(base_walls))
     print(
         f"large network: {towers} towers, {len(channels)} cells x 30 channels, "
         f"{erlangs:g} E offered per cell on average, {hours} h, voice only, flat profile; "
@@ -216,10 +228,11 @@ def bench_calls_per_second(
         f"{baseline_hours} h, same calls per cell per hour"
     )
     print(
-        f"  plain SimPy (process per call): {baseline.offered:,} calls in "
-        f"{baseline.wall_seconds:.2f} s = {base_rate:,.0f} calls/s, blocking "
+        f"  plain SimPy (process per call): {baseline.offered:,} calls, wall s "
+        f"{' '.join(f'{w:.2f}' for w in base_walls)}, median {np.median(base_walls):.2f} = "
+        f"{base_rate:,.0f} calls/s, blocking "
         f"{baseline.blocking:.5f}; Erlang B over its cells "
         f"{_erlang_b_mean(small_per_cell, small_channels):.5f}"
     )
     for label, rate in rates.items():
-        print(f"ratio, {label} whole run / plain SimPy: {rate / base_rate:.1f}x")
+        print(f"ratio, {label} whole run / plain SimPy (medians): {rate / base_rate:.1f}x")

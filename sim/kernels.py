@@ -1,84 +1,75 @@
-"""Compiled voice kernel: the Erlang loss decisions of every cell, one arrival at a time.
+"""The traffic kernels' inner loops: voice decisions per cell, and the arrivals' sort.
 
-A cell's voice channels are a row of ``slot_end`` (when each channel's call ends; ``inf`` for
-a channel the cell does not have) and ``slot_sub`` (whose call it is, -1 for none). An arrival
-is carried if the earliest-ending channel is free at its time (ends at or before it), and then
-takes that channel until ``time + duration``; else it is blocked and cleared. Ties between
-channels ending at the same time go to the lowest index, as ``numpy.argmin`` breaks them.
+*Voice.* A cell's voice channels are a row of ``slot_end`` (when each channel's call ends;
+``inf`` for a channel the cell does not have) and ``slot_sub`` (whose call it is, -1 for none).
+An arrival is carried if the earliest-ending channel is free at its time (ends at or before
+it), and then takes that channel until ``time + duration``; else it is blocked and cleared.
+Ties between channels ending at the same time go to the lowest index, as ``numpy.argmin``
+breaks them. Two implementations make the same decisions and leave the same channels:
 
-Two implementations with the same decisions:
+* :func:`sim.compiled.erlang_loss_per_cell`, compiled by numba: a plain loop over the cells
+  and their arrivals, the way the model is stated; about 40 ns per call with 30 channels;
+* :func:`erlang_loss_lockstep`, numpy only: every cell's *j*-th arrival in one vectorised
+  step, so a Python step per arrival of the busiest cell; about 160 ns per call on a national
+  segment, far more on small ones. It was the kernel before numba, and it is the reference the
+  compiled one is tested against (``tests/test_kernels.py``).
 
-* :func:`erlang_loss_per_cell`, compiled by numba: a plain loop over the cells and their
-  arrivals, the way the model is stated. About 30 ns per call with 30 channels.
-* :func:`erlang_loss_lockstep`, numpy only: every cell's *j*-th arrival in one vectorised step,
-  so a Python step per arrival of the busiest cell. About 160 ns per call. It was the kernel
-  before numba; it stays as the reference the compiled one is tested against
-  (``tests/test_kernels.py``).
+*Arrivals' sort.* ``_Arrivals.draw`` sorts cell + fraction keys to get the arrivals
+cell-major and in time order; :func:`sim.compiled.sort_within_cells` sorts each cell's block
+alone, which gives the same array as ``numpy.sort``, so the same draws.
 
-The compiled code is cached on disk (``cache=True``: in ``__pycache__`` beside this file, or,
-where that is not writable, numba's per-user cache directory, or ``NUMBA_CACHE_DIR``), so only
-the first run after an install or a change pays the compile time; docs/kernels.md has the
-figures.
+*Which one runs.* Loading numba costs about 0.6 s per run (docs/kernels.md), more than the
+compiled code saves on a small network. :func:`erlang_loss` and :func:`sort_cell_major` use the
+compiled code for a piece of work of at least :data:`COMPILED_FROM` items, or once it is
+loaded; numpy below that. The choice changes the time taken, never a result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import sys
 
 import numpy as np
-from numba import njit
 
-__all__ = ["erlang_loss_lockstep", "erlang_loss_per_cell", "sort_within_cells"]
+__all__ = ["COMPILED_FROM", "erlang_loss", "erlang_loss_lockstep", "sort_cell_major"]
 
-
-def compiled(function: Callable[..., Any]) -> Any:
-    """``function`` compiled by numba, cached on disk where numba finds a writable directory.
-
-    With neither ``__pycache__`` beside this file nor numba's user cache (``~/.cache/numba``,
-    or ``NUMBA_CACHE_DIR``) writable, ``cache=True`` raises at import time; the kernel is then
-    compiled on each run's first call instead (about a second), rather than failing.
-    """
-    try:
-        return njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return njit(nogil=True)(function)
+# Calls (or keys) in one piece from which the compiled code is loaded: a national segment has
+# about 140,000 calls, a metro one (scenarios/metro.yaml) at most 2,700.
+COMPILED_FROM = 10_000
 
 
-@compiled
-def erlang_loss_per_cell(
+def _compiled_ready(items: int) -> bool:
+    """Whether to use the compiled code for ``items``: big enough, or loaded already."""
+    return items >= COMPILED_FROM or "sim.compiled" in sys.modules
+
+
+def erlang_loss(
     slot_end: np.ndarray,
     slot_sub: np.ndarray,
     n: np.ndarray,
     time: np.ndarray,
     duration: np.ndarray,
     sub: np.ndarray,
-) -> np.ndarray:  # pragma: no cover - compiled; its decisions are tested against the reference
+) -> np.ndarray:
     """Offer arrivals to every cell's channels; return which were carried.
 
     ``time``, ``duration`` and ``sub`` are cell-major and time-ordered within each cell, ``n``
     the number of arrivals per cell. ``slot_end`` and ``slot_sub`` are updated in place.
     """
-    carried = np.zeros(len(time), dtype=np.bool_)
-    channels = slot_end.shape[1]
-    if channels == 0:
-        return carried
-    i = 0
-    for cell in range(len(n)):
-        for _ in range(n[cell]):
-            # the earliest-ending channel; strict < keeps the lowest index on ties (argmin)
-            best = 0
-            best_end = slot_end[cell, 0]
-            for k in range(1, channels):
-                if slot_end[cell, k] < best_end:
-                    best_end = slot_end[cell, k]
-                    best = k
-            if best_end <= time[i]:
-                slot_end[cell, best] = time[i] + duration[i]
-                slot_sub[cell, best] = sub[i]
-                carried[i] = True
-            i += 1
-    return carried
+    if _compiled_ready(len(time)):
+        from sim.compiled import erlang_loss_per_cell
+
+        return erlang_loss_per_cell(slot_end, slot_sub, n, time, duration, sub)
+    return erlang_loss_lockstep(slot_end, slot_sub, n, time, duration, sub)
+
+
+def sort_cell_major(key: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``numpy.sort(key)`` for keys cell + fraction, ``counts[i]`` of them for the i-th cell
+    in increasing order of cells (may sort ``key`` in place)."""
+    if _compiled_ready(len(key)):
+        from sim.compiled import sort_within_cells
+
+        return sort_within_cells(key, counts)
+    return np.sort(key)
 
 
 def erlang_loss_lockstep(
@@ -140,33 +131,3 @@ def erlang_loss_lockstep(
     slot_end[order] = end
     slot_sub[order] = owner
     return carried
-
-
-# Blocks up to this long are sorted by insertion (a handful of arrivals per cell and segment is
-# the common case at national scale); longer ones by numpy's sort, compiled.
-_INSERTION_MAX = 48
-
-
-@compiled
-def sort_within_cells(key: np.ndarray, counts: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """``key`` sorted in place, ``counts[i]`` values at a time; returns ``key``.
-
-    For the arrivals' keys, cell + fraction with the cells in increasing order, every block
-    lies within [cell, cell + 1] and above the blocks before it, so sorting each block gives
-    exactly ``numpy.sort(key)``: the same values in the same order, so the same draws.
-    """
-    start = 0
-    for block in range(len(counts)):
-        end = start + counts[block]
-        if end - start > _INSERTION_MAX:
-            key[start:end].sort()
-        else:
-            for i in range(start + 1, end):
-                value = key[i]
-                j = i - 1
-                while j >= start and key[j] > value:
-                    key[j + 1] = key[j]
-                    j -= 1
-                key[j + 1] = value
-        start = end
-    return key

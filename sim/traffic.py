@@ -11,8 +11,8 @@ chosen per call, uniformly among those homed on the cell.
 
 *Voice* is exact for a loss system: each cell keeps the end times of the calls on its channels
 (a row of ``slot_end``); an arrival is carried if the earliest-ending channel is free at its
-time, else blocked and cleared. The decisions are made by a compiled loop over the cells and
-their arrivals (:mod:`sim.kernels`, numba), about ``calls x channels`` comparisons.
+time, else blocked and cleared. The decisions are made by a loop over the cells and their
+arrivals, compiled by numba for a large network (:mod:`sim.kernels`).
 
 *Data* is a flow-level (fluid) model of processor sharing. Over a segment a cell serves
 ``min(demand, capacity)``, every active session getting the same share. The links are shared
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernels import erlang_loss_per_cell, sort_within_cells
+from sim.kernels import erlang_loss, sort_cell_major
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -404,7 +404,7 @@ class TrafficKernel:
             return
         cell, time, duration, sub = cell[serving], time[serving], duration[serving], sub[serving]
         n = np.bincount(cell, minlength=self.n_cells)
-        carried = erlang_loss_per_cell(self.slot_end, self.slot_sub, n, time, duration, sub)
+        carried = erlang_loss(self.slot_end, self.slot_sub, n, time, duration, sub)
         c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
         c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
         c.carried_es += np.bincount(
@@ -625,7 +625,7 @@ class _Arrivals:
         # cell + fraction sorts cell-major and by time within a cell; with the cells in order,
         # sorting each cell's block alone gives the same array, faster (sim.kernels)
         key = cell + rng.random(len(cell))
-        key = sort_within_cells(key, counts) if cells is None else np.sort(key)
+        key = sort_cell_major(key, counts) if cells is None else np.sort(key)
         # fraction < 1 even where cell + fraction rounded up to the next integer
         time = t0 + np.minimum(key - cell, np.nextafter(1.0, 0.0)) * (t1 - t0)
         size = rng.exponential(mean_size, len(cell))

@@ -1,20 +1,25 @@
 """The compiled voice kernel makes the same decisions as the numpy reference loop, and the
 arrivals' compiled sort gives the same array as numpy's.
 
-:func:`sim.kernels.erlang_loss_per_cell` (numba) replaced :func:`sim.kernels.erlang_loss_lockstep`
-(numpy, one vectorised step per arrival of the busiest cell) in the simulator. Both must carry
-and block exactly the same calls and leave every channel in the same state, ties included; the
-Erlang B checks of the whole simulator are in tests/test_theory.py.
+:func:`sim.compiled.erlang_loss_per_cell` (numba) replaced :func:`sim.kernels.erlang_loss_lockstep`
+(numpy, one vectorised step per arrival of the busiest cell) for pieces of work above a size.
+Both must carry and block exactly the same calls and leave every channel in the same state,
+ties included; the Erlang B checks of the whole simulator are in tests/test_theory.py.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.kernels import compiled, erlang_loss_lockstep, erlang_loss_per_cell, sort_within_cells
+from sim.compiled import compiled, erlang_loss_per_cell, sort_within_cells
+from sim.kernels import COMPILED_FROM, erlang_loss, erlang_loss_lockstep, sort_cell_major
 
 KERNELS = [erlang_loss_per_cell, erlang_loss_lockstep]
 
@@ -195,3 +200,45 @@ def test_sorting_each_cell_alone_keeps_a_fraction_rounded_up_to_the_next_cell():
     assert key[1] == 4.0
     expected = [3.25, 3.5, 4.0, 4.0, 4.0, 4.5]
     assert sort_within_cells(key.copy(), counts).tolist() == expected == np.sort(key).tolist()
+
+
+def test_either_size_of_piece_gets_the_reference_decisions():
+    # Below COMPILED_FROM calls erlang_loss may run numpy, above it numba: the same decisions
+    # and channels as the reference either way, and the sort the same as numpy's.
+    for cells in (50, 3000):
+        rng = np.random.default_rng(cells)
+        (end_a, sub_a, n, time, duration, sub), *_ = _random_pieces(rng, cells, 8, 1)
+        end_b, sub_b = end_a.copy(), sub_a.copy()
+        assert (len(time) < COMPILED_FROM) == (cells == 50)
+        carried = erlang_loss(end_a, sub_a, n, time, duration, sub)
+        assert np.array_equal(carried, erlang_loss_lockstep(end_b, sub_b, n, time, duration, sub))
+        assert np.array_equal(end_a, end_b) and np.array_equal(sub_a, sub_b)
+        key = np.repeat(np.arange(cells), n) + rng.random(len(time))
+        assert sort_cell_major(key.copy(), n).tobytes() == np.sort(key).tobytes()
+
+
+def test_a_small_run_never_loads_numba_and_a_large_piece_does():
+    # numba and the compiled code cost about 0.6 s to load (docs/kernels.md): a run whose
+    # pieces are all small (scenarios/metro.yaml: at most 2,700 calls) must not pay it. In a
+    # fresh interpreter, since this one has loaded them for the tests above.
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from sim.kernels import COMPILED_FROM, erlang_loss
+        from tests.conftest import run_summary, single_cell
+        run_summary(single_cell(channels=10, calls_per_hour=0.05, duration="2h", seed=1))
+        before = "numba" in sys.modules
+        big = COMPILED_FROM
+        carried = erlang_loss(
+            np.zeros((1, 30)), np.full((1, 30), -1), np.array([big]),
+            np.arange(big) * 10.0, np.full(big, 5.0), np.arange(big),
+        )
+        print(before, "numba" in sys.modules, int(carried.sum()))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    # every call of the big piece comes after the one before has ended (5 s calls 10 s apart)
+    assert out == ["False", "True", str(COMPILED_FROM)]
