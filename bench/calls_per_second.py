@@ -204,13 +204,14 @@ def bench_calls_per_second(
     print(
         f"  Erlang B, mean over its cells' offered loads: {_erlang_b_mean(per_cell, channels):.5f}"
     )
-    rates = {}
+    rates, sim_rates = {}, {}
     for label, measured in runs.items():
         wall = float(np.median([m["wall"] for m in measured]))
         start_up = float(np.median([m["start_up"] for m in measured]))
         sim_rate = float(np.median([m["sim_calls"] / m["sim_seconds"] for m in measured]))
         calls = int(measured[0]["calls"])
         rates[label] = calls / wall
+        sim_rates[label] = sim_rate
         walls = " ".join(f"{m['wall']:.2f}" for m in measured)
         print(
             f"  {label}: telcotwin run (whole command) {calls:,} calls, wall s "
@@ -236,3 +237,5 @@ def bench_calls_per_second(
     )
     for label, rate in rates.items():
         print(f"ratio, {label} whole run / plain SimPy (medians): {rate / base_rate:.1f}x")
+    for label, rate in sim_rates.items():
+        print(f"ratio, {label} simulation alone / plain SimPy (medians): {rate / base_rate:.1f}x")
