@@ -175,8 +175,9 @@ def _interleaved(
     ..., so that the machine's load falls on all alike."""
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in variants}
     for k in range(repeat):
-        for label, code, sets in variants:
-            args = ["run", scenario, "--out", f"{tmp}/{len(times[label])}-{k}-{id(sets)}"]
+        for index, (label, code, sets) in enumerate(variants):
+            # one directory per variant and round (variants may share their ``sets`` list)
+            args = ["run", scenario, "--out", f"{tmp}/{index}-{k}"]
             args.append("--quiet")
             for item in sets:
                 args += ["--set", item]
