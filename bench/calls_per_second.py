@@ -1,20 +1,19 @@
 """Calls per second of the whole ``telcotwin run`` on a large voice-only network, against plain
 SimPy on a smaller copy with the same load per cell.
 
-    python bench/bench_engine.py calls-per-second [--base REV] [--towers 300] [--hours 48]
+    python bench/bench_engine.py calls-per-second [--base REV] [--towers 300] [--hours 240]
 
 The large network is big enough that start-up (interpreter, imports, validation, network and
 subscriber build, the store's set-up, numba loading its compiled kernel, summary.json) is under
 a tenth of the run: start-up is measured as the same command on the same network for one PM
 interval (15 minutes simulated), which slightly overstates it. The baseline's calls per second
-do not depend on the network's size (each cell is its own process and resource), so it runs
-on a smaller copy: the same generator, towers, channels and calls per cell per hour, fewer
-towers and hours. Both report blocking next to Erlang B averaged over their cells' offered
-loads. With ``--base REV`` the same runs are made on that revision too, interleaved with the
-working tree's and the baseline's (A B baseline, A B baseline), so all see the same machine
-load; the ratios are of the medians. The simulation alone
-(in-process, no twin, a sink that only counts) is timed for each code as well, since the
-whole run also carries the store.
+do not depend on the network's size (each cell is its own process and resource), so it runs on
+a smaller copy: the same generator, towers, channels and calls per cell per hour, fewer towers
+and hours. Both report blocking next to Erlang B over their cells, weighted by each cell's
+offered load. With ``--base REV`` the same runs are made on that revision too, interleaved with
+the working tree's and the baseline's (A B baseline, A B baseline), so all see the same machine
+load; the ratios are of the medians. The simulation alone (in-process, no twin, a sink that
+only counts) is timed for each code as well, since the whole run also carries the store.
 """
 
 from __future__ import annotations
@@ -99,16 +98,18 @@ def _cells_of(raw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _erlang_b_mean(calls_per_hour: np.ndarray, channels: np.ndarray) -> float:
+    """Erlang B over the cells, weighted by their offered load: the expected share of all
+    offered calls that are blocked (an unweighted mean understates it, since the busier cells
+    block more)."""
     from simpy_baseline import erlang_b
 
-    return float(
-        np.mean(
-            [
-                erlang_b(float(c * MEAN_CALL_S / 3600), int(n))
-                for c, n in zip(calls_per_hour, channels, strict=True)
-            ]
-        )
+    blocking = np.array(
+        [
+            erlang_b(float(c * MEAN_CALL_S / 3600), int(n))
+            for c, n in zip(calls_per_hour, channels, strict=True)
+        ]
     )
+    return float(np.average(blocking, weights=calls_per_hour))
 
 
 def _simulate_only(code: Path, scenario: Path) -> tuple[int, float]:
@@ -202,7 +203,8 @@ def bench_calls_per_second(
         f"{repeat} run(s) per code, interleaved"
     )
     print(
-        f"  Erlang B, mean over its cells' offered loads: {_erlang_b_mean(per_cell, channels):.5f}"
+        "  Erlang B over its cells, weighted by offered load: "
+        f"{_erlang_b_mean(per_cell, channels):.5f}"
     )
     rates, sim_rates = {}, {}
     for label, measured in runs.items():
@@ -232,7 +234,7 @@ def bench_calls_per_second(
         f"  plain SimPy (process per call): {baseline.offered:,} calls, wall s "
         f"{' '.join(f'{w:.2f}' for w in base_walls)}, median {np.median(base_walls):.2f} = "
         f"{base_rate:,.0f} calls/s, blocking "
-        f"{baseline.blocking:.5f}; Erlang B over its cells "
+        f"{baseline.blocking:.5f}; Erlang B over its cells, weighted "
         f"{_erlang_b_mean(small_per_cell, small_channels):.5f}"
     )
     for label, rate in rates.items():
