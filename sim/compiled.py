@@ -1,11 +1,11 @@
 """The compiled kernels (numba), loaded by :mod:`sim.kernels` only when a run is big enough.
 
-Importing this module imports numba and loading its first function sets numba up: about 0.6 s
-together on the project's machine with the compiled code already cached (docs/kernels.md), so
+Importing this module imports numba and loading its first function sets numba up: 0.4 s
+in-process, 0.6 to 0.9 s of a whole run, with the compiled code cached (docs/kernels.md), so
 :mod:`sim.kernels` imports it only for the first piece of work large enough to pay for it.
 The code is cached on disk (``cache=True``: in ``__pycache__`` beside this file, or, where
 that is not writable, numba's per-user cache directory or ``NUMBA_CACHE_DIR``), so only the
-first run after an install or a change compiles it (about a second more).
+first run after an install or a change compiles it (2 to 3 s more).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def compiled(function: Callable[..., Any]) -> Any:
 
     With neither ``__pycache__`` beside this file nor numba's user cache (``~/.cache/numba``,
     or ``NUMBA_CACHE_DIR``) writable, ``cache=True`` raises at import time; the kernel is then
-    compiled on each run's first call instead (about a second), rather than failing.
+    compiled on each run's first call instead (2 to 3 s), rather than failing.
     """
     try:
         return njit(cache=True, nogil=True)(function)

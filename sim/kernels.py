@@ -18,7 +18,7 @@ breaks them. Two implementations make the same decisions and leave the same chan
 cell-major and in time order; :func:`sim.compiled.sort_within_cells` sorts each cell's block
 alone, which gives the same array as ``numpy.sort``, so the same draws.
 
-*Which one runs.* Loading numba costs about 0.6 s per run (docs/kernels.md), more than the
+*Which one runs.* Loading numba costs 0.6 to 0.9 s of a run (docs/kernels.md), more than the
 compiled code saves on a small network. :func:`erlang_loss` and :func:`sort_cell_major` use the
 compiled code for a piece of work of at least :data:`COMPILED_FROM` items, or once it is
 loaded; numpy below that. The choice changes the time taken, never a result.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,8 +238,9 @@ def test_a_small_run_never_loads_numba_and_a_large_piece_does():
         print(before, "numba" in sys.modules, int(carried.sum()))
         """
     )
+    root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     ).stdout.split()
     # every call of the big piece comes after the one before has ended (5 s calls 10 s apart)
     assert out == ["False", "True", str(COMPILED_FROM)]
