@@ -1,6 +1,8 @@
 """Benchmarks of the whole ``telcotwin run``: speed against plain SimPy, and national scale.
 
     python bench/bench_engine.py ratio      # calls/s next to the textbook SimPy model
+    python bench/bench_engine.py calls-per-second   # the same on a large network, start-up < 10 %
+    python bench/bench_engine.py kernels    # ns per call of the voice kernels, old and new
     python bench/bench_engine.py national   # 0.1x, 0.3x and 1x of a national network
     python bench/bench_engine.py business   # national day: the BSS off and on, as a ratio
     python bench/bench_engine.py rating     # usage records rated per second
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from calls_per_second import bench_calls_per_second  # noqa: E402
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
 from store_writer import bench_store_writer  # noqa: E402
@@ -73,7 +76,9 @@ def ratio_scenario(towers: int, erlangs_per_cell: float, hours: int) -> dict[str
 def timed_run(args: list[str], code: Path = ROOT) -> tuple[float, float]:
     """Run ``telcotwin`` (the one in ``code``) with ``args``; return wall seconds and peak
     resident memory in MiB."""
-    command = [sys.executable, "-m", "twin.cli", *args]
+    # -P: without it ``-m`` puts the working directory (ROOT) first on sys.path, ahead of
+    # PYTHONPATH, and every variant ran the working tree's code
+    command = [sys.executable, "-P", "-m", "twin.cli", *args]
     env = {**os.environ, "PYTHONPATH": str(code)}  # ahead of the editable install's finder
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
@@ -171,8 +176,9 @@ def _interleaved(
     ..., so that the machine's load falls on all alike."""
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in variants}
     for k in range(repeat):
-        for label, code, sets in variants:
-            args = ["run", scenario, "--out", f"{tmp}/{len(times[label])}-{k}-{id(sets)}"]
+        for index, (label, code, sets) in enumerate(variants):
+            # one directory per variant and round (variants may share their ``sets`` list)
+            args = ["run", scenario, "--out", f"{tmp}/{index}-{k}"]
             args.append("--quiet")
             for item in sets:
                 args += ["--set", item]
@@ -430,6 +436,23 @@ def main() -> None:
     ratio.add_argument("--erlangs", type=float, default=20.0, help="offered per cell")
     ratio.add_argument("--hours", type=int, default=24)
     ratio.add_argument("--seed", type=int, default=1)
+    per_second = commands.add_parser(
+        "calls-per-second",
+        help="whole run on a large voice-only network against plain SimPy on a smaller copy",
+    )
+    per_second.add_argument("--base", help="git revision to measure too, interleaved")
+    per_second.add_argument("--towers", type=int, default=300)
+    per_second.add_argument("--hours", type=int, default=240)
+    per_second.add_argument("--baseline-towers", type=int, default=40)
+    per_second.add_argument("--baseline-hours", type=int, default=6)
+    per_second.add_argument("--erlangs", type=float, default=20.0, help="offered per cell")
+    per_second.add_argument("--repeat", type=int, default=2)
+    per_second.add_argument("--seed", type=int, default=1)
+    kernels = commands.add_parser(
+        "kernels", help="ns per call of the voice kernels, old and new, on the same arrivals"
+    )
+    kernels.add_argument("--scenario", default="scenarios/national.yaml")
+    kernels.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     national = commands.add_parser("national", help="wall time and memory at national scale")
     national.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     compare = commands.add_parser(
@@ -520,11 +543,27 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print_stages(args.scenario, args.set, tmp)
         return
+    if args.command == "kernels":
+        from kernel_timing import bench_kernels
+
+        bench_kernels(args.scenario, args.set)
+        return
     if args.command == "memory":
         bench_memory(args.scenario, args.days, args.set)
         return
     if args.command == "ratio":
         bench_ratio(args.towers, args.erlangs, args.hours, args.seed)
+    elif args.command == "calls-per-second":
+        bench_calls_per_second(
+            args.base,
+            args.towers,
+            args.hours,
+            args.baseline_towers,
+            args.baseline_hours,
+            args.erlangs,
+            args.repeat,
+            args.seed,
+        )
     elif args.command == "compare":
         bench_compare(args.base, args.scenario, args.repeat, args.set)
     elif args.command == "fault-management":

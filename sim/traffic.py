@@ -11,10 +11,8 @@ chosen per call, uniformly among those homed on the cell.
 
 *Voice* is exact for a loss system: each cell keeps the end times of the calls on its channels
 (a row of ``slot_end``); an arrival is carried if the earliest-ending channel is free at its
-time, else blocked and cleared. Cells are processed in lockstep: step *j* handles the *j*-th
-arrival of every cell that has one, with the cells ordered by arrival count so that the active
-ones are always a leading slice of the arrays. The work is ``calls x channels`` element
-operations in numpy, plus one Python step per arrival of the busiest cell.
+time, else blocked and cleared. The decisions are made by a loop over the cells and their
+arrivals, compiled by numba for a large network (:mod:`sim.kernels`).
 
 *Data* is a flow-level (fluid) model of processor sharing. Over a segment a cell serves
 ``min(demand, capacity)``, every active session getting the same share. The links are shared
@@ -36,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.kernels import erlang_loss, sort_cell_major
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -405,7 +404,7 @@ class TrafficKernel:
             return
         cell, time, duration, sub = cell[serving], time[serving], duration[serving], sub[serving]
         n = np.bincount(cell, minlength=self.n_cells)
-        carried = _erlang_loss_lockstep(self.slot_end, self.slot_sub, n, time, duration, sub)
+        carried = erlang_loss(self.slot_end, self.slot_sub, n, time, duration, sub)
         c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
         c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
         c.carried_es += np.bincount(
@@ -623,8 +622,10 @@ class _Arrivals:
         counts = rng.poisson(mean)
         index = np.arange(len(mean)) if cells is None else cells
         cell = np.repeat(index, counts)
-        # cell + fraction sorts cell-major and by time within a cell in one pass
-        key = np.sort(cell + rng.random(len(cell)))
+        # cell + fraction sorts cell-major and by time within a cell; with the cells in order,
+        # sorting each cell's block alone gives the same array, faster (sim.kernels)
+        key = cell + rng.random(len(cell))
+        key = sort_cell_major(key, counts) if cells is None else np.sort(key)
         # fraction < 1 even where cell + fraction rounded up to the next integer
         time = t0 + np.minimum(key - cell, np.nextafter(1.0, 0.0)) * (t1 - t0)
         size = rng.exponential(mean_size, len(cell))
@@ -677,63 +678,3 @@ class _Arrivals:
             return np.arange(len(self.time))
         index = np.flatnonzero(mask)
         return index if len(index) else None
-
-
-def _erlang_loss_lockstep(
-    slot_end: np.ndarray,
-    slot_sub: np.ndarray,
-    n: np.ndarray,
-    time: np.ndarray,
-    duration: np.ndarray,
-    sub: np.ndarray,
-) -> np.ndarray:
-    """Offer arrivals to every cell's channels; return which were carried.
-
-    ``time``, ``duration`` and ``sub`` are cell-major and time-ordered within each cell, ``n``
-    the number of arrivals per cell. ``slot_end`` and ``slot_sub`` are updated in place.
-    """
-    carried = np.zeros(len(time), dtype=bool)
-    busy = np.flatnonzero(n)
-    if len(busy) == 0:
-        return carried
-    first = np.concatenate([[0], np.cumsum(n)[:-1]])
-    order = busy[np.argsort(-n[busy], kind="stable")]
-    counts = n[order]
-    steps, width = int(counts[0]), len(order)
-    # Arrival j of the r-th busiest cell sits at [j, r]: each step reads one contiguous row.
-    rank = np.empty(len(n), dtype=np.int64)
-    rank[order] = np.arange(width)
-    call_cell = np.repeat(np.arange(len(n)), n)
-    call_row = rank[call_cell]
-    call_step = np.arange(len(time)) - first[call_cell]
-    arrival = np.full((steps, width), np.inf)
-    arrival[call_step, call_row] = time
-    leaves = np.full((steps, width), np.inf)
-    leaves[call_step, call_row] = time + duration
-    caller = np.full((steps, width), -1, dtype=np.int64)
-    caller[call_step, call_row] = sub
-    admitted = np.zeros((steps, width), dtype=bool)
-    end = slot_end[order]
-    owner = slot_sub[order]
-    channels = end.shape[1]
-    flat_end, flat_owner = end.reshape(-1), owner.reshape(-1)
-    # active[j]: how many of the ordered cells have a j-th arrival (a leading slice)
-    active = np.searchsorted(-counts, -np.arange(steps), side="left")
-    row_base = np.arange(width) * channels
-    for j in range(steps):
-        k = int(active[j])
-        slot = row_base[:k] + end[:k].argmin(axis=1)
-        free = flat_end[slot] <= arrival[j, :k]
-        if not free.all():
-            admitted[j, :k] = free
-            chosen = slot[free]
-            flat_end[chosen] = leaves[j, :k][free]
-            flat_owner[chosen] = caller[j, :k][free]
-        else:
-            admitted[j, :k] = True
-            flat_end[slot] = leaves[j, :k]
-            flat_owner[slot] = caller[j, :k]
-    carried[:] = admitted[call_step, call_row]
-    slot_end[order] = end
-    slot_sub[order] = owner
-    return carried
