@@ -6,6 +6,7 @@
     python bench/bench_engine.py rating     # usage records rated per second
     python bench/bench_engine.py stages     # one run in-process: each stage's share
     python bench/bench_engine.py memory     # peak memory of 1 day against N days
+    python bench/bench_engine.py scaling    # 0.1x to 3x national: time and memory per tower
 
 Both time the command as a user runs it, in a subprocess: interpreter start, imports,
 validation, network build, simulation, the twin's store and summary.json. Figures from one
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from scaling import bench_scaling  # noqa: E402
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
 
@@ -445,7 +447,16 @@ def main() -> None:
     memory.add_argument("--scenario", default="scenarios/regional.yaml")
     memory.add_argument("--days", type=int, nargs="+", default=[1, 7])
     memory.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    scaling = commands.add_parser(
+        "scaling", help="0.1x to 3x national in-process: time and memory per tower"
+    )
+    scaling.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0, 3.0])
+    scaling.add_argument("--base", type=Path, help="also run the code in this directory")
+    scaling.add_argument("--whole", action="store_true", help="also the whole telcotwin run")
     args = parser.parse_args()
+    if args.command == "scaling":
+        bench_scaling(args.scales, args.base, args.whole)
+        return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:
             print_stages(args.scenario, args.set, tmp)

@@ -234,10 +234,16 @@ class TrafficKernel:
         self.counters = IntervalCounters.zeros(self.n_cells, self.n_links)
         self.usage_voice_s = np.zeros(subscribers.count)
         self.usage_data_mb = np.zeros(subscribers.count)
+        self._scratch = np.zeros(subscribers.count)  # all zero between uses (_add_by_subscriber)
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
         self._window = _DataWindow.empty(self.n_cells)
+        # Voice is processed per cell lazily (_catch_up_voice): up to _voice_done[c] for cell c;
+        # _cuts are the times in the segment where the network changed (the pieces' ends).
+        self._voice_done = np.zeros(self.n_cells)
+        self._voice_first: np.ndarray | None = None  # per cell, where its arrivals start
+        self._cuts: list[float] = []
 
     # --- state set by the engine ------------------------------------------------------------
 
@@ -261,6 +267,7 @@ class TrafficKernel:
 
         Returns the number of calls dropped per cell.
         """
+        self._catch_up_voice(np.flatnonzero(self.in_service != in_service))
         leaving = self.in_service & ~in_service
         dropped = np.zeros(self.n_cells, dtype=np.int64)
         if leaving.any():
@@ -280,6 +287,7 @@ class TrafficKernel:
     def set_asleep(self, asleep: np.ndarray) -> None:
         """Set which cells sleep from now on: their arrivals are drawn as usual (so no other
         draw moves) but lost before the cell counts them. Calls in progress finish."""
+        self._catch_up_voice(np.flatnonzero(self.asleep != asleep))
         self.asleep = np.array(asleep, dtype=bool)
 
     def set_capacity_factors(self, data_factor: np.ndarray, link_factor: np.ndarray) -> None:
@@ -299,7 +307,7 @@ class TrafficKernel:
 
     def add_subscriber(self, cell: int, product: int) -> int:
         index = self.subscribers.add(cell, product)
-        for name in ("usage_voice_s", "usage_data_mb"):
+        for name in ("usage_voice_s", "usage_data_mb", "_scratch"):
             arr = getattr(self, name)
             if len(arr) < self.subscribers.count:
                 setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
@@ -310,8 +318,11 @@ class TrafficKernel:
         it would still have spoken are given back, not counted as a drop: the network did not
         cut it), and its later arrivals are lost uncounted. Its draws stay, so no other
         subscriber's draw moves. False if it was released already."""
-        if not self.subscribers.release(index):
+        if self.subscribers.released[index]:
             return False
+        # its calls are all on its home cell: that cell's arrivals so far still count
+        self._catch_up_voice(self.subscribers.cell[index : index + 1])
+        self.subscribers.release(index)
         active = (self.slot_sub == index) & (self.slot_end > self.now)
         if active.any():
             rows = np.flatnonzero(active.any(axis=1))
@@ -365,55 +376,102 @@ class TrafficKernel:
             else:
                 self._data = arrivals
         self._segment_end = t1
+        self._voice_first = None
+        self._voice_done[:] = t0
+        self._cuts = []
 
     # --- advancing ------------------------------------------------------------------------------
 
     def advance(self, t1: float) -> None:
-        """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are."""
+        """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are.
+
+        Voice is independent per cell, so it is simulated later, per cell: the cells whose
+        state changes are caught up to the change (:meth:`_catch_up_voice`), the others at the
+        segment's end. A change costs the calls of the cells it touches, not the network's.
+        """
         while self.now < t1:
             if self.now >= self._segment_end or self._voice is None:
                 self._draw_segment(self.now, self._segment_end_after(self.now))
             stop = min(t1, self._segment_end)
-            self._voice_piece(self.now, stop)
             self._data_piece(self.now, stop)
             dt = stop - self.now
             self.counters.seconds_in_service += dt * self.in_service
             self.counters.link_seconds_in_service += dt * self.link_in_service
             self.now = stop
             if self.now >= self._segment_end:
+                self._catch_up_voice()
                 self._settle_data()
+            else:
+                self._cuts.append(stop)
 
-    def _voice_piece(self, t0: float, t1: float) -> None:
+    def catch_up(self) -> None:
+        """Simulate every cell's voice up to ``now`` (for reading the channels mid-segment)."""
+        self._catch_up_voice()
+
+    def _catch_up_voice(self, cells: np.ndarray | None = None) -> None:
+        """Simulate the voice arrivals of ``cells`` (all when None) from where each cell's was
+        left up to ``now``, with the cells' state as it is (it has not changed since).
+
+        The sums are taken as if the segment had been simulated piece by piece between the
+        changes (``_cuts``), for every cell at once: each cell's float counters get one sum per
+        piece, added in time order, so the bits are those of that simpler schedule.
+        """
+        arrivals = self._voice
+        if arrivals is None or (cells is not None and len(cells) == 0):
+            return
+        if cells is None:
+            index = np.arange(len(arrivals.cell))
+        else:
+            if self._voice_first is None:
+                self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
+            first, last = self._voice_first[cells], self._voice_first[cells + 1]
+            index = _ranges(first, last)
+        time = arrivals.time[index]
+        index = index[(time >= self._voice_done[arrivals.cell[index]]) & (time < self.now)]
+        if cells is None:
+            self._voice_done[:] = self.now
+        else:
+            self._voice_done[cells] = self.now
+        pick = self._heard(arrivals, index if len(index) else None)
+        if pick is not None:
+            self._voice_piece(pick)
+
+    def _voice_piece(self, pick: np.ndarray) -> None:
+        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order)."""
         arrivals = self._voice
         assert arrivals is not None
-        pick = self._heard(arrivals, arrivals.between(t0, t1))
-        if pick is None:
-            return
         cell, time, duration, sub = (
             arrivals.cell[pick],
             arrivals.time[pick],
             arrivals.size[pick],
             arrivals.sub[pick],
         )
+        piece = np.searchsorted(np.array(self._cuts), time, side="right")
         c = self.counters
         n = np.bincount(cell, minlength=self.n_cells)
         c.voice_offered += n
-        c.offered_es += np.bincount(cell, weights=duration, minlength=self.n_cells)
+        _add_by_piece(c.offered_es, cell, piece, duration)
         serving = self.in_service[cell]
         c.voice_failed += np.bincount(cell[~serving], minlength=self.n_cells)
         if not serving.any():
             return
         cell, time, duration, sub = cell[serving], time[serving], duration[serving], sub[serving]
+        piece = piece[serving]
         n = np.bincount(cell, minlength=self.n_cells)
         carried = _erlang_loss_lockstep(self.slot_end, self.slot_sub, n, time, duration, sub)
         c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
         c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
-        c.carried_es += np.bincount(
-            cell[carried], weights=duration[carried], minlength=self.n_cells
-        )
-        self.usage_voice_s[: self.subscribers.count] += np.bincount(
-            sub[carried], weights=duration[carried], minlength=self.subscribers.count
-        )
+        _add_by_piece(c.carried_es, cell[carried], piece[carried], duration[carried])
+        # Only the subscribers who called are touched, one piece after the other: a bincount
+        # as long as the subscriber base, once per piece, grew with the network twice over.
+        sub, piece, duration = sub[carried], piece[carried], duration[carried]
+        if len(piece) == 0 or piece.min() == piece.max():  # one piece: no order to keep
+            _add_by_subscriber(self.usage_voice_s, self._scratch, sub, duration)
+            return
+        order = np.argsort(piece, kind="stable")  # each piece's calls, in their order
+        bounds = np.flatnonzero(np.diff(piece[order])) + 1
+        for chosen in np.split(order, bounds):
+            _add_by_subscriber(self.usage_voice_s, self._scratch, sub[chosen], duration[chosen])
 
     def _data_piece(self, t0: float, t1: float) -> None:
         """Gather one piece's data demand and capacity; :meth:`_settle_data` serves them."""
@@ -490,6 +548,7 @@ class TrafficKernel:
 
     def finish(self) -> None:
         """Serve the data of a segment cut short by the end of the run."""
+        self._catch_up_voice()
         self._settle_data()
 
     # --- closing intervals ------------------------------------------------------------------
@@ -503,6 +562,7 @@ class TrafficKernel:
 
         The unspoken part of every call in progress is moved to the next interval.
         """
+        self._catch_up_voice()
         _, remaining = self._in_progress()
         carry = remaining.sum(axis=1)
         done = self.counters
@@ -513,6 +573,7 @@ class TrafficKernel:
 
     def close_usage(self) -> tuple[np.ndarray, np.ndarray]:
         """Return per-subscriber voice seconds and data MB of the usage period ending now."""
+        self._catch_up_voice()
         active, remaining = self._in_progress()
         count = self.subscribers.count
         carry = np.bincount(self.slot_sub[active], weights=remaining[active], minlength=count)
@@ -558,6 +619,49 @@ class _DataWindow:
             self.epochs.append(_RouteEpoch(routes, np.zeros(n_links), np.zeros(n_cells), []))
             self.version = version
         return self.epochs[-1]
+
+
+def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The indices ``first[i]:last[i]`` for every ``i``, one after the other."""
+    length = last - first
+    total = int(length.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(first - np.concatenate([[0], np.cumsum(length)[:-1]]), length)
+    return starts + np.arange(total)
+
+
+def _add_by_piece(
+    total: np.ndarray, cell: np.ndarray, piece: np.ndarray, weights: np.ndarray
+) -> None:
+    """Add to each cell's total the sum of its ``weights`` piece by piece, in piece order.
+
+    ``cell`` is cell-major and ``piece`` ascending within each cell, so every (cell, piece) is
+    one run. Each run is summed from 0.0 in entry order (as ``np.bincount`` sums), and the runs
+    are added to the total one at a time in order (``np.add.at``): the same bits as one
+    ``total += np.bincount(cell_of_piece, weights, minlength=len(total))`` per piece.
+    """
+    if len(cell) == 0:
+        return
+    new_run = np.concatenate([[True], (cell[1:] != cell[:-1]) | (piece[1:] != piece[:-1])])
+    run = np.cumsum(new_run) - 1
+    sums = np.bincount(run, weights=weights)
+    np.add.at(total, cell[new_run], sums)
+
+
+def _add_by_subscriber(
+    total: np.ndarray, scratch: np.ndarray, sub: np.ndarray, weights: np.ndarray
+) -> None:
+    """``total[:n] += np.bincount(sub, weights, minlength=n)``, touching only the subscribers in
+    ``sub``, with the same bits.
+
+    ``scratch`` is all zero on entry and on return: each subscriber's sum is taken there in the
+    order of the entries from 0.0 (as bincount takes it), then added to ``total`` once (a
+    subscriber named twice writes the same value twice).
+    """
+    np.add.at(scratch, sub, weights)
+    total[sub] += scratch[sub]
+    scratch[sub] = 0.0
 
 
 def max_min_shares(

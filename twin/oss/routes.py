@@ -31,7 +31,9 @@ class Routing:
         self.latency_ms = (
             np.ones(n_links) if latency_ms is None else np.asarray(latency_ms, dtype=float)
         )
-        self.towers = np.flatnonzero(np.array(mirror.node_roles) == "tower")
+        roles = np.array(mirror.node_roles)
+        self.towers = np.flatnonzero(roles == "tower")
+        self._is_core = roles == "core"  # once: a tuple of a national network's roles is long
         self._cache: dict[frozenset[str], np.ndarray] = {}
 
     def paths(self, failed: Iterable[str] = ()) -> np.ndarray:
@@ -78,7 +80,7 @@ class Routing:
         first = np.ones(len(lo), dtype=bool)
         first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
         lo, hi, weight, idx = lo[first], hi[first], weight[first], idx[first]
-        cores = np.flatnonzero((np.array(m.node_roles) == "core") & node_up)
+        cores = np.flatnonzero(self._is_core & node_up)
         none = np.full((len(self.towers), 1), -1, dtype=np.int64)
         if len(cores) == 0 or len(self.towers) == 0:
             return none
