@@ -244,6 +244,8 @@ class TrafficKernel:
         self._voice_done = np.zeros(self.n_cells)
         self._voice_first: np.ndarray | None = None  # per cell, where its arrivals start
         self._cuts: list[float] = []
+        # the routes table of the last route epoch served, flattened (kept while routes stay)
+        self._on_route: tuple[np.ndarray, _OnRoute] | None = None
 
     # --- state set by the engine ------------------------------------------------------------
 
@@ -529,14 +531,17 @@ class TrafficKernel:
         c = self.counters
         subscribers, served = [], []
         for epoch in window.epochs:
+            if self._on_route is None or self._on_route[0] is not epoch.routes:
+                self._on_route = (epoch.routes, _OnRoute.of(epoch.routes, self.n_links))
+            on_route = self._on_route[1]
             tower_mb = np.bincount(
                 self.cell_tower, weights=epoch.demand_mb * cell_share, minlength=self.n_towers
             )
-            tower_share = max_min_shares(epoch.routes, tower_mb, epoch.link_capacity_mb)
+            tower_share = _max_min_shares(on_route, tower_mb, epoch.link_capacity_mb)
             share = cell_share * tower_share[self.cell_tower]
             c.data_served_mb += epoch.demand_mb * share
-            c.link_demand_mb += _over_routes(epoch.routes, tower_mb, self.n_links)
-            c.link_carried_mb += _over_routes(epoch.routes, tower_mb * tower_share, self.n_links)
+            c.link_demand_mb += on_route.per_link(tower_mb)
+            c.link_carried_mb += on_route.per_link(tower_mb * tower_share)
             for cell, volume, sub in epoch.sessions:
                 subscribers.append(sub)
                 served.append(volume * share[cell])
@@ -675,32 +680,61 @@ def max_min_shares(
     can carry what is left. Each link carries at most its capacity. With a single bottleneck it
     is the proportional scaling of that link.
     """
+    return _max_min_shares(_OnRoute.of(routes, len(link_capacity_mb)), tower_mb, link_capacity_mb)
+
+
+def _max_min_shares(
+    on_route: _OnRoute, tower_mb: np.ndarray, link_capacity_mb: np.ndarray
+) -> np.ndarray:
     n_links = len(link_capacity_mb)
     share = np.ones(len(tower_mb))
-    on_route = routes >= 0
-    link_of = np.maximum(routes, 0)
-    open_ = (tower_mb > 0) & on_route.any(axis=1)
+    open_ = (tower_mb > 0) & on_route.has_route
     fixed = np.zeros(n_links)
     while open_.any():
-        load = _over_routes(routes, np.where(open_, tower_mb, 0.0), n_links)
+        load = on_route.per_link(np.where(open_, tower_mb, 0.0))
         room = np.maximum(link_capacity_mb - fixed, 0.0)
         ratio = np.divide(room, load, out=np.full(n_links, np.inf), where=load > 0)
         level = float(ratio.min())
         if level >= 1.0:
             break
         tight = ratio <= level
-        held = open_ & (on_route & tight[link_of]).any(axis=1)
+        held = open_ & on_route.crosses(tight)
         share[held] = level
         open_ &= ~held
-        fixed += _over_routes(routes, np.where(held, tower_mb * level, 0.0), n_links)
+        fixed += on_route.per_link(np.where(held, tower_mb * level, 0.0))
     return share
 
 
-def _over_routes(routes: np.ndarray, tower_mb: np.ndarray, n_links: int) -> np.ndarray:
-    """Per link, the sum of the traffic of the towers routed over it."""
-    on_route = routes >= 0
-    weights = np.broadcast_to(tower_mb[:, None], routes.shape)[on_route]
-    return np.bincount(routes[on_route], weights=weights, minlength=n_links)
+@dataclass(frozen=True)
+class _OnRoute:
+    """Every (tower, link) of a routes table, flattened row by row once, so that each sum per
+    link over the towers (several per route epoch) is one bincount, not a pass over the table.
+
+    The entries are in the table's row-major order, the order a boolean mask of the table
+    takes them in, so the sums are the same floats as summing over the masked table.
+    """
+
+    link: np.ndarray
+    tower: np.ndarray
+    has_route: np.ndarray  # per tower
+    n_links: int
+
+    @classmethod
+    def of(cls, routes: np.ndarray, n_links: int) -> _OnRoute:
+        tower, hop = np.nonzero(routes >= 0)
+        has_route = np.zeros(len(routes), dtype=bool)
+        has_route[tower] = True
+        return cls(routes[tower, hop], tower, has_route, n_links)
+
+    def per_link(self, tower_mb: np.ndarray) -> np.ndarray:
+        """Per link, the sum of the traffic of the towers routed over it."""
+        return np.bincount(self.link, weights=tower_mb[self.tower], minlength=self.n_links)
+
+    def crosses(self, links: np.ndarray) -> np.ndarray:
+        """Per tower, whether its route crosses any of ``links`` (a mask over links)."""
+        hit = np.zeros(len(self.has_route), dtype=bool)
+        hit[self.tower[links[self.link]]] = True
+        return hit
 
 
 @dataclass
