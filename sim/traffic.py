@@ -25,6 +25,13 @@ demand (progressive filling): the towers behind the tightest link all get the sa
 of their demand, and what a tower held back there does not take is left to the others on its
 other links. Unserved demand is counted, not queued.
 
+*Cost* follows what changed (docs/scaling.md). Voice is independent per cell, so it is
+simulated lazily, per cell: a change of state catches up only the cells it touches, up to the
+change, and every other cell is simulated once, at the segment's end. The sums are still taken
+piece by piece between the changes (the *cuts*), one sum per cell and piece added in time
+order, so every float is the one the simpler schedule (all cells at every change) gives. A
+subscriber's usage is added for those who called, not over the whole subscriber base.
+
 Accounting is exact across interval boundaries: a carried call is credited in full when it is
 admitted, and at each PM or usage boundary the part of every call still in progress is moved to
 the next interval; a dropped call gives back what it did not get to speak.
@@ -448,7 +455,11 @@ class TrafficKernel:
             arrivals.size[pick],
             arrivals.sub[pick],
         )
-        piece = np.searchsorted(np.array(self._cuts), time, side="right")
+        # which piece between the cuts each arrival falls in; small ints sort by radix below
+        cuts = np.array(self._cuts)
+        piece = np.searchsorted(cuts, time, side="right").astype(
+            np.int16 if len(cuts) < 2**15 else np.int64
+        )
         c = self.counters
         n = np.bincount(cell, minlength=self.n_cells)
         c.voice_offered += n
