@@ -453,9 +453,10 @@ def main() -> None:
     scaling.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0, 3.0])
     scaling.add_argument("--base", type=Path, help="also run the code in this directory")
     scaling.add_argument("--whole", action="store_true", help="also the whole telcotwin run")
+    scaling.add_argument("--repeat", type=int, default=1, help="runs per scale; the least CPU")
     args = parser.parse_args()
     if args.command == "scaling":
-        bench_scaling(args.scales, args.base, args.whole)
+        bench_scaling(args.scales, args.base, args.whole, args.repeat)
         return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:
