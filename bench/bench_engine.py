@@ -8,6 +8,7 @@
     python bench/bench_engine.py rating     # usage records rated per second
     python bench/bench_engine.py stages     # one run in-process: each stage's share
     python bench/bench_engine.py memory     # peak memory of 1 day against N days
+    python bench/bench_engine.py scaling    # 0.1x to 3x national: time and memory per tower
 
 Both time the command as a user runs it, in a subprocess: interpreter start, imports,
 validation, network build, simulation, the twin's store and summary.json. Figures from one
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from calls_per_second import bench_calls_per_second  # noqa: E402
+from scaling import bench_scaling  # noqa: E402
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
 from store_writer import bench_store_writer  # noqa: E402
@@ -525,6 +527,13 @@ def main() -> None:
     writer.add_argument("--rated", action="store_true", help="synthetic usage rated by the BSS")
     writer.add_argument("--postgres", metavar="URL", help="also PostgreSQL: old and new")
     writer.add_argument("--postgres-share", type=float, default=0.1, help="of the batches")
+    scaling = commands.add_parser(
+        "scaling", help="0.1x to 3x national in-process: time and memory per tower"
+    )
+    scaling.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.3, 1.0, 3.0])
+    scaling.add_argument("--base", type=Path, help="also run the code in this directory")
+    scaling.add_argument("--whole", action="store_true", help="also the whole telcotwin run")
+    scaling.add_argument("--repeat", type=int, default=1, help="runs per scale; the least CPU")
     args = parser.parse_args()
     if args.command == "targets":
         bench_targets(args.runs)
@@ -538,6 +547,9 @@ def main() -> None:
             args.postgres_share,
             None if args.synthetic else args.scenario,
         )
+        return
+    if args.command == "scaling":
+        bench_scaling(args.scales, args.base, args.whole, args.repeat)
         return
     if args.command == "stages":
         with tempfile.TemporaryDirectory() as tmp:

@@ -82,6 +82,8 @@ STREAMS = (
     "notifications",
 )
 SURGE_KEY = 100
+# Why a cell is out of service, as its truth records name it; 0 (in service) names nothing.
+_CELL_CAUSES = ("", "node", "isolation")
 MAX_RANDOM_OUTAGES = 1_000_000
 
 
@@ -238,7 +240,8 @@ class Simulation:
             int(self._leaf_uplink[t]): t for t in np.flatnonzero(self._leaf_uplink >= 0).tolist()
         }
         self.kernel.set_routes(self._routes.tower_links, self._links_in_service())
-        self._cell_cause = np.full(self.topo.n_cells, "", dtype=object)  # "" while in service
+        # per cell, an index into _CELL_CAUSES: 0 while in service
+        self._cell_cause = np.zeros(self.topo.n_cells, dtype=np.int8)
         node_kinds = [cast(ResourceKind, ROLES[r]) for r in self.topo.node_role]
         self.truths = Truths(self.truth, self.topo.cell_ids, self.topo.node_ids, node_kinds)
         notifications = scenario.faults.notifications
@@ -423,6 +426,7 @@ class Simulation:
         if until > self.env.now:
             self.env.run(until=until)
         self.kernel.advance(self.env.now)
+        self.kernel.catch_up()  # every cell's channels as they are now, for whoever looks
 
     def run(self) -> None:
         """Simulate the whole scenario (or the rest of it), publishing the feed to the sink."""
@@ -656,8 +660,10 @@ class Simulation:
         # Why each cell is out now: its own tower is down, or the tower is up with no path. A
         # cell already out whose reason changed (its tower came back while the path is still
         # cut, say) gets a new disabled record with the new cause, so the cause is never stale.
+        # Cause codes (_CELL_CAUSES), not strings: comparing a national network's cells as
+        # strings on every change cost more than the change itself.
         tower_down = ~node_up[topo.tower_node]
-        cause = np.where(in_service, "", np.where(tower_down[topo.cell_tower], "node", "isolation"))
+        cause = np.where(in_service, 0, np.where(tower_down[topo.cell_tower], 1, 2)).astype(np.int8)
         changed = np.flatnonzero(cause != self._cell_cause).tolist()
         for cell in changed:
             state: Literal["enabled", "disabled"] = "disabled" if cause[cell] else "enabled"
@@ -667,7 +673,7 @@ class Simulation:
                     topo.cell_ids[cell],
                     "cell",
                     state,
-                    str(cause[cell] or self._cell_cause[cell]),
+                    _CELL_CAUSES[int(cause[cell] or self._cell_cause[cell])],
                 )
             )
         self._cell_cause = cause

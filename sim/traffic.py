@@ -23,6 +23,13 @@ demand (progressive filling): the towers behind the tightest link all get the sa
 of their demand, and what a tower held back there does not take is left to the others on its
 other links. Unserved demand is counted, not queued.
 
+*Cost* follows what changed (docs/scaling.md). Voice is independent per cell, so it is
+simulated lazily, per cell: a change of state catches up only the cells it touches, up to the
+change, and every other cell is simulated once, at the segment's end. The sums are still taken
+piece by piece between the changes (the *cuts*), one sum per cell and piece added in time
+order, so every float is the one the simpler schedule (all cells at every change) gives. A
+subscriber's usage is added for those who called, not over the whole subscriber base.
+
 Accounting is exact across interval boundaries: a carried call is credited in full when it is
 admitted, and at each PM or usage boundary the part of every call still in progress is moved to
 the next interval; a dropped call gives back what it did not get to speak.
@@ -233,10 +240,18 @@ class TrafficKernel:
         self.counters = IntervalCounters.zeros(self.n_cells, self.n_links)
         self.usage_voice_s = np.zeros(subscribers.count)
         self.usage_data_mb = np.zeros(subscribers.count)
+        self._scratch = np.zeros(subscribers.count)  # all zero between uses (_add_by_subscriber)
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
         self._window = _DataWindow.empty(self.n_cells)
+        # Voice is processed per cell lazily (_catch_up_voice): up to _voice_done[c] for cell c;
+        # _cuts are the times in the segment where the network changed (the pieces' ends).
+        self._voice_done = np.zeros(self.n_cells)
+        self._voice_first: np.ndarray | None = None  # per cell, where its arrivals start
+        self._cuts: list[float] = []
+        # the routes table of the last route epoch served, flattened (kept while routes stay)
+        self._on_route: tuple[np.ndarray, _OnRoute] | None = None
 
     # --- state set by the engine ------------------------------------------------------------
 
@@ -260,6 +275,7 @@ class TrafficKernel:
 
         Returns the number of calls dropped per cell.
         """
+        self._catch_up_voice(np.flatnonzero(self.in_service != in_service))
         leaving = self.in_service & ~in_service
         dropped = np.zeros(self.n_cells, dtype=np.int64)
         if leaving.any():
@@ -279,6 +295,7 @@ class TrafficKernel:
     def set_asleep(self, asleep: np.ndarray) -> None:
         """Set which cells sleep from now on: their arrivals are drawn as usual (so no other
         draw moves) but lost before the cell counts them. Calls in progress finish."""
+        self._catch_up_voice(np.flatnonzero(self.asleep != asleep))
         self.asleep = np.array(asleep, dtype=bool)
 
     def set_capacity_factors(self, data_factor: np.ndarray, link_factor: np.ndarray) -> None:
@@ -298,7 +315,7 @@ class TrafficKernel:
 
     def add_subscriber(self, cell: int, product: int) -> int:
         index = self.subscribers.add(cell, product)
-        for name in ("usage_voice_s", "usage_data_mb"):
+        for name in ("usage_voice_s", "usage_data_mb", "_scratch"):
             arr = getattr(self, name)
             if len(arr) < self.subscribers.count:
                 setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
@@ -309,8 +326,11 @@ class TrafficKernel:
         it would still have spoken are given back, not counted as a drop: the network did not
         cut it), and its later arrivals are lost uncounted. Its draws stay, so no other
         subscriber's draw moves. False if it was released already."""
-        if not self.subscribers.release(index):
+        if self.subscribers.released[index]:
             return False
+        # its calls are all on its home cell: that cell's arrivals so far still count
+        self._catch_up_voice(self.subscribers.cell[index : index + 1])
+        self.subscribers.release(index)
         active = (self.slot_sub == index) & (self.slot_end > self.now)
         if active.any():
             rows = np.flatnonzero(active.any(axis=1))
@@ -364,55 +384,106 @@ class TrafficKernel:
             else:
                 self._data = arrivals
         self._segment_end = t1
+        self._voice_first = None
+        self._voice_done[:] = t0
+        self._cuts = []
 
     # --- advancing ------------------------------------------------------------------------------
 
     def advance(self, t1: float) -> None:
-        """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are."""
+        """Simulate all traffic from ``now`` to ``t1``; cell and link state stay as they are.
+
+        Voice is independent per cell, so it is simulated later, per cell: the cells whose
+        state changes are caught up to the change (:meth:`_catch_up_voice`), the others at the
+        segment's end. A change costs the calls of the cells it touches, not the network's.
+        """
         while self.now < t1:
             if self.now >= self._segment_end or self._voice is None:
                 self._draw_segment(self.now, self._segment_end_after(self.now))
             stop = min(t1, self._segment_end)
-            self._voice_piece(self.now, stop)
             self._data_piece(self.now, stop)
             dt = stop - self.now
             self.counters.seconds_in_service += dt * self.in_service
             self.counters.link_seconds_in_service += dt * self.link_in_service
             self.now = stop
             if self.now >= self._segment_end:
+                self._catch_up_voice()
                 self._settle_data()
+            else:
+                self._cuts.append(stop)
 
-    def _voice_piece(self, t0: float, t1: float) -> None:
+    def catch_up(self) -> None:
+        """Simulate every cell's voice up to ``now`` (for reading the channels mid-segment)."""
+        self._catch_up_voice()
+
+    def _catch_up_voice(self, cells: np.ndarray | None = None) -> None:
+        """Simulate the voice arrivals of ``cells`` (all when None) from where each cell's was
+        left up to ``now``, with the cells' state as it is (it has not changed since).
+
+        The sums are taken as if the segment had been simulated piece by piece between the
+        changes (``_cuts``), for every cell at once: each cell's float counters get one sum per
+        piece, added in time order, so the bits are those of that simpler schedule.
+        """
+        arrivals = self._voice
+        if arrivals is None or (cells is not None and len(cells) == 0):
+            return
+        if cells is None:
+            index = np.arange(len(arrivals.cell))
+        else:
+            if self._voice_first is None:
+                self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
+            first, last = self._voice_first[cells], self._voice_first[cells + 1]
+            index = _ranges(first, last)
+        time = arrivals.time[index]
+        index = index[(time >= self._voice_done[arrivals.cell[index]]) & (time < self.now)]
+        if cells is None:
+            self._voice_done[:] = self.now
+        else:
+            self._voice_done[cells] = self.now
+        pick = self._heard(arrivals, index if len(index) else None)
+        if pick is not None:
+            self._voice_piece(pick)
+
+    def _voice_piece(self, pick: np.ndarray) -> None:
+        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order)."""
         arrivals = self._voice
         assert arrivals is not None
-        pick = self._heard(arrivals, arrivals.between(t0, t1))
-        if pick is None:
-            return
         cell, time, duration, sub = (
             arrivals.cell[pick],
             arrivals.time[pick],
             arrivals.size[pick],
             arrivals.sub[pick],
         )
+        # which piece between the cuts each arrival falls in; small ints sort by radix below
+        cuts = np.array(self._cuts)
+        piece = np.searchsorted(cuts, time, side="right").astype(
+            np.int16 if len(cuts) < 2**15 else np.int64
+        )
         c = self.counters
         n = np.bincount(cell, minlength=self.n_cells)
         c.voice_offered += n
-        c.offered_es += np.bincount(cell, weights=duration, minlength=self.n_cells)
+        _add_by_piece(c.offered_es, cell, piece, duration)
         serving = self.in_service[cell]
         c.voice_failed += np.bincount(cell[~serving], minlength=self.n_cells)
         if not serving.any():
             return
         cell, time, duration, sub = cell[serving], time[serving], duration[serving], sub[serving]
+        piece = piece[serving]
         n = np.bincount(cell, minlength=self.n_cells)
         carried = erlang_loss(self.slot_end, self.slot_sub, n, time, duration, sub)
         c.voice_carried += np.bincount(cell[carried], minlength=self.n_cells)
         c.voice_blocked += np.bincount(cell[~carried], minlength=self.n_cells)
-        c.carried_es += np.bincount(
-            cell[carried], weights=duration[carried], minlength=self.n_cells
-        )
-        self.usage_voice_s[: self.subscribers.count] += np.bincount(
-            sub[carried], weights=duration[carried], minlength=self.subscribers.count
-        )
+        _add_by_piece(c.carried_es, cell[carried], piece[carried], duration[carried])
+        # Only the subscribers who called are touched, one piece after the other: a bincount
+        # as long as the subscriber base, once per piece, grew with the network twice over.
+        sub, piece, duration = sub[carried], piece[carried], duration[carried]
+        if len(piece) == 0 or piece.min() == piece.max():  # one piece: no order to keep
+            _add_by_subscriber(self.usage_voice_s, self._scratch, sub, duration)
+            return
+        order = np.argsort(piece, kind="stable")  # each piece's calls, in their order
+        bounds = np.flatnonzero(np.diff(piece[order])) + 1
+        for chosen in np.split(order, bounds):
+            _add_by_subscriber(self.usage_voice_s, self._scratch, sub[chosen], duration[chosen])
 
     def _data_piece(self, t0: float, t1: float) -> None:
         """Gather one piece's data demand and capacity; :meth:`_settle_data` serves them."""
@@ -470,14 +541,17 @@ class TrafficKernel:
         c = self.counters
         subscribers, served = [], []
         for epoch in window.epochs:
+            if self._on_route is None or self._on_route[0] is not epoch.routes:
+                self._on_route = (epoch.routes, _OnRoute.of(epoch.routes, self.n_links))
+            on_route = self._on_route[1]
             tower_mb = np.bincount(
                 self.cell_tower, weights=epoch.demand_mb * cell_share, minlength=self.n_towers
             )
-            tower_share = max_min_shares(epoch.routes, tower_mb, epoch.link_capacity_mb)
+            tower_share = _max_min_shares(on_route, tower_mb, epoch.link_capacity_mb)
             share = cell_share * tower_share[self.cell_tower]
             c.data_served_mb += epoch.demand_mb * share
-            c.link_demand_mb += _over_routes(epoch.routes, tower_mb, self.n_links)
-            c.link_carried_mb += _over_routes(epoch.routes, tower_mb * tower_share, self.n_links)
+            c.link_demand_mb += on_route.per_link(tower_mb)
+            c.link_carried_mb += on_route.per_link(tower_mb * tower_share)
             for cell, volume, sub in epoch.sessions:
                 subscribers.append(sub)
                 served.append(volume * share[cell])
@@ -489,6 +563,7 @@ class TrafficKernel:
 
     def finish(self) -> None:
         """Serve the data of a segment cut short by the end of the run."""
+        self._catch_up_voice()
         self._settle_data()
 
     # --- closing intervals ------------------------------------------------------------------
@@ -502,6 +577,7 @@ class TrafficKernel:
 
         The unspoken part of every call in progress is moved to the next interval.
         """
+        self._catch_up_voice()
         _, remaining = self._in_progress()
         carry = remaining.sum(axis=1)
         done = self.counters
@@ -512,6 +588,7 @@ class TrafficKernel:
 
     def close_usage(self) -> tuple[np.ndarray, np.ndarray]:
         """Return per-subscriber voice seconds and data MB of the usage period ending now."""
+        self._catch_up_voice()
         active, remaining = self._in_progress()
         count = self.subscribers.count
         carry = np.bincount(self.slot_sub[active], weights=remaining[active], minlength=count)
@@ -559,6 +636,49 @@ class _DataWindow:
         return self.epochs[-1]
 
 
+def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The indices ``first[i]:last[i]`` for every ``i``, one after the other."""
+    length = last - first
+    total = int(length.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(first - np.concatenate([[0], np.cumsum(length)[:-1]]), length)
+    return starts + np.arange(total)
+
+
+def _add_by_piece(
+    total: np.ndarray, cell: np.ndarray, piece: np.ndarray, weights: np.ndarray
+) -> None:
+    """Add to each cell's total the sum of its ``weights`` piece by piece, in piece order.
+
+    ``cell`` is cell-major and ``piece`` ascending within each cell, so every (cell, piece) is
+    one run. Each run is summed from 0.0 in entry order (as ``np.bincount`` sums), and the runs
+    are added to the total one at a time in order (``np.add.at``): the same bits as one
+    ``total += np.bincount(cell_of_piece, weights, minlength=len(total))`` per piece.
+    """
+    if len(cell) == 0:
+        return
+    new_run = np.concatenate([[True], (cell[1:] != cell[:-1]) | (piece[1:] != piece[:-1])])
+    run = np.cumsum(new_run) - 1
+    sums = np.bincount(run, weights=weights)
+    np.add.at(total, cell[new_run], sums)
+
+
+def _add_by_subscriber(
+    total: np.ndarray, scratch: np.ndarray, sub: np.ndarray, weights: np.ndarray
+) -> None:
+    """``total[:n] += np.bincount(sub, weights, minlength=n)``, touching only the subscribers in
+    ``sub``, with the same bits.
+
+    ``scratch`` is all zero on entry and on return: each subscriber's sum is taken there in the
+    order of the entries from 0.0 (as bincount takes it), then added to ``total`` once (a
+    subscriber named twice writes the same value twice).
+    """
+    np.add.at(scratch, sub, weights)
+    total[sub] += scratch[sub]
+    scratch[sub] = 0.0
+
+
 def max_min_shares(
     routes: np.ndarray, tower_mb: np.ndarray, link_capacity_mb: np.ndarray
 ) -> np.ndarray:
@@ -570,32 +690,61 @@ def max_min_shares(
     can carry what is left. Each link carries at most its capacity. With a single bottleneck it
     is the proportional scaling of that link.
     """
+    return _max_min_shares(_OnRoute.of(routes, len(link_capacity_mb)), tower_mb, link_capacity_mb)
+
+
+def _max_min_shares(
+    on_route: _OnRoute, tower_mb: np.ndarray, link_capacity_mb: np.ndarray
+) -> np.ndarray:
     n_links = len(link_capacity_mb)
     share = np.ones(len(tower_mb))
-    on_route = routes >= 0
-    link_of = np.maximum(routes, 0)
-    open_ = (tower_mb > 0) & on_route.any(axis=1)
+    open_ = (tower_mb > 0) & on_route.has_route
     fixed = np.zeros(n_links)
     while open_.any():
-        load = _over_routes(routes, np.where(open_, tower_mb, 0.0), n_links)
+        load = on_route.per_link(np.where(open_, tower_mb, 0.0))
         room = np.maximum(link_capacity_mb - fixed, 0.0)
         ratio = np.divide(room, load, out=np.full(n_links, np.inf), where=load > 0)
         level = float(ratio.min())
         if level >= 1.0:
             break
         tight = ratio <= level
-        held = open_ & (on_route & tight[link_of]).any(axis=1)
+        held = open_ & on_route.crosses(tight)
         share[held] = level
         open_ &= ~held
-        fixed += _over_routes(routes, np.where(held, tower_mb * level, 0.0), n_links)
+        fixed += on_route.per_link(np.where(held, tower_mb * level, 0.0))
     return share
 
 
-def _over_routes(routes: np.ndarray, tower_mb: np.ndarray, n_links: int) -> np.ndarray:
-    """Per link, the sum of the traffic of the towers routed over it."""
-    on_route = routes >= 0
-    weights = np.broadcast_to(tower_mb[:, None], routes.shape)[on_route]
-    return np.bincount(routes[on_route], weights=weights, minlength=n_links)
+@dataclass(frozen=True)
+class _OnRoute:
+    """Every (tower, link) of a routes table, flattened row by row once, so that each sum per
+    link over the towers (several per route epoch) is one bincount, not a pass over the table.
+
+    The entries are in the table's row-major order, the order a boolean mask of the table
+    takes them in, so the sums are the same floats as summing over the masked table.
+    """
+
+    link: np.ndarray
+    tower: np.ndarray
+    has_route: np.ndarray  # per tower
+    n_links: int
+
+    @classmethod
+    def of(cls, routes: np.ndarray, n_links: int) -> _OnRoute:
+        tower, hop = np.nonzero(routes >= 0)
+        has_route = np.zeros(len(routes), dtype=bool)
+        has_route[tower] = True
+        return cls(routes[tower, hop], tower, has_route, n_links)
+
+    def per_link(self, tower_mb: np.ndarray) -> np.ndarray:
+        """Per link, the sum of the traffic of the towers routed over it."""
+        return np.bincount(self.link, weights=tower_mb[self.tower], minlength=self.n_links)
+
+    def crosses(self, links: np.ndarray) -> np.ndarray:
+        """Per tower, whether its route crosses any of ``links`` (a mask over links)."""
+        hit = np.zeros(len(self.has_route), dtype=bool)
+        hit[self.tower[links[self.link]]] = True
+        return hit
 
 
 @dataclass

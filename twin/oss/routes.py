@@ -31,8 +31,19 @@ class Routing:
         self.latency_ms = (
             np.ones(n_links) if latency_ms is None else np.asarray(latency_ms, dtype=float)
         )
-        self.towers = np.flatnonzero(np.array(mirror.node_roles) == "tower")
+        roles = np.array(mirror.node_roles)
+        self.towers = np.flatnonzero(roles == "tower")
+        self._is_core = roles == "core"  # once: a tuple of a national network's roles is long
         self._cache: dict[frozenset[str], np.ndarray] = {}
+        # Every link (no self-loops) in the order routing reads them: by node pair, fastest
+        # first, then by index. Sorted once: the links of a failure set are a subset of these,
+        # still in order, so each set of failures costs a pass over them, not a sort.
+        idx = np.flatnonzero(mirror.link_a != mirror.link_b)
+        a, b = mirror.link_a[idx], mirror.link_b[idx]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        weight = self.latency_ms[idx] + 1e-9  # csgraph reads an explicit zero as no edge
+        order = np.lexsort((idx, weight, hi, lo))
+        self._links = (lo[order], hi[order], weight[order], idx[order])
 
     def paths(self, failed: Iterable[str] = ()) -> np.ndarray:
         """Return each tower's path as a row of link indices (towers x depth, -1 padded; a
@@ -67,18 +78,14 @@ class Routing:
                 node_up[m.node_index[resource]] = False
             elif resource in m.link_index:
                 link_up[m.link_index[resource]] = False
-        usable = link_up & node_up[m.link_a] & node_up[m.link_b] & (m.link_a != m.link_b)
-        idx = np.flatnonzero(usable)
-        a, b = m.link_a[idx], m.link_b[idx]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        weight = self.latency_ms[idx] + 1e-9  # csgraph reads an explicit zero as no edge
+        lo, hi, weight, idx = self._links
+        usable = link_up[idx] & node_up[lo] & node_up[hi]
+        lo, hi, weight, idx = lo[usable], hi[usable], weight[usable], idx[usable]
         # parallel links: the fastest of each node pair carries the traffic, as routing would
-        order = np.lexsort((idx, weight, hi, lo))
-        lo, hi, weight, idx = lo[order], hi[order], weight[order], idx[order]
         first = np.ones(len(lo), dtype=bool)
         first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
         lo, hi, weight, idx = lo[first], hi[first], weight[first], idx[first]
-        cores = np.flatnonzero((np.array(m.node_roles) == "core") & node_up)
+        cores = np.flatnonzero(self._is_core & node_up)
         none = np.full((len(self.towers), 1), -1, dtype=np.int64)
         if len(cores) == 0 or len(self.towers) == 0:
             return none
