@@ -36,6 +36,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -485,6 +486,48 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _record_rows(run_id: str, records: list[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The rows ``(run_id, *fields)`` of records, built a column at a time: a numeric column
+    goes through one numpy array (its ``tolist`` gives Python values, as drivers want) instead
+    of a check per value."""
+    if not records:
+        return []
+    columns: list[Any] = [[run_id] * len(records)]
+    for values in zip(*map(attrgetter(*fields), records), strict=True):
+        if isinstance(values[0], str):
+            columns.append(values)
+            continue
+        array = np.asarray(values)
+        columns.append(array.tolist() if array.dtype.kind in "biuf" else values)
+    return list(zip(*columns, strict=True))
+
+
+# the record fields of an sla_breaches and a credits row, after the run id
+_SLA_FIELDS = (
+    "time_s",
+    "subscriber",
+    "product",
+    "cycle_start_s",
+    "cycle_end_s",
+    "availability",
+    "target",
+)
+_CREDIT_FIELDS = (
+    "time_s",
+    "subscription",
+    "account",
+    "product",
+    "cycle",
+    "cycle_start_s",
+    "cycle_end_s",
+    "availability",
+    "target",
+    "credit_percent",
+    "amount",
+    "invoice_id",
+)
+
+
 def _alarm_values(a: AlarmChange) -> tuple[Any, ...]:
     """The values of :func:`_alarm_columns` for one alarm change."""
     return (
@@ -539,7 +582,14 @@ class Store:
         self._step_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
-        self._sla_rows: list[tuple[Any, ...]] = []
+        # records written a row at a time in volume (SLA breaches, credits, alarm changes and
+        # notifications): kept and written in one executemany per table by finish
+        self._sla_records: list[SlaBreach] = []
+        self._credit_records: list[SlaCredit] = []
+        self._pending: dict[str, list[tuple[Any, ...]]] = {
+            notifications.name: [],
+            alarm_history.name: [],
+        }
         self._rated_usage: dict[float, RatedUsage] = {}
         self._customers_first: CustomerBase | None = None
         self._inventory_written = False
@@ -578,8 +628,13 @@ class Store:
     def finish(self) -> None:
         """Write the alarms' latest states and the SLA breaches not yet written (the run's end
         does it too)."""
-        rows, self._sla_rows = self._sla_rows, []
-        self._insert(sla_breaches, rows)
+        breaches, self._sla_records = self._sla_records, []
+        self._insert(sla_breaches, _record_rows(self.run_id, breaches, _SLA_FIELDS))
+        credited, self._credit_records = self._credit_records, []
+        self._insert(credits, _record_rows(self.run_id, credited, _CREDIT_FIELDS))
+        for table in (notifications, alarm_history):
+            rows, self._pending[table.name] = self._pending[table.name], []
+            self._insert(table, rows)
         latest, self._latest_alarms = self._latest_alarms, {}
         if not latest:
             return
@@ -859,57 +914,40 @@ class Store:
         )
 
     def _notification(self, n: AlarmNotification) -> None:
-        self._insert(
-            notifications,
-            [
-                (
-                    self.run_id,
-                    _plain(n.notification_id),
-                    _plain(n.time_s),
-                    _plain(n.event_time_s),
-                    n.alarmed_object,
-                    n.alarmed_object_type,
-                    n.source,
-                    n.alarm_type,
-                    n.perceived_severity,
-                    n.probable_cause,
-                    n.specific_problem,
-                    bool(n.planned_outage),
-                )
-            ],
+        self._pending[notifications.name].append(
+            (
+                self.run_id,
+                _plain(n.notification_id),
+                _plain(n.time_s),
+                _plain(n.event_time_s),
+                n.alarmed_object,
+                n.alarmed_object_type,
+                n.source,
+                n.alarm_type,
+                n.perceived_severity,
+                n.probable_cause,
+                n.specific_problem,
+                bool(n.planned_outage),
+            )
         )
 
     def _alarm_change(self, a: AlarmChange) -> None:
         self._alarm_seq += 1
-        self._insert(
-            alarm_history,
-            [
-                (
-                    self.run_id,
-                    self._alarm_seq,
-                    _plain(a.time_s),
-                    a.change,
-                    _plain(a.alarm_id),
-                    *_alarm_values(a),
-                )
-            ],
+        self._pending[alarm_history.name].append(
+            (
+                self.run_id,
+                self._alarm_seq,
+                _plain(a.time_s),
+                a.change,
+                _plain(a.alarm_id),
+                *_alarm_values(a),
+            )
         )
         self._latest_alarms[_plain(a.alarm_id)] = a
 
     def _sla_breach(self, b: SlaBreach) -> None:
         # a cycle's breaches come together: kept and written in one executemany by finish
-        self._sla_rows.append(
-            (
-                self.run_id,
-                _plain(b.time_s),
-                _plain(b.subscriber),
-                b.product,
-                _plain(b.cycle_start_s),
-                _plain(b.cycle_end_s),
-                _plain(b.availability),
-                _plain(b.target),
-            )
-        )
+        self._sla_records.append(b)
 
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
@@ -1012,26 +1050,7 @@ class Store:
         self._insert(invoice_adjustments, rows)
 
     def _credit(self, c: SlaCredit) -> None:
-        self._insert(
-            credits,
-            [
-                (
-                    self.run_id,
-                    _plain(c.time_s),
-                    c.subscription,
-                    c.account,
-                    c.product,
-                    c.cycle,
-                    _plain(c.cycle_start_s),
-                    _plain(c.cycle_end_s),
-                    _plain(c.availability),
-                    _plain(c.target),
-                    c.credit_percent,
-                    c.amount,
-                    c.invoice_id,
-                )
-            ],
-        )
+        self._credit_records.append(c)  # written with the others by finish
 
     def _customers(self, c: CustomerBase) -> None:
         if not self._inventory_written:  # the start inventory's: written with it
