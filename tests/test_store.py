@@ -54,8 +54,10 @@ def test_cell_pm_rows_add_up_to_the_summary_totals(metro_run):
     # 22 cells x 192 fifteen-minute intervals
     assert len(pm) == 22 * 192
     # the run directory holds them as Parquet, beside the twin's state in twin.sqlite
+    # (and the per-subscription invoice charges: docs/store.md)
     assert sorted(p.name for p in (metro_run / "timeseries").iterdir()) == [
         "cell_pm.parquet",
+        "invoice_charges.parquet",
         "link_pm.parquet",
         "usage.parquet",
     ]

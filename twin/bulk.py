@@ -33,6 +33,8 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "BULK_TABLES",
+    "LEDGER_SCHEMAS",
+    "LEDGER_TABLES",
     "NUMPY_TYPES",
     "PARQUET_COMPRESSION",
     "ROW_GROUP_ROWS",
@@ -106,6 +108,28 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+# Per-subscriber tables a run directory also holds as Parquet (a --store database keeps them as
+# SQL state tables): their columns, the texts dictionary-encoded (docs/store.md).
+LEDGER_SCHEMAS: dict[str, pa.Schema] = {
+    "invoice_charges": pa.schema(
+        [
+            ("invoice_id", _TEXT),  # dictionary: the cycle's invoice ids
+            ("charge", _I4),
+            ("subscription_number", _I4),  # n of SUB-<n>
+            ("product", _TEXT),
+            ("days", _I4),
+            ("monthly_fee", _TEXT),
+            ("recurring_minor", _I8),
+            ("minutes_over", _I8),
+            ("voice_minor", _I8),
+            ("mb_over", _I8),
+            ("data_minor", _I8),
+        ]
+    ),
+}
+LEDGER_TABLES = tuple(LEDGER_SCHEMAS)
+
 # the usage columns that are null for a record that was not rated
 RATING_COLUMNS = frozenset(
     {
@@ -160,6 +184,24 @@ class ParquetSeries:
         self._pending_rows = dict.fromkeys(BULK_TABLES, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows = dict.fromkeys(BULK_TABLES, 0)
+        self._ledgers: dict[str, pq.ParquetWriter] = {}
+
+    def write_ledger(self, table: str, columns: Mapping[str, pa.Array]) -> None:
+        """Add rows of a per-subscriber table (:data:`LEDGER_SCHEMAS`), one row group a call
+        (a billing cycle's rows: a million on the national day)."""
+        schema = LEDGER_SCHEMAS[table]
+        batch = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+        writer = self._ledgers.get(table)
+        if writer is None:
+            self.directory.mkdir(exist_ok=True)
+            writer = self._ledgers[table] = pq.ParquetWriter(
+                series_path(self.directory.parent, table),
+                schema,
+                compression=self.compression,
+                use_dictionary=[f.name for f in schema if f.type == _TEXT],
+                write_statistics=False,
+            )
+        writer.write_table(batch, ROW_GROUP_ROWS * 4)
 
     def write(self, table: str, columns: Columns, rated: np.ndarray | None = None) -> None:
         """Add rows; ``rated`` (usage only) marks the rows whose rating columns hold values."""
@@ -210,6 +252,11 @@ class ParquetSeries:
         for table in BULK_TABLES:
             self._flush(table)
             self._writers.pop(table).close()
+        for table in LEDGER_TABLES:  # every run directory has them, empty without the BSS
+            if table not in self._ledgers:
+                empty = pa.Table.from_batches([], LEDGER_SCHEMAS[table])
+                self.write_ledger(table, {f.name: empty.column(f.name) for f in empty.schema})
+            self._ledgers.pop(table).close()
 
 
 def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
@@ -231,6 +278,11 @@ NUMPY_TYPES = {
     pa.int32(): np.int32,
     pa.int8(): np.int8,
 }
+
+
+def text_column(indices: np.ndarray, texts: Any) -> pa.DictionaryArray:
+    """A dictionary-encoded text column: ``texts[indices]`` without a string per row."""
+    return pa.DictionaryArray.from_arrays(_arrow(indices, pa.int32()), _strings(tuple(texts)))
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:

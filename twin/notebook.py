@@ -63,7 +63,13 @@ from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
 from twin.readback import open_run as _open_stored
 from twin.store import metadata
-from twin.timeseries import BULK_TABLES, read_frame
+from twin.timeseries import (
+    BULK_TABLES,
+    LEDGER_TABLES,
+    ledger_in_files,
+    read_frame,
+    read_ledger,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,6 +146,9 @@ class Run:
             )
         if name in BULK_TABLES:
             return read_frame(self._stored, name)
+        if name in LEDGER_TABLES and ledger_in_files(self._stored):
+            pd = _pandas()
+            return pd.DataFrame(read_ledger(self._stored, name))
         return self._select(metadata.tables[name])
 
     def _series(self, name: str, order_by: list[str]) -> pd.DataFrame:
@@ -336,7 +345,7 @@ class Run:
         with self._stored.engine.connect() as connection:
             rows = [
                 {"invoice_id": invoice, **line, "amount": Decimal(line["amount"])}
-                for invoice, line in invoice_lines(connection, self.run_id)
+                for invoice, line in invoice_lines(connection, self._stored)
             ]
         columns = ["invoice_id", "subscription", "kind", "description", "quantity"]
         return pd.DataFrame(rows, columns=[*columns, "unit_price", "amount"])

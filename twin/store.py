@@ -62,7 +62,16 @@ from sqlalchemy import (
 
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
-from twin.bulk import RATING_COLUMNS, SCHEMAS, ParquetSeries, SqlSeries, run_key
+from twin.bulk import (
+    LEDGER_TABLES,
+    NUMPY_TYPES,
+    RATING_COLUMNS,
+    SCHEMAS,
+    ParquetSeries,
+    SqlSeries,
+    run_key,
+    text_column,
+)
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -464,7 +473,9 @@ def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engi
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
-    tables = [t for t in metadata.sorted_tables if series or t.name not in SERIES_TABLES]
+    # a run directory holds the bulk tables and the ledgers (invoice_charges) as Parquet files
+    in_files = set(SERIES_TABLES) | set(LEDGER_TABLES)
+    tables = [t for t in metadata.sorted_tables if series or t.name not in in_files]
     metadata.create_all(engine, tables)  # only the tables missing: a shared one keeps its rows
     if scratch:
         # A run's own file holds one run: the run_id indexes, there for shared databases,
@@ -473,6 +484,12 @@ def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engi
             for index in table.indexes:
                 index.drop(engine)
     return engine
+
+
+def _arrow_ints(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.Array.from_buffers(
+        kind, len(values), [None, pa.py_buffer(np.ascontiguousarray(values, NUMPY_TYPES[kind]))]
+    )
 
 
 def _rows(*columns: Any) -> list[tuple[Any, ...]]:
@@ -1000,23 +1017,41 @@ class Store:
                 )
             ],
         )
-        self._insert_columns(
-            invoice_charges,
-            [
-                _Same(self.run_id),
-                ids[b.charge_invoice] if n else [],
-                np.arange(len(b.charge_invoice)),
-                b.charge_subscription_id,
-                np.array(b.product_ids, dtype=object)[b.charge_product],
-                b.charge_days,
-                np.array(b.fees or ("",), dtype=object)[b.charge_fee],
-                b.charge_recurring,
-                b.charge_voice_overage,
-                b.charge_voice_amount,
-                b.charge_data_overage,
-                b.charge_data_amount,
-            ],
-        )
+        if isinstance(self.series, ParquetSeries):  # a run directory: Parquet (docs/store.md)
+            self.series.write_ledger(
+                "invoice_charges",
+                {
+                    "invoice_id": text_column(b.charge_invoice, ids.tolist()),
+                    "charge": _arrow_ints(np.arange(len(b.charge_invoice)), pa.int32()),
+                    "subscription_number": _arrow_ints(b.charge_subscription + 1, pa.int32()),
+                    "product": text_column(b.charge_product, b.product_ids),
+                    "days": _arrow_ints(b.charge_days, pa.int32()),
+                    "monthly_fee": text_column(b.charge_fee, b.fees or ("",)),
+                    "recurring_minor": _arrow_ints(b.charge_recurring, pa.int64()),
+                    "minutes_over": _arrow_ints(b.charge_voice_overage, pa.int64()),
+                    "voice_minor": _arrow_ints(b.charge_voice_amount, pa.int64()),
+                    "mb_over": _arrow_ints(b.charge_data_overage, pa.int64()),
+                    "data_minor": _arrow_ints(b.charge_data_amount, pa.int64()),
+                },
+            )
+        else:
+            self._insert_columns(
+                invoice_charges,
+                [
+                    _Same(self.run_id),
+                    ids[b.charge_invoice] if n else [],
+                    np.arange(len(b.charge_invoice)),
+                    b.charge_subscription_id,
+                    np.array(b.product_ids, dtype=object)[b.charge_product],
+                    b.charge_days,
+                    np.array(b.fees or ("",), dtype=object)[b.charge_fee],
+                    b.charge_recurring,
+                    b.charge_voice_overage,
+                    b.charge_voice_amount,
+                    b.charge_data_overage,
+                    b.charge_data_amount,
+                ],
+            )
         self._insert(
             billing_rates,
             [

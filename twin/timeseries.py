@@ -28,7 +28,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from twin.bulk import BULK_TABLES, NUMPY_TYPES, SCHEMAS, USAGE_STATUS, series_path
+from twin.bulk import (
+    BULK_TABLES,
+    LEDGER_SCHEMAS,
+    LEDGER_TABLES,
+    NUMPY_TYPES,
+    SCHEMAS,
+    USAGE_STATUS,
+    series_path,
+)
 from twin.store import SERIES_TABLES, cells, links
 
 if TYPE_CHECKING:
@@ -36,7 +44,16 @@ if TYPE_CHECKING:
 
     from twin.readback import StoredRun
 
-__all__ = ["BULK_TABLES", "columns_of", "read_columns", "read_frame", "resource_ids"]
+__all__ = [
+    "BULK_TABLES",
+    "LEDGER_TABLES",
+    "columns_of",
+    "ledger_in_files",
+    "read_columns",
+    "read_frame",
+    "read_ledger",
+    "resource_ids",
+]
 
 # a column readers know, and the stored column it comes from
 _JOINED = {"cell_id": "cell_index", "link_id": "link_index", "subscription": "subscription_number"}
@@ -206,4 +223,34 @@ def _from_sql(
         if dtype.kind == "i" and None in values:
             dtype = np.dtype(float)  # NaN where missing, as Arrow and pandas give
         out[name] = np.array(values, dtype=dtype)
+    return out
+
+
+def ledger_in_files(run: StoredRun) -> bool:
+    """Whether the run holds the per-subscriber tables (``invoice_charges``) as Parquet files
+    (a run directory) rather than SQL tables (a ``--store`` database)."""
+    return run.series_dir is not None
+
+
+def read_ledger(run: StoredRun, table: str, invoice: str | None = None) -> dict[str, np.ndarray]:
+    """The rows of a per-subscriber table held as Parquet (:data:`twin.bulk.LEDGER_SCHEMAS`),
+    in the order written, with the columns of its SQL table (``run_id`` apart): texts as
+    object arrays, ``subscription`` as ``SUB-<n>``; ``invoice`` keeps one invoice's rows."""
+    if table not in LEDGER_TABLES or run.series_dir is None:
+        raise KeyError(f"no per-subscriber table '{table}' in files; known: {LEDGER_TABLES}")
+    data = pq.read_table(series_path(run.series_dir.parent, table))
+    if invoice is not None:
+        data = data.filter(pc.equal(data.column("invoice_id").cast(pa.string()), invoice))
+    out: dict[str, np.ndarray] = {}
+    for field in LEDGER_SCHEMAS[table]:
+        column = data.column(field.name)
+        if pa.types.is_dictionary(field.type):
+            values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+            out[field.name] = np.asarray(values, dtype=object)
+        elif field.name == "subscription_number":
+            out["subscription"] = np.array(
+                [f"SUB-{n}" for n in column.to_numpy().tolist()], dtype=object
+            )
+        else:
+            out[field.name] = column.to_numpy().astype(np.int64)
     return out
