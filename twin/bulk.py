@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,16 @@ _TEXT = pa.dictionary(pa.int32(), pa.string())
 # Per-subscriber tables a run directory also holds as Parquet (a --store database keeps them as
 # SQL state tables): their columns, the texts dictionary-encoded (docs/store.md).
 LEDGER_SCHEMAS: dict[str, pa.Schema] = {
+    "subscribers": pa.schema(
+        [
+            ("subscriber", _I4),
+            ("cell_index", _I4),  # cells.cell_index
+            ("product", _TEXT),  # dictionary: the inventory's product names
+            ("since_s", _F8),
+            ("subscription_number", _I4),  # n of SUB-<n>; null without a subscription
+            ("account", _TEXT),  # null without a subscription
+        ]
+    ),
     "invoice_charges": pa.schema(
         [
             ("invoice_id", _TEXT),  # dictionary: the cycle's invoice ids
@@ -185,6 +195,8 @@ class ParquetSeries:
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows = dict.fromkeys(BULK_TABLES, 0)
         self._ledgers: dict[str, pq.ParquetWriter] = {}
+        # called first by close: a table written once at the end (the store's subscribers)
+        self.before_close: list[Callable[[], None]] = []
 
     def write_ledger(self, table: str, columns: Mapping[str, pa.Array]) -> None:
         """Add rows of a per-subscriber table (:data:`LEDGER_SCHEMAS`), one row group a call
@@ -249,6 +261,9 @@ class ParquetSeries:
 
     def close(self) -> None:
         """Write the rows still buffered and close the files."""
+        for call in self.before_close:
+            call()
+        self.before_close = []
         for table in BULK_TABLES:
             self._flush(table)
             self._writers.pop(table).close()

@@ -115,10 +115,13 @@ def connect(run_dir: Path, query: str = "") -> Any:
         shown = ", ".join(
             "'SUB-' || s.subscription_number AS subscription"
             if f.name == "subscription_number"
+            else "c.cell_id"
+            if f.name == "cell_index"
             else f"s.{f.name}"
             for f in LEDGER_SCHEMAS[table]
         )
-        connection.execute(f"CREATE VIEW {table} AS SELECT {shown} FROM {table}_stored s")
+        cells = " JOIN cells c USING (cell_index)" if table == "subscribers" else ""
+        connection.execute(f"CREATE VIEW {table} AS SELECT {shown} FROM {table}_stored s{cells}")
     return connection
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -609,6 +610,7 @@ class Store:
         }
         self._rated_usage: dict[float, RatedUsage] = {}
         self._customers_first: CustomerBase | None = None
+        self._subscribers: _Subscribers | None = None  # a run directory's, written at its end
         self._inventory_written = False
 
     def attach(self, bus: Bus) -> None:
@@ -760,21 +762,28 @@ class Store:
             account = np.full(n, None, dtype=object)
             subscription[customers.subscriber] = customers.subscription_ids
             account[customers.subscriber] = customers.subscription_account
-        self._insert_columns(
-            subscribers,
-            [
-                _Same(self.run_id),
-                np.arange(n),
-                cell_ids[inv.subscriber_cell],
-                products[inv.subscriber_product],
-                _Same(0.0),
-                subscription,
-                account,
-            ],
-        )
+        if isinstance(self.series, ParquetSeries):  # a run directory: Parquet at the end
+            self._subscribers = _Subscribers(inv, subscription, account)
+            self.series.before_close.append(self._write_subscribers)
+        else:
+            self._insert_columns(
+                subscribers,
+                [
+                    _Same(self.run_id),
+                    np.arange(n),
+                    cell_ids[inv.subscriber_cell],
+                    products[inv.subscriber_product],
+                    _Same(0.0),
+                    subscription,
+                    account,
+                ],
+            )
         self._inventory_written = True
 
     def _admitted(self, r: SubscriptionAdmitted) -> None:
+        if self._subscribers is not None:
+            self._subscribers.admitted.append((r.subscriber, r.cell, r.product, r.time_s))
+            return
         self._insert(
             subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s, None, None)]
         )
@@ -1092,6 +1101,9 @@ class Store:
             self._customers_first = c
             return
         # the saga's, at the end: the network admitted them already (SubscriptionAdmitted)
+        if self._subscribers is not None:
+            self._subscribers.customers.append(c)
+            return
         for subscriber, subscription, account in zip(
             c.subscriber.tolist(),
             c.subscription_ids.tolist(),
@@ -1103,6 +1115,11 @@ class Store:
                 .where(subscribers.c.run_id == self.run_id, subscribers.c.subscriber == subscriber)
                 .values(subscription=subscription, account=account)
             )
+
+    def _write_subscribers(self) -> None:
+        held, self._subscribers = self._subscribers, None
+        if held is not None and isinstance(self.series, ParquetSeries):
+            self.series.write_ledger("subscribers", held.columns())
 
     def _business(self, e: BusinessEvent) -> None:
         self._insert(
@@ -1136,6 +1153,65 @@ _RATING_FIELDS = {
 
 _DONE = object()
 _SLICE = 100_000  # rows per executemany of the bulk BSS tables
+
+
+class _Subscribers:
+    """A run directory's subscribers, kept until the run's end and written as one Parquet
+    table: the start inventory's (columns as they came), those admitted since, and the
+    saga's customers (their subscription and account) published at the end."""
+
+    def __init__(self, inv: Inventory, subscription: Any, account: Any):
+        self.inv = inv
+        n = inv.subscribers
+        self.subscription = subscription if isinstance(subscription, np.ndarray) else None
+        self.account = account if isinstance(account, np.ndarray) else None
+        self.start = n
+        self.admitted: list[tuple[int, str, str, float]] = []
+        self.customers: list[CustomerBase] = []
+
+    def columns(self) -> dict[str, pa.Array]:
+        inv, n = self.inv, self.start
+        cell_of = {c: i for i, c in enumerate(inv.cell_ids)}
+        names = list(inv.product_names)
+        product_of = {p: i for i, p in enumerate(names)}
+        for _, _, name, _ in self.admitted:
+            if name not in product_of:
+                product_of[name] = len(names)
+                names.append(name)
+        total = n + len(self.admitted)
+        subscriber = np.arange(total, dtype=np.int64)
+        cell = np.empty(total, dtype=np.int64)
+        product = np.empty(total, dtype=np.int64)
+        since = np.zeros(total, dtype=np.float64)
+        cell[:n] = inv.subscriber_cell
+        product[:n] = inv.subscriber_product
+        for row, (sub, cell_id, product_id, time_s) in enumerate(self.admitted, start=n):
+            subscriber[row] = sub
+            cell[row] = cell_of[cell_id]
+            product[row] = product_of[product_id]
+            since[row] = time_s
+        subscription = np.full(total, None, dtype=object)
+        account = np.full(total, None, dtype=object)
+        if self.subscription is not None and self.account is not None:
+            subscription[:n] = self.subscription
+            account[:n] = self.account
+        if self.customers:
+            row_of = {int(s): r for r, s in enumerate(subscriber.tolist())}
+            for c in self.customers:
+                rows = [row_of[int(s)] for s in c.subscriber.tolist()]
+                subscription[rows] = c.subscription_ids
+                account[rows] = c.subscription_account
+        numbers = pc.cast(
+            pc.utf8_slice_codeunits(pa.array(subscription.tolist(), pa.string()), 4), pa.int32()
+        )
+        return {
+            "subscriber": _arrow_ints(subscriber, pa.int32()),
+            "cell_index": _arrow_ints(cell, pa.int32()),
+            "product": text_column(product, names),
+            "since_s": pa.Array.from_buffers(pa.float64(), total, [None, pa.py_buffer(since)]),
+            "subscription_number": numbers,
+            "account": pa.array(account.tolist(), pa.string()).dictionary_encode(),
+        }
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from twin.bulk import (
     USAGE_STATUS,
     series_path,
 )
-from twin.store import SERIES_TABLES, cells, links
+from twin.store import SERIES_TABLES, cells, links, subscribers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +52,7 @@ __all__ = [
     "read_columns",
     "read_frame",
     "read_ledger",
+    "read_subscribers",
     "resource_ids",
 ]
 
@@ -238,6 +239,8 @@ def read_ledger(run: StoredRun, table: str, invoice: str | None = None) -> dict[
     object arrays, ``subscription`` as ``SUB-<n>``; ``invoice`` keeps one invoice's rows."""
     if table not in LEDGER_TABLES or run.series_dir is None:
         raise KeyError(f"no per-subscriber table '{table}' in files; known: {LEDGER_TABLES}")
+    if table == "subscribers":
+        return read_subscribers(run)
     data = pq.read_table(series_path(run.series_dir.parent, table))
     if invoice is not None:
         data = data.filter(pc.equal(data.column("invoice_id").cast(pa.string()), invoice))
@@ -254,3 +257,47 @@ def read_ledger(run: StoredRun, table: str, invoice: str | None = None) -> dict[
         else:
             out[field.name] = column.to_numpy().astype(np.int64)
     return out
+
+
+SUBSCRIBER_COLUMNS = ("subscriber", "cell_id", "product", "since_s", "subscription", "account")
+
+
+def read_subscribers(run: StoredRun) -> dict[str, np.ndarray]:
+    """The run's subscribers by subscriber index, with the columns of the ``subscribers``
+    table (:data:`SUBSCRIBER_COLUMNS`; ``subscription`` and ``account`` None without one):
+    from the run directory's Parquet file, or the database's table."""
+    out: dict[str, np.ndarray] = {}
+    if run.series_dir is None:
+        query = (
+            select(*(subscribers.c[n] for n in SUBSCRIBER_COLUMNS))
+            .where(subscribers.c.run_id == run.run_id)
+            .order_by(subscribers.c.subscriber)
+        )
+        with run.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        for i, name in enumerate(SUBSCRIBER_COLUMNS):
+            values = [r[i] for r in rows]
+            kind = {"subscriber": np.int64, "since_s": np.float64}.get(name, object)
+            out[name] = np.array(values, dtype=kind)
+        return out
+    data = pq.read_table(series_path(run.series_dir.parent, "subscribers"))
+    out["subscriber"] = data.column("subscriber").to_numpy().astype(np.int64)
+    cell_index = data.column("cell_index").to_numpy().astype(np.int64)
+    out["cell_id"] = _ids(run, cells, "cell_id")[cell_index]
+    out["product"] = _texts(data.column("product"))
+    out["since_s"] = data.column("since_s").to_numpy()
+    numbers = data.column("subscription_number").to_pylist()
+    out["subscription"] = np.array(
+        [None if n is None else f"SUB-{n}" for n in numbers], dtype=object
+    )
+    out["account"] = _texts(data.column("account"))
+    by_subscriber = np.argsort(out["subscriber"], kind="stable")  # admitted ones come in order
+    if (by_subscriber != np.arange(len(by_subscriber))).any():
+        out = {name: values[by_subscriber] for name, values in out.items()}
+    return out
+
+
+def _texts(column: Any) -> np.ndarray:
+    """A dictionary-encoded text column as an object array of str (None where null)."""
+    values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=object)

@@ -46,9 +46,8 @@ from twin.store import (
     invoices,
     open_engine,
     runs,
-    subscribers,
 )
-from twin.timeseries import ledger_in_files, read_columns, read_ledger
+from twin.timeseries import ledger_in_files, read_columns, read_ledger, read_subscribers
 
 __all__ = [
     "EXPORTS",
@@ -152,13 +151,14 @@ def write_exports(run: StoredRun, start: datetime, directory: Path, names: list[
 def _usage_records(connection: Connection, run: StoredRun, start: datetime) -> Iterator[list[Any]]:
     """usage.csv's rows: each rated usage record, voice and data apart, in the order rated
     (by period, then subscriber: the order the query API gives)."""
-    products = dict(
-        connection.execute(
-            select(subscribers.c.subscription, subscribers.c.product).where(
-                subscribers.c.run_id == run.run_id, subscribers.c.subscription.is_not(None)
-            )
-        ).all()
-    )
+    held = read_subscribers(run)
+    products = {
+        subscription: product
+        for subscription, product in zip(
+            held["subscription"].tolist(), held["product"].tolist(), strict=True
+        )
+        if subscription is not None
+    }
     names = ["start_s", "subscription", "billed_minutes", "voice_nano", "billed_mb", "data_nano"]
     rated = read_columns(run, "usage", names, where={"status": "rated"})
     for start_s, subscription, minutes, voice_nano, megabytes, data_nano in zip(
@@ -342,11 +342,7 @@ def bills(run: StoredRun, account: str | None = None) -> list[dict[str, Any]]:
 
 
 def accounts_known(run: StoredRun) -> set[str]:
-    with run.engine.connect() as connection:
-        query = select(subscribers.c.account).where(
-            subscribers.c.run_id == run.run_id, subscribers.c.account.is_not(None)
-        )
-        return set(connection.execute(query).scalars())
+    return {a for a in read_subscribers(run)["account"].tolist() if a is not None}
 
 
 def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
@@ -355,11 +351,12 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
     the run has no such account. (Orders join here once ordering stores them.)"""
     start = _start(run.start)
     with run.engine.connect() as connection:
-        subs = connection.execute(
-            select(subscribers)
-            .where(subscribers.c.run_id == run.run_id, subscribers.c.account == account)
-            .order_by(subscribers.c.subscriber)
-        ).all()
+        held = read_subscribers(run)
+        mine = np.flatnonzero(held["account"] == account)  # by subscriber, as held
+        picked = {name: values[mine].tolist() for name, values in held.items()}
+        subs = [
+            SimpleNamespace(**{name: picked[name][k] for name in picked}) for k in range(len(mine))
+        ]
         if not subs:
             return None
         currency = connection.execute(
