@@ -139,6 +139,7 @@ LEDGER_SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 LEDGER_TABLES = tuple(LEDGER_SCHEMAS)
+LEDGER_GROUP_ROWS = 1 << 18
 
 # the usage columns that are null for a record that was not rated
 RATING_COLUMNS = frozenset(
@@ -199,8 +200,9 @@ class ParquetSeries:
         self.before_close: list[Callable[[], None]] = []
 
     def write_ledger(self, table: str, columns: Mapping[str, pa.Array]) -> None:
-        """Add rows of a per-subscriber table (:data:`LEDGER_SCHEMAS`), one row group a call
-        (a billing cycle's rows: a million on the national day)."""
+        """Add rows of a per-subscriber table (:data:`LEDGER_SCHEMAS`) in row groups of
+        :data:`LEDGER_GROUP_ROWS` (a billing cycle's rows are a million on the national day:
+        encoded a group at a time, the writer's buffers stay small)."""
         schema = LEDGER_SCHEMAS[table]
         batch = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
         writer = self._ledgers.get(table)
@@ -213,7 +215,7 @@ class ParquetSeries:
                 use_dictionary=[f.name for f in schema if f.type == _TEXT],
                 write_statistics=False,
             )
-        writer.write_table(batch, ROW_GROUP_ROWS * 4)
+        writer.write_table(batch, LEDGER_GROUP_ROWS)
 
     def write(self, table: str, columns: Columns, rated: np.ndarray | None = None) -> None:
         """Add rows; ``rated`` (usage only) marks the rows whose rating columns hold values."""

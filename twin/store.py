@@ -1119,7 +1119,7 @@ class Store:
     def _write_subscribers(self) -> None:
         held, self._subscribers = self._subscribers, None
         if held is not None and isinstance(self.series, ParquetSeries):
-            self.series.write_ledger("subscribers", held.columns())
+            held.write(self.series)
 
     def _business(self, e: BusinessEvent) -> None:
         self._insert(
@@ -1169,7 +1169,21 @@ class _Subscribers:
         self.admitted: list[tuple[int, str, str, float]] = []
         self.customers: list[CustomerBase] = []
 
-    def columns(self) -> dict[str, pa.Array]:
+    def write(self, series: ParquetSeries) -> None:
+        """Write the rows a slice at a time: the texts of a million subscribers never sit in
+        memory as Python lists and Arrow strings at once, at the run's end."""
+        columns = self.columns()
+        total = self.start + len(self.admitted)
+        for first in range(0, max(total, 1), _SUBSCRIBER_SLICE):
+            series.write_ledger(
+                "subscribers",
+                {
+                    name: values(first, first + _SUBSCRIBER_SLICE)
+                    for name, values in columns.items()
+                },
+            )
+
+    def columns(self) -> dict[str, Callable[[int, int], pa.Array]]:
         inv, n = self.inv, self.start
         cell_of = {c: i for i, c in enumerate(inv.cell_ids)}
         names = list(inv.product_names)
@@ -1201,17 +1215,29 @@ class _Subscribers:
                 rows = [row_of[int(s)] for s in c.subscriber.tolist()]
                 subscription[rows] = c.subscription_ids
                 account[rows] = c.subscription_account
-        numbers = pc.cast(
-            pc.utf8_slice_codeunits(pa.array(subscription.tolist(), pa.string()), 4), pa.int32()
-        )
+
+        def numbers(first: int, last: int) -> pa.Array:
+            texts = pa.array(subscription[first:last].tolist(), pa.string())
+            return pc.cast(pc.utf8_slice_codeunits(texts, 4), pa.int32())
+
+        def accounts(first: int, last: int) -> pa.Array:
+            return pa.array(account[first:last].tolist(), pa.string()).dictionary_encode()
+
+        def since_s(first: int, last: int) -> pa.Array:
+            part = since[first:last]
+            return pa.Array.from_buffers(pa.float64(), len(part), [None, pa.py_buffer(part)])
+
         return {
-            "subscriber": _arrow_ints(subscriber, pa.int32()),
-            "cell_index": _arrow_ints(cell, pa.int32()),
-            "product": text_column(product, names),
-            "since_s": pa.Array.from_buffers(pa.float64(), total, [None, pa.py_buffer(since)]),
+            "subscriber": lambda i, j: _arrow_ints(subscriber[i:j], pa.int32()),
+            "cell_index": lambda i, j: _arrow_ints(cell[i:j], pa.int32()),
+            "product": lambda i, j: text_column(product[i:j], names),
+            "since_s": since_s,
             "subscription_number": numbers,
-            "account": pa.array(account.tolist(), pa.string()).dictionary_encode(),
+            "account": accounts,
         }
+
+
+_SUBSCRIBER_SLICE = 1 << 18  # rows of subscribers built and written at a time
 
 
 @dataclass(frozen=True)
