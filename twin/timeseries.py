@@ -15,6 +15,10 @@ stored numbers turned back into what they stand for: ``cell_id`` and ``link_id``
 Integer columns with a missing value come back as floats with NaN (as pandas reads them from
 SQL), the others in their stored integer type; strings as object arrays. The stored keys themselves
 (``cell_index``, ``link_index``, ``subscription_number``) may be asked for too.
+
+The per-subscriber tables a run directory also keeps as Parquet (``subscribers``,
+``invoice_charges``; a ``--store`` database keeps them in SQL) are read with
+:func:`read_subscribers` and :func:`read_ledger`, with the SQL tables' columns.
 """
 
 from __future__ import annotations
