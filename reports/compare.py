@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def _business(summary: dict[str, Any], section: str, *keys: str) -> Any:
 def run_metrics(run_dir: Path) -> dict[str, Any]:
     """The compared figures of one run directory (its summary and its store)."""
     from twin.readback import monthly_fees, open_run
-    from twin.store import subscribers
+    from twin.timeseries import read_subscribers
 
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     scenario = json.loads((run_dir / "scenario.json").read_text(encoding="utf-8"))
@@ -74,19 +75,11 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
     mrr = None
     catalog = scenario.get("catalog")
     if catalog:
-        from sqlalchemy import func, select
-
         fees = {p["id"]: Decimal(p["monthly_fee"]) for p in catalog["products"]}
         run = open_run(run_dir)
         try:
             fees = monthly_fees(run, fees)
-            query = (
-                select(subscribers.c.product, func.count())
-                .where(subscribers.c.run_id == run.run_id)
-                .group_by(subscribers.c.product)
-            )
-            with run.engine.connect() as connection:
-                counts: dict[str, int] = {p: int(n) for p, n in connection.execute(query)}
+            counts: dict[str, int] = Counter(read_subscribers(run)["product"].tolist())
         finally:
             run.close()
         total = sum((fees[p] * n for p, n in counts.items() if p in fees), Decimal(0))

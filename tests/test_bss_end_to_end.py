@@ -114,10 +114,10 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
             seen[line["subscription"], line["kind"]] = Decimal(line["amount"])
     # every subscription billed once, at the fee the rule gives: the catalog's, changed by the
     # price changes at or before the later of the cycle's start (0) and its own start
+    # the subscribers through the query API (a run directory holds them as Parquet)
+    held = _subscribers(metro_run)
+    subscribed = held[held["subscription"].notna()][["subscription", "product", "since_s"]]
     database = sqlite3.connect(metro_run / "twin.sqlite")
-    subscribed = database.execute(
-        "select subscription, product, since_s from subscribers where subscription is not null"
-    )
     changes = [
         (e["at"], e["product"], Decimal(e["monthly_fee"]))
         for e in scenario["events"]
@@ -125,12 +125,13 @@ def test_every_invoice_of_the_reference_scenario_is_right_to_the_cent(metro_run)
     ]
     # service assurance's breaches (2,279 on metro: tests/test_sla.py): each credits
     # credit_percent of the subscription's recurring charge for the cycle (docs/bss.md)
-    breached = database.execute(
-        "select s.subscription, b.product from sla_breaches b join subscribers s "
-        "on s.run_id = b.run_id and s.subscriber = b.subscriber"
-    ).fetchall()
+    subscription_of = dict(zip(held["subscriber"], held["subscription"], strict=True))
+    breached = [
+        (subscription_of[subscriber], product)
+        for subscriber, product in database.execute("select subscriber, product from sla_breaches")
+    ]
     fees = {}
-    for sub, product, start_s in subscribed.fetchall():
+    for sub, product, start_s in subscribed.itertuples(index=False):
         fee = Decimal(products[product]["monthly_fee"])
         for at, changed, new_fee in changes:
             if changed == product and _seconds(at) <= max(start_s, 0.0):
@@ -196,11 +197,8 @@ def test_bills_and_customer_commands_show_the_stored_bss(metro_run, capsys):
 
 def test_a_customer_on_the_isolated_tower_sees_the_link_cut_that_took_it_out(metro_run, capsys):
     # the reference scenario cuts l-n3 at 40h, isolating t-n3 (its one cell t-n3/1)
-    database = sqlite3.connect(metro_run / "twin.sqlite")
-    (account,) = database.execute(
-        "select account from subscribers where cell_id = 't-n3/1' limit 1"
-    ).fetchone()
-    database.close()
+    held = _subscribers(metro_run)
+    account = held[held["cell_id"] == "t-n3/1"]["account"].iloc[0]
     assert main(["customer", str(metro_run), account, "--json"]) == 0
     picture = json.loads(capsys.readouterr().out)
     touched = {(a["alarmed_object"], a["why"]) for a in picture["alarms"]}
@@ -270,3 +268,11 @@ def test_the_end_of_run_table_shows_threshold_alarms_orders_and_billing(metro_ru
     assert f"threshold alarms: {raised:,} raised (" in text
     assert "orders: 1 completed, 1 failed (telcotwin orders RUN_DIR)" in text
     assert f"total {summary['billing']['total']} EUR" in text
+
+
+def _subscribers(run_dir):
+    """The run's subscribers table, through the notebook API (twin.timeseries)."""
+    from twin.notebook import open_run
+
+    with open_run(run_dir) as run:
+        return run.table("subscribers")

@@ -54,9 +54,12 @@ def test_cell_pm_rows_add_up_to_the_summary_totals(metro_run):
     # 22 cells x 192 fifteen-minute intervals
     assert len(pm) == 22 * 192
     # the run directory holds them as Parquet, beside the twin's state in twin.sqlite
+    # (and the per-subscriber tables, subscribers and invoice_charges: docs/store.md)
     assert sorted(p.name for p in (metro_run / "timeseries").iterdir()) == [
         "cell_pm.parquet",
+        "invoice_charges.parquet",
         "link_pm.parquet",
+        "subscribers.parquet",
         "usage.parquet",
     ]
     tables = {
@@ -108,15 +111,14 @@ def test_inventory_and_subscribers_are_stored(metro_run):
     assert _one(db, "select count(*) from nodes") == (11,)
     assert _one(db, "select count(*) from links") == (11,)
     assert _one(db, "select count(*) from cells") == (22,)
-    # 6,000 at the start, and the 150 the order at 10h activated on t-s1 (docs/ordering.md)
-    assert _one(db, "select count(*) from subscribers") == (6150,)
-    assert _one(db, "select count(*), min(since_s) from subscribers where since_s > 0") == (
-        150,
-        36000.0,
-    )
-    shares = dict(
-        db.execute("select product, count(*) from subscribers where since_s = 0 group by product")
-    )
+    # 6,000 at the start, and the 150 the order at 10h activated on t-s1 (docs/ordering.md);
+    # a run directory holds them as Parquet (docs/store.md), read through the query API
+    held = _series(metro_run, "subscribers")
+    assert len(held) == 6150
+    later = held[held["since_s"] > 0]
+    assert (len(later), later["since_s"].min()) == (150, 36000.0)
+    assert set(later["cell_id"].str.split("/").str[0]) == {"t-s1"}
+    shares = held[held["since_s"] == 0].groupby("product").size().to_dict()
     # products: {mobile-s: 0.7, mobile-l: 0.3} of 6000
     assert shares["mobile-s"] == pytest.approx(4200, abs=120)
     assert shares["mobile-l"] == pytest.approx(1800, abs=120)

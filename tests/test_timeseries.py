@@ -10,6 +10,7 @@ same scenario must give the same digest of every table through the public query 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,17 @@ def test_the_bulk_rows_hold_no_text(tmp_path):
     status = usage.schema_arrow.field("status").type
     assert (str(status.index_type), str(status.value_type)) == ("int8", "string")
     assert usage.metadata.num_rows == 12300  # 6150 subscribers x 2 daily usage periods
+    # the per-subscriber tables: texts dictionary-encoded, one row per subscriber (6,000 at the
+    # start and the 150 ordered: tests/test_store.py) and per subscription billed (the one
+    # cycle bills each of the 6,150 once: tests/test_bss_end_to_end.py)
+    for table, rows in (("subscribers", 6150), ("invoice_charges", 6150)):
+        ledger = pq.ParquetFile(out / "timeseries" / f"{table}.parquet")
+        texts = [f.name for f in ledger.schema_arrow if str(f.type) == "string"]
+        assert (texts, ledger.metadata.num_rows) == ([], rows), table
+    # and twin.sqlite no longer has them
+    with sqlite3.connect(out / "twin.sqlite") as db:
+        names = {n for (n,) in db.execute("select name from sqlite_master where type='table'")}
+    assert not names & {"subscribers", "invoice_charges", "cell_pm", "link_pm", "usage"}
 
 
 def test_usage_rated_and_rejected_rows_read_back_the_same_from_parquet_sqlite_and_postgresql(

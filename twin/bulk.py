@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "BULK_TABLES",
+    "LEDGER_SCHEMAS",
+    "LEDGER_TABLES",
     "NUMPY_TYPES",
     "PARQUET_COMPRESSION",
     "ROW_GROUP_ROWS",
@@ -106,6 +108,39 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+# Per-subscriber tables a run directory also holds as Parquet (a --store database keeps them as
+# SQL state tables): their columns, the texts dictionary-encoded (docs/store.md).
+LEDGER_SCHEMAS: dict[str, pa.Schema] = {
+    "subscribers": pa.schema(
+        [
+            ("subscriber", _I4),
+            ("cell_index", _I4),  # cells.cell_index
+            ("product", _TEXT),  # dictionary: the inventory's product names
+            ("since_s", _F8),
+            ("subscription_number", _I4),  # n of SUB-<n>; null without a subscription
+            ("account", _TEXT),  # null without a subscription
+        ]
+    ),
+    "invoice_charges": pa.schema(
+        [
+            ("invoice_id", _TEXT),  # dictionary: the cycle's invoice ids
+            ("charge", _I4),
+            ("subscription_number", _I4),  # n of SUB-<n>
+            ("product", _TEXT),
+            ("days", _I4),
+            ("monthly_fee", _TEXT),
+            ("recurring_minor", _I8),
+            ("minutes_over", _I8),
+            ("voice_minor", _I8),
+            ("mb_over", _I8),
+            ("data_minor", _I8),
+        ]
+    ),
+}
+LEDGER_TABLES = tuple(LEDGER_SCHEMAS)
+LEDGER_GROUP_ROWS = 1 << 18
+
 # the usage columns that are null for a record that was not rated
 RATING_COLUMNS = frozenset(
     {
@@ -160,6 +195,30 @@ class ParquetSeries:
         self._pending_rows = dict.fromkeys(BULK_TABLES, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows = dict.fromkeys(BULK_TABLES, 0)
+        self._ledgers: dict[str, pq.ParquetWriter] = {}
+        # called first by close: a table written once at the end (the store's subscribers)
+        self.before_close: list[Callable[[], None]] = []
+
+    def write_ledger(self, table: str, columns: Mapping[str, pa.Array]) -> None:
+        """Add rows of a per-subscriber table (:data:`LEDGER_SCHEMAS`) in row groups of
+        :data:`LEDGER_GROUP_ROWS` (a billing cycle's rows are a million on the national day:
+        encoded a group at a time, the writer's buffers stay small)."""
+        schema = LEDGER_SCHEMAS[table]
+        batch = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+        writer = self._ledgers.get(table)
+        if writer is None:
+            self.directory.mkdir(exist_ok=True)
+            writer = self._ledgers[table] = pq.ParquetWriter(
+                series_path(self.directory.parent, table),
+                schema,
+                compression=self.compression,
+                use_dictionary=[f.name for f in schema if f.type == _TEXT],
+                write_statistics=False,
+            )
+        # invoice_charges: one group a cycle, as its invoice-id dictionary (the cycle's 625,000
+        # ids on the national day) is written again with every group: 36 MB in four
+        rows = LEDGER_GROUP_ROWS if table == "subscribers" else max(batch.num_rows, 1)
+        writer.write_table(batch, rows)
 
     def write(self, table: str, columns: Columns, rated: np.ndarray | None = None) -> None:
         """Add rows; ``rated`` (usage only) marks the rows whose rating columns hold values."""
@@ -207,9 +266,17 @@ class ParquetSeries:
 
     def close(self) -> None:
         """Write the rows still buffered and close the files."""
+        for call in self.before_close:
+            call()
+        self.before_close = []
         for table in BULK_TABLES:
             self._flush(table)
             self._writers.pop(table).close()
+        for table in LEDGER_TABLES:  # every run directory has them, empty without the BSS
+            if table not in self._ledgers:
+                empty = pa.Table.from_batches([], LEDGER_SCHEMAS[table])
+                self.write_ledger(table, {f.name: empty.column(f.name) for f in empty.schema})
+            self._ledgers.pop(table).close()
 
 
 def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
@@ -231,6 +298,15 @@ NUMPY_TYPES = {
     pa.int32(): np.int32,
     pa.int8(): np.int8,
 }
+
+
+def text_column(indices: np.ndarray, texts: Any) -> pa.DictionaryArray:
+    """A dictionary-encoded text column: ``texts[indices]`` without a string per row. The
+    dictionary from a list (pyarrow's own conversion: no bytes object per text, as
+    :func:`_strings` makes, which for 625,000 invoice ids is tens of MB at the run's peak)."""
+    return pa.DictionaryArray.from_arrays(
+        _arrow(indices, pa.int32()), pa.array(list(texts), pa.string())
+    )
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:

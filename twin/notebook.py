@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 
 from sim.scenario import Problem, ScenarioError, apply_overrides, parse_scenario, read_yaml
 from twin.bss.catalog import decimal_from_minor
@@ -63,7 +64,14 @@ from twin.oss.performance import KPIS
 from twin.readback import StoredRun, alarms_at, monthly_fees
 from twin.readback import open_run as _open_stored
 from twin.store import metadata
-from twin.timeseries import BULK_TABLES, read_frame
+from twin.timeseries import (
+    BULK_TABLES,
+    LEDGER_TABLES,
+    ledger_in_files,
+    read_frame,
+    read_ledger,
+    read_subscribers,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,6 +148,9 @@ class Run:
             )
         if name in BULK_TABLES:
             return read_frame(self._stored, name)
+        if name in LEDGER_TABLES and ledger_in_files(self._stored):
+            pd = _pandas()
+            return pd.DataFrame(read_ledger(self._stored, name))
         return self._select(metadata.tables[name])
 
     def _series(self, name: str, order_by: list[str]) -> pd.DataFrame:
@@ -270,21 +281,18 @@ class Run:
             return pd.DataFrame(columns=columns)
         fees = {p["id"]: Decimal(p["monthly_fee"]) for p in catalog["products"]}
         fees = monthly_fees(self._stored, fees)
-        subscribers = metadata.tables["subscribers"]
         released = metadata.tables["subscriber_releases"]
-        query = (
-            select(subscribers.c.product, func.count())
-            .where(subscribers.c.run_id == self.run_id)
-            .where(
-                subscribers.c.subscriber.not_in(
-                    select(released.c.subscriber).where(released.c.run_id == self.run_id)
-                )
-            )
-            .group_by(subscribers.c.product)
-            .order_by(subscribers.c.product)
-        )
+        query = select(released.c.subscriber).where(released.c.run_id == self.run_id)
         with self._stored.engine.connect() as connection:
-            counts = {p: int(n) for p, n in connection.execute(query)}
+            gone = set(connection.execute(query).scalars())
+        held = read_subscribers(self._stored)
+        counts = Counter(
+            product
+            for subscriber, product in zip(
+                held["subscriber"].tolist(), held["product"].tolist(), strict=True
+            )
+            if subscriber not in gone
+        )
         rows = [
             (product, counts.get(product, 0), fee, fee * counts.get(product, 0))
             for product, fee in sorted(fees.items())
@@ -336,7 +344,7 @@ class Run:
         with self._stored.engine.connect() as connection:
             rows = [
                 {"invoice_id": invoice, **line, "amount": Decimal(line["amount"])}
-                for invoice, line in invoice_lines(connection, self.run_id)
+                for invoice, line in invoice_lines(connection, self._stored)
             ]
         columns = ["invoice_id", "subscription", "kind", "description", "quantity"]
         return pd.DataFrame(rows, columns=[*columns, "unit_price", "amount"])

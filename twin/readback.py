@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,8 @@ from twin.store import (
     nodes,
     runs,
     subscriber_releases,
-    subscribers,
 )
+from twin.timeseries import read_subscribers
 
 __all__ = ["StoredRun", "alarms_at", "monthly_fees", "open_run"]
 
@@ -68,8 +69,17 @@ class StoredRun:
             node_rows = rows(nodes, "node_id", "role", "lat", "lon")
             link_rows = rows(links, "link_id", "a", "b", "capacity_mbps", "latency_ms")
             cell_rows = rows(cells, "cell_id", "tower", "voice_channels", "data_mbps")
-            subscriber_rows = rows(subscribers, "subscriber", "cell_id", "product")
             released = _released(connection, self.run_id)
+        held = read_subscribers(self)
+        subscriber_rows = [
+            SimpleNamespace(subscriber=s, cell_id=c, product=p)
+            for s, c, p in zip(
+                held["subscriber"].tolist(),
+                held["cell_id"].tolist(),
+                held["product"].tolist(),
+                strict=True,
+            )
+        ]
         if released:  # the network released them: they hold no place any more
             subscriber_rows = [r for r in subscriber_rows if r.subscriber not in released]
         cell_index = {row.cell_id: i for i, row in enumerate(cell_rows)}

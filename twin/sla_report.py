@@ -3,13 +3,16 @@ from its store (what the operator's service assurance published; never the truth
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
 from twin.readback import StoredRun
-from twin.store import cells, sla_breaches, subscribers
+from twin.store import cells, sla_breaches
+from twin.timeseries import read_subscribers
 
 __all__ = ["format_sla", "sla_by_tower", "summary_lines"]
 
@@ -17,40 +20,47 @@ __all__ = ["format_sla", "sla_by_tower", "summary_lines"]
 def sla_by_tower(run: StoredRun) -> list[dict[str, Any]]:
     """One row per tower, product and cycle with breaches: how many, the lowest and mean
     availability, the target; ordered by cycle, then most breaches first."""
-    query = (
-        select(
-            cells.c.tower,
-            sla_breaches.c.product,
-            sla_breaches.c.cycle_start_s,
-            sla_breaches.c.cycle_end_s,
-            func.count().label("breaches"),
-            func.min(sla_breaches.c.availability).label("lowest"),
-            func.avg(sla_breaches.c.availability).label("mean"),
-            func.max(sla_breaches.c.target).label("target"),
-        )
-        .select_from(sla_breaches)
-        .join(
-            subscribers,
-            and_(
-                subscribers.c.run_id == sla_breaches.c.run_id,
-                subscribers.c.subscriber == sla_breaches.c.subscriber,
-            ),
-        )
-        .join(
-            cells,
-            and_(cells.c.run_id == subscribers.c.run_id, cells.c.cell_id == subscribers.c.cell_id),
-        )
-        .where(sla_breaches.c.run_id == run.run_id)
-        .group_by(
-            cells.c.tower,
-            sla_breaches.c.product,
-            sla_breaches.c.cycle_start_s,
-            sla_breaches.c.cycle_end_s,
-        )
-    )
-    start = datetime.fromisoformat(run.start)
+    # the subscribers (their home cell) come through the query API, from the run directory's
+    # Parquet file or the database; grouped here as the SQL join and GROUP BY did
+    query = select(
+        sla_breaches.c.subscriber,
+        sla_breaches.c.product,
+        sla_breaches.c.cycle_start_s,
+        sla_breaches.c.cycle_end_s,
+        sla_breaches.c.availability,
+        sla_breaches.c.target,
+    ).where(sla_breaches.c.run_id == run.run_id)
     with run.engine.connect() as connection:
-        rows = list(connection.execute(query))
+        breaches = connection.execute(query).all()
+        towers = dict(
+            connection.execute(
+                select(cells.c.cell_id, cells.c.tower).where(cells.c.run_id == run.run_id)
+            ).all()
+        )
+    groups: dict[tuple[str, str, float, float], list[tuple[float, float]]] = {}
+    if breaches:
+        held = read_subscribers(run)
+        cell_of = dict(zip(held["subscriber"].tolist(), held["cell_id"].tolist(), strict=True))
+        for subscriber, product, cycle_start_s, cycle_end_s, availability, target in breaches:
+            cell = cell_of.get(subscriber)
+            if cell is None or cell not in towers:  # the join's inner: none in practice
+                continue
+            key = (towers[cell], product, cycle_start_s, cycle_end_s)
+            groups.setdefault(key, []).append((availability, target))
+    rows = [
+        SimpleNamespace(
+            tower=tower,
+            product=product,
+            cycle_start_s=cycle_start_s,
+            cycle_end_s=cycle_end_s,
+            breaches=len(values),
+            lowest=min(a for a, _ in values),
+            mean=math.fsum(a for a, _ in values) / len(values),
+            target=max(t for _, t in values),
+        )
+        for (tower, product, cycle_start_s, cycle_end_s), values in groups.items()
+    ]
+    start = datetime.fromisoformat(run.start)
     out = [
         {
             "tower": r.tower,

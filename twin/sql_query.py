@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.scenario import Problem, ScenarioError
-from twin.bulk import BULK_TABLES, SCHEMAS, series_path
+from twin.bulk import BULK_TABLES, LEDGER_SCHEMAS, LEDGER_TABLES, SCHEMAS, series_path
 from twin.store import SERIES_TABLES, metadata
 
 __all__ = ["add_arguments", "command", "connect"]
@@ -83,7 +83,8 @@ def connect(run_dir: Path, query: str = "") -> Any:
         ) from None
     connection = duckdb.connect()
     words = {w.lower() for w in re.findall(r"[A-Za-z_]+", query)}
-    wanted = {t for t in metadata.tables if t not in SERIES_TABLES and (not query or t in words)}
+    in_files = {*SERIES_TABLES, *LEDGER_TABLES}
+    wanted = {t for t in metadata.tables if t not in in_files and (not query or t in words)}
     wanted |= {"cells", "links"}  # the time series' views join them
     state = sqlite3.connect(f"file:{run_dir / 'twin.sqlite'}?mode=ro", uri=True)
     try:
@@ -108,6 +109,19 @@ def connect(run_dir: Path, query: str = "") -> Any:
         connection.execute(
             f"CREATE VIEW {table} AS " + _VIEWS[table].format(rest=rest, usage=usage)
         )
+    for table in LEDGER_TABLES:  # invoice_charges: its texts as text, SUB-<n> as before
+        path = str(series_path(run_dir, table)).replace("'", "''")
+        connection.execute(f"CREATE VIEW {table}_stored AS SELECT * FROM read_parquet('{path}')")
+        shown = ", ".join(
+            "'SUB-' || s.subscription_number AS subscription"
+            if f.name == "subscription_number"
+            else "c.cell_id"
+            if f.name == "cell_index"
+            else f"s.{f.name}"
+            for f in LEDGER_SCHEMAS[table]
+        )
+        cells = " JOIN cells c USING (cell_index)" if table == "subscribers" else ""
+        connection.execute(f"CREATE VIEW {table} AS SELECT {shown} FROM {table}_stored s{cells}")
     return connection
 
 

@@ -36,11 +36,13 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -61,7 +63,16 @@ from sqlalchemy import (
 
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
-from twin.bulk import RATING_COLUMNS, SCHEMAS, ParquetSeries, SqlSeries, run_key
+from twin.bulk import (
+    LEDGER_TABLES,
+    NUMPY_TYPES,
+    RATING_COLUMNS,
+    SCHEMAS,
+    ParquetSeries,
+    SqlSeries,
+    run_key,
+    text_column,
+)
 from twin.bus import Bus
 from twin.feed import (
     AlarmNotification,
@@ -463,7 +474,9 @@ def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engi
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
-    tables = [t for t in metadata.sorted_tables if series or t.name not in SERIES_TABLES]
+    # a run directory holds the bulk tables and the ledgers (invoice_charges) as Parquet files
+    in_files = set(SERIES_TABLES) | set(LEDGER_TABLES)
+    tables = [t for t in metadata.sorted_tables if series or t.name not in in_files]
     metadata.create_all(engine, tables)  # only the tables missing: a shared one keeps its rows
     if scratch:
         # A run's own file holds one run: the run_id indexes, there for shared databases,
@@ -472,6 +485,12 @@ def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engi
             for index in table.indexes:
                 index.drop(engine)
     return engine
+
+
+def _arrow_ints(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.Array.from_buffers(
+        kind, len(values), [None, pa.py_buffer(np.ascontiguousarray(values, NUMPY_TYPES[kind]))]
+    )
 
 
 def _rows(*columns: Any) -> list[tuple[Any, ...]]:
@@ -483,6 +502,48 @@ def _rows(*columns: Any) -> list[tuple[Any, ...]]:
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value drivers know (sqlite3 does; psycopg does not)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _record_rows(run_id: str, records: list[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The rows ``(run_id, *fields)`` of records, built a column at a time: a numeric column
+    goes through one numpy array (its ``tolist`` gives Python values, as drivers want) instead
+    of a check per value."""
+    if not records:
+        return []
+    columns: list[Any] = [[run_id] * len(records)]
+    for values in zip(*map(attrgetter(*fields), records), strict=True):
+        if isinstance(values[0], str):
+            columns.append(values)
+            continue
+        array = np.asarray(values)
+        columns.append(array.tolist() if array.dtype.kind in "biuf" else values)
+    return list(zip(*columns, strict=True))
+
+
+# the record fields of an sla_breaches and a credits row, after the run id
+_SLA_FIELDS = (
+    "time_s",
+    "subscriber",
+    "product",
+    "cycle_start_s",
+    "cycle_end_s",
+    "availability",
+    "target",
+)
+_CREDIT_FIELDS = (
+    "time_s",
+    "subscription",
+    "account",
+    "product",
+    "cycle",
+    "cycle_start_s",
+    "cycle_end_s",
+    "availability",
+    "target",
+    "credit_percent",
+    "amount",
+    "invoice_id",
+)
 
 
 def _alarm_values(a: AlarmChange) -> tuple[Any, ...]:
@@ -539,9 +600,17 @@ class Store:
         self._step_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
-        self._sla_rows: list[tuple[Any, ...]] = []
+        # records written a row at a time in volume (SLA breaches, credits, alarm changes and
+        # notifications): kept and written in one executemany per table by finish
+        self._sla_records: list[SlaBreach] = []
+        self._credit_records: list[SlaCredit] = []
+        self._pending: dict[str, list[tuple[Any, ...]]] = {
+            notifications.name: [],
+            alarm_history.name: [],
+        }
         self._rated_usage: dict[float, RatedUsage] = {}
         self._customers_first: CustomerBase | None = None
+        self._subscribers: _Subscribers | None = None  # a run directory's, written at its end
         self._inventory_written = False
 
     def attach(self, bus: Bus) -> None:
@@ -578,8 +647,13 @@ class Store:
     def finish(self) -> None:
         """Write the alarms' latest states and the SLA breaches not yet written (the run's end
         does it too)."""
-        rows, self._sla_rows = self._sla_rows, []
-        self._insert(sla_breaches, rows)
+        breaches, self._sla_records = self._sla_records, []
+        self._insert(sla_breaches, _record_rows(self.run_id, breaches, _SLA_FIELDS))
+        credited, self._credit_records = self._credit_records, []
+        self._insert(credits, _record_rows(self.run_id, credited, _CREDIT_FIELDS))
+        for table in (notifications, alarm_history):
+            rows, self._pending[table.name] = self._pending[table.name], []
+            self._insert(table, rows)
         latest, self._latest_alarms = self._latest_alarms, {}
         if not latest:
             return
@@ -688,21 +762,28 @@ class Store:
             account = np.full(n, None, dtype=object)
             subscription[customers.subscriber] = customers.subscription_ids
             account[customers.subscriber] = customers.subscription_account
-        self._insert_columns(
-            subscribers,
-            [
-                _Same(self.run_id),
-                np.arange(n),
-                cell_ids[inv.subscriber_cell],
-                products[inv.subscriber_product],
-                _Same(0.0),
-                subscription,
-                account,
-            ],
-        )
+        if isinstance(self.series, ParquetSeries):  # a run directory: Parquet at the end
+            self._subscribers = _Subscribers(inv, subscription, account)
+            self.series.before_close.append(self._write_subscribers)
+        else:
+            self._insert_columns(
+                subscribers,
+                [
+                    _Same(self.run_id),
+                    np.arange(n),
+                    cell_ids[inv.subscriber_cell],
+                    products[inv.subscriber_product],
+                    _Same(0.0),
+                    subscription,
+                    account,
+                ],
+            )
         self._inventory_written = True
 
     def _admitted(self, r: SubscriptionAdmitted) -> None:
+        if self._subscribers is not None:
+            self._subscribers.admitted.append((r.subscriber, r.cell, r.product, r.time_s))
+            return
         self._insert(
             subscribers, [(self.run_id, r.subscriber, r.cell, r.product, r.time_s, None, None)]
         )
@@ -859,57 +940,40 @@ class Store:
         )
 
     def _notification(self, n: AlarmNotification) -> None:
-        self._insert(
-            notifications,
-            [
-                (
-                    self.run_id,
-                    _plain(n.notification_id),
-                    _plain(n.time_s),
-                    _plain(n.event_time_s),
-                    n.alarmed_object,
-                    n.alarmed_object_type,
-                    n.source,
-                    n.alarm_type,
-                    n.perceived_severity,
-                    n.probable_cause,
-                    n.specific_problem,
-                    bool(n.planned_outage),
-                )
-            ],
+        self._pending[notifications.name].append(
+            (
+                self.run_id,
+                _plain(n.notification_id),
+                _plain(n.time_s),
+                _plain(n.event_time_s),
+                n.alarmed_object,
+                n.alarmed_object_type,
+                n.source,
+                n.alarm_type,
+                n.perceived_severity,
+                n.probable_cause,
+                n.specific_problem,
+                bool(n.planned_outage),
+            )
         )
 
     def _alarm_change(self, a: AlarmChange) -> None:
         self._alarm_seq += 1
-        self._insert(
-            alarm_history,
-            [
-                (
-                    self.run_id,
-                    self._alarm_seq,
-                    _plain(a.time_s),
-                    a.change,
-                    _plain(a.alarm_id),
-                    *_alarm_values(a),
-                )
-            ],
+        self._pending[alarm_history.name].append(
+            (
+                self.run_id,
+                self._alarm_seq,
+                _plain(a.time_s),
+                a.change,
+                _plain(a.alarm_id),
+                *_alarm_values(a),
+            )
         )
         self._latest_alarms[_plain(a.alarm_id)] = a
 
     def _sla_breach(self, b: SlaBreach) -> None:
         # a cycle's breaches come together: kept and written in one executemany by finish
-        self._sla_rows.append(
-            (
-                self.run_id,
-                _plain(b.time_s),
-                _plain(b.subscriber),
-                b.product,
-                _plain(b.cycle_start_s),
-                _plain(b.cycle_end_s),
-                _plain(b.availability),
-                _plain(b.target),
-            )
-        )
+        self._sla_records.append(b)
 
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
@@ -962,23 +1026,41 @@ class Store:
                 )
             ],
         )
-        self._insert_columns(
-            invoice_charges,
-            [
-                _Same(self.run_id),
-                ids[b.charge_invoice] if n else [],
-                np.arange(len(b.charge_invoice)),
-                b.charge_subscription_id,
-                np.array(b.product_ids, dtype=object)[b.charge_product],
-                b.charge_days,
-                np.array(b.fees or ("",), dtype=object)[b.charge_fee],
-                b.charge_recurring,
-                b.charge_voice_overage,
-                b.charge_voice_amount,
-                b.charge_data_overage,
-                b.charge_data_amount,
-            ],
-        )
+        if isinstance(self.series, ParquetSeries):  # a run directory: Parquet (docs/store.md)
+            self.series.write_ledger(
+                "invoice_charges",
+                {
+                    "invoice_id": text_column(b.charge_invoice, ids.tolist()),
+                    "charge": _arrow_ints(np.arange(len(b.charge_invoice)), pa.int32()),
+                    "subscription_number": _arrow_ints(b.charge_subscription + 1, pa.int32()),
+                    "product": text_column(b.charge_product, b.product_ids),
+                    "days": _arrow_ints(b.charge_days, pa.int32()),
+                    "monthly_fee": text_column(b.charge_fee, b.fees or ("",)),
+                    "recurring_minor": _arrow_ints(b.charge_recurring, pa.int64()),
+                    "minutes_over": _arrow_ints(b.charge_voice_overage, pa.int64()),
+                    "voice_minor": _arrow_ints(b.charge_voice_amount, pa.int64()),
+                    "mb_over": _arrow_ints(b.charge_data_overage, pa.int64()),
+                    "data_minor": _arrow_ints(b.charge_data_amount, pa.int64()),
+                },
+            )
+        else:
+            self._insert_columns(
+                invoice_charges,
+                [
+                    _Same(self.run_id),
+                    ids[b.charge_invoice] if n else [],
+                    np.arange(len(b.charge_invoice)),
+                    b.charge_subscription_id,
+                    np.array(b.product_ids, dtype=object)[b.charge_product],
+                    b.charge_days,
+                    np.array(b.fees or ("",), dtype=object)[b.charge_fee],
+                    b.charge_recurring,
+                    b.charge_voice_overage,
+                    b.charge_voice_amount,
+                    b.charge_data_overage,
+                    b.charge_data_amount,
+                ],
+            )
         self._insert(
             billing_rates,
             [
@@ -1012,32 +1094,16 @@ class Store:
         self._insert(invoice_adjustments, rows)
 
     def _credit(self, c: SlaCredit) -> None:
-        self._insert(
-            credits,
-            [
-                (
-                    self.run_id,
-                    _plain(c.time_s),
-                    c.subscription,
-                    c.account,
-                    c.product,
-                    c.cycle,
-                    _plain(c.cycle_start_s),
-                    _plain(c.cycle_end_s),
-                    _plain(c.availability),
-                    _plain(c.target),
-                    c.credit_percent,
-                    c.amount,
-                    c.invoice_id,
-                )
-            ],
-        )
+        self._credit_records.append(c)  # written with the others by finish
 
     def _customers(self, c: CustomerBase) -> None:
         if not self._inventory_written:  # the start inventory's: written with it
             self._customers_first = c
             return
         # the saga's, at the end: the network admitted them already (SubscriptionAdmitted)
+        if self._subscribers is not None:
+            self._subscribers.customers.append(c)
+            return
         for subscriber, subscription, account in zip(
             c.subscriber.tolist(),
             c.subscription_ids.tolist(),
@@ -1049,6 +1115,11 @@ class Store:
                 .where(subscribers.c.run_id == self.run_id, subscribers.c.subscriber == subscriber)
                 .values(subscription=subscription, account=account)
             )
+
+    def _write_subscribers(self) -> None:
+        held, self._subscribers = self._subscribers, None
+        if held is not None and isinstance(self.series, ParquetSeries):
+            held.write(self.series)
 
     def _business(self, e: BusinessEvent) -> None:
         self._insert(
@@ -1082,6 +1153,91 @@ _RATING_FIELDS = {
 
 _DONE = object()
 _SLICE = 100_000  # rows per executemany of the bulk BSS tables
+
+
+class _Subscribers:
+    """A run directory's subscribers, kept until the run's end and written as one Parquet
+    table: the start inventory's (columns as they came), those admitted since, and the
+    saga's customers (their subscription and account) published at the end."""
+
+    def __init__(self, inv: Inventory, subscription: Any, account: Any):
+        self.inv = inv
+        n = inv.subscribers
+        self.subscription = subscription if isinstance(subscription, np.ndarray) else None
+        self.account = account if isinstance(account, np.ndarray) else None
+        self.start = n
+        self.admitted: list[tuple[int, str, str, float]] = []
+        self.customers: list[CustomerBase] = []
+
+    def write(self, series: ParquetSeries) -> None:
+        """Write the rows a slice at a time: the texts of a million subscribers never sit in
+        memory as Python lists and Arrow strings at once, at the run's end."""
+        columns = self.columns()
+        total = self.start + len(self.admitted)
+        for first in range(0, max(total, 1), _SUBSCRIBER_SLICE):
+            series.write_ledger(
+                "subscribers",
+                {
+                    name: values(first, first + _SUBSCRIBER_SLICE)
+                    for name, values in columns.items()
+                },
+            )
+
+    def columns(self) -> dict[str, Callable[[int, int], pa.Array]]:
+        inv, n = self.inv, self.start
+        cell_of = {c: i for i, c in enumerate(inv.cell_ids)}
+        names = list(inv.product_names)
+        product_of = {p: i for i, p in enumerate(names)}
+        for _, _, name, _ in self.admitted:
+            if name not in product_of:
+                product_of[name] = len(names)
+                names.append(name)
+        total = n + len(self.admitted)
+        subscriber = np.arange(total, dtype=np.int64)
+        cell = np.empty(total, dtype=np.int64)
+        product = np.empty(total, dtype=np.int64)
+        since = np.zeros(total, dtype=np.float64)
+        cell[:n] = inv.subscriber_cell
+        product[:n] = inv.subscriber_product
+        for row, (sub, cell_id, product_id, time_s) in enumerate(self.admitted, start=n):
+            subscriber[row] = sub
+            cell[row] = cell_of[cell_id]
+            product[row] = product_of[product_id]
+            since[row] = time_s
+        subscription = np.full(total, None, dtype=object)
+        account = np.full(total, None, dtype=object)
+        if self.subscription is not None and self.account is not None:
+            subscription[:n] = self.subscription
+            account[:n] = self.account
+        if self.customers:
+            row_of = {int(s): r for r, s in enumerate(subscriber.tolist())}
+            for c in self.customers:
+                rows = [row_of[int(s)] for s in c.subscriber.tolist()]
+                subscription[rows] = c.subscription_ids
+                account[rows] = c.subscription_account
+
+        def numbers(first: int, last: int) -> pa.Array:
+            texts = pa.array(subscription[first:last].tolist(), pa.string())
+            return pc.cast(pc.utf8_slice_codeunits(texts, 4), pa.int32())
+
+        def accounts(first: int, last: int) -> pa.Array:
+            return pa.array(account[first:last].tolist(), pa.string()).dictionary_encode()
+
+        def since_s(first: int, last: int) -> pa.Array:
+            part = since[first:last]
+            return pa.Array.from_buffers(pa.float64(), len(part), [None, pa.py_buffer(part)])
+
+        return {
+            "subscriber": lambda i, j: _arrow_ints(subscriber[i:j], pa.int32()),
+            "cell_index": lambda i, j: _arrow_ints(cell[i:j], pa.int32()),
+            "product": lambda i, j: text_column(product[i:j], names),
+            "since_s": since_s,
+            "subscription_number": numbers,
+            "account": accounts,
+        }
+
+
+_SUBSCRIBER_SLICE = 1 << 18  # rows of subscribers built and written at a time
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ stored numbers turned back into what they stand for: ``cell_id`` and ``link_id``
 Integer columns with a missing value come back as floats with NaN (as pandas reads them from
 SQL), the others in their stored integer type; strings as object arrays. The stored keys themselves
 (``cell_index``, ``link_index``, ``subscription_number``) may be asked for too.
+
+The per-subscriber tables a run directory also keeps as Parquet (``subscribers``,
+``invoice_charges``; a ``--store`` database keeps them in SQL) are read with
+:func:`read_subscribers` and :func:`read_ledger`, with the SQL tables' columns.
 """
 
 from __future__ import annotations
@@ -28,15 +32,33 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from twin.bulk import BULK_TABLES, NUMPY_TYPES, SCHEMAS, USAGE_STATUS, series_path
-from twin.store import SERIES_TABLES, cells, links
+from twin.bulk import (
+    BULK_TABLES,
+    LEDGER_SCHEMAS,
+    LEDGER_TABLES,
+    NUMPY_TYPES,
+    SCHEMAS,
+    USAGE_STATUS,
+    series_path,
+)
+from twin.store import SERIES_TABLES, cells, links, subscribers
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from twin.readback import StoredRun
 
-__all__ = ["BULK_TABLES", "columns_of", "read_columns", "read_frame", "resource_ids"]
+__all__ = [
+    "BULK_TABLES",
+    "LEDGER_TABLES",
+    "columns_of",
+    "ledger_in_files",
+    "read_columns",
+    "read_frame",
+    "read_ledger",
+    "read_subscribers",
+    "resource_ids",
+]
 
 # a column readers know, and the stored column it comes from
 _JOINED = {"cell_id": "cell_index", "link_id": "link_index", "subscription": "subscription_number"}
@@ -207,3 +229,79 @@ def _from_sql(
             dtype = np.dtype(float)  # NaN where missing, as Arrow and pandas give
         out[name] = np.array(values, dtype=dtype)
     return out
+
+
+def ledger_in_files(run: StoredRun) -> bool:
+    """Whether the run holds the per-subscriber tables (``invoice_charges``) as Parquet files
+    (a run directory) rather than SQL tables (a ``--store`` database)."""
+    return run.series_dir is not None
+
+
+def read_ledger(run: StoredRun, table: str, invoice: str | None = None) -> dict[str, np.ndarray]:
+    """The rows of a per-subscriber table held as Parquet (:data:`twin.bulk.LEDGER_SCHEMAS`),
+    in the order written, with the columns of its SQL table (``run_id`` apart): texts as
+    object arrays, ``subscription`` as ``SUB-<n>``; ``invoice`` keeps one invoice's rows."""
+    if table not in LEDGER_TABLES or run.series_dir is None:
+        raise KeyError(f"no per-subscriber table '{table}' in files; known: {LEDGER_TABLES}")
+    if table == "subscribers":
+        return read_subscribers(run)
+    data = pq.read_table(series_path(run.series_dir.parent, table))
+    if invoice is not None:
+        data = data.filter(pc.equal(data.column("invoice_id").cast(pa.string()), invoice))
+    out: dict[str, np.ndarray] = {}
+    for field in LEDGER_SCHEMAS[table]:
+        column = data.column(field.name)
+        if pa.types.is_dictionary(field.type):
+            values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+            out[field.name] = np.asarray(values, dtype=object)
+        elif field.name == "subscription_number":
+            out["subscription"] = np.array(
+                [f"SUB-{n}" for n in column.to_numpy().tolist()], dtype=object
+            )
+        else:
+            out[field.name] = column.to_numpy().astype(np.int64)
+    return out
+
+
+SUBSCRIBER_COLUMNS = ("subscriber", "cell_id", "product", "since_s", "subscription", "account")
+
+
+def read_subscribers(run: StoredRun) -> dict[str, np.ndarray]:
+    """The run's subscribers by subscriber index, with the columns of the ``subscribers``
+    table (:data:`SUBSCRIBER_COLUMNS`; ``subscription`` and ``account`` None without one):
+    from the run directory's Parquet file, or the database's table."""
+    out: dict[str, np.ndarray] = {}
+    if run.series_dir is None:
+        query = (
+            select(*(subscribers.c[n] for n in SUBSCRIBER_COLUMNS))
+            .where(subscribers.c.run_id == run.run_id)
+            .order_by(subscribers.c.subscriber)
+        )
+        with run.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        for i, name in enumerate(SUBSCRIBER_COLUMNS):
+            values = [r[i] for r in rows]
+            kind = {"subscriber": np.int64, "since_s": np.float64}.get(name, object)
+            out[name] = np.array(values, dtype=kind)
+        return out
+    data = pq.read_table(series_path(run.series_dir.parent, "subscribers"))
+    out["subscriber"] = data.column("subscriber").to_numpy().astype(np.int64)
+    cell_index = data.column("cell_index").to_numpy().astype(np.int64)
+    out["cell_id"] = _ids(run, cells, "cell_id")[cell_index]
+    out["product"] = _texts(data.column("product"))
+    out["since_s"] = data.column("since_s").to_numpy()
+    numbers = data.column("subscription_number").to_pylist()
+    out["subscription"] = np.array(
+        [None if n is None else f"SUB-{n}" for n in numbers], dtype=object
+    )
+    out["account"] = _texts(data.column("account"))
+    by_subscriber = np.argsort(out["subscriber"], kind="stable")  # admitted ones come in order
+    if (by_subscriber != np.arange(len(by_subscriber))).any():
+        out = {name: values[by_subscriber] for name, values in out.items()}
+    return out
+
+
+def _texts(column: Any) -> np.ndarray:
+    """A dictionary-encoded text column as an object array of str (None where null)."""
+    values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=object)

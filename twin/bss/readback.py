@@ -18,6 +18,7 @@ anyone can reconcile every bill from raw usage in a spreadsheet:
 from __future__ import annotations
 
 import csv
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, func, select
 
 from sim.scenario import Problem, Scenario, ScenarioError
@@ -44,9 +46,8 @@ from twin.store import (
     invoices,
     open_engine,
     runs,
-    subscribers,
 )
-from twin.timeseries import read_columns
+from twin.timeseries import ledger_in_files, read_columns, read_ledger, read_subscribers
 
 __all__ = [
     "EXPORTS",
@@ -143,20 +144,21 @@ def write_exports(run: StoredRun, start: datetime, directory: Path, names: list[
             with (directory / "invoice_lines.csv").open("w", newline="", encoding="utf-8") as file:
                 out = csv.writer(file)
                 out.writerow(_LINE_COLUMNS)
-                for invoice_id, line in invoice_lines(connection, run_id):
+                for invoice_id, line in invoice_lines(connection, run):
                     out.writerow([invoice_id, *(line[c] for c in _LINE_COLUMNS[1:])])
 
 
 def _usage_records(connection: Connection, run: StoredRun, start: datetime) -> Iterator[list[Any]]:
     """usage.csv's rows: each rated usage record, voice and data apart, in the order rated
     (by period, then subscriber: the order the query API gives)."""
-    products = dict(
-        connection.execute(
-            select(subscribers.c.subscription, subscribers.c.product).where(
-                subscribers.c.run_id == run.run_id, subscribers.c.subscription.is_not(None)
-            )
-        ).all()
-    )
+    held = read_subscribers(run)
+    products = {
+        subscription: product
+        for subscription, product in zip(
+            held["subscription"].tolist(), held["product"].tolist(), strict=True
+        )
+        if subscription is not None
+    }
     names = ["start_s", "subscription", "billed_minutes", "voice_nano", "billed_mb", "data_nano"]
     rated = read_columns(run, "usage", names, where={"status": "rated"})
     for start_s, subscription, minutes, voice_nano, megabytes, data_nano in zip(
@@ -220,12 +222,34 @@ def _cycles(connection: Connection, run_id: str) -> dict[int, Any]:
     return {row.cycle: row for row in connection.execute(query)}
 
 
+def _charges(connection: Connection, run: StoredRun, invoice: str | None) -> Iterator[Any]:
+    """The run's ``invoice_charges`` rows (or one invoice's) by invoice id, then charge: from
+    the run directory's Parquet file, or the database's table."""
+    if ledger_in_files(run):
+        columns = read_ledger(run, "invoice_charges", invoice)
+        ids = columns["invoice_id"]
+        # written by charge within a cycle, and an id is one cycle's: a stable sort by id
+        # (code point order, SQLite's) gives the SQL query's order
+        by_id = np.argsort(ids.astype(str), kind="stable") if len(ids) else np.arange(0)
+        names = list(columns)
+        values = [columns[n][by_id].tolist() for n in names]
+        row = namedtuple("row", names)  # type: ignore[misc]
+        return map(row._make, zip(*values, strict=True))
+    query = select(invoice_charges).where(invoice_charges.c.run_id == run.run_id)
+    if invoice is not None:
+        query = query.where(invoice_charges.c.invoice_id == invoice)
+    return iter(
+        connection.execute(query.order_by(invoice_charges.c.invoice_id, invoice_charges.c.charge))
+    )
+
+
 def invoice_lines(
-    connection: Connection, run_id: str, invoice: str | None = None
+    connection: Connection, run: StoredRun, invoice: str | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(invoice id, line) for every line of the run's invoices (or one invoice's), by invoice
     id: each subscription's charges (recurring, then voice and data beyond the allowances when
     not zero), then the invoice's adjustments."""
+    run_id = run.run_id
     cycles = _cycles(connection, run_id)
     adjustments: dict[str, list[Any]] = {}
     query = select(invoice_adjustments).where(invoice_adjustments.c.run_id == run_id)
@@ -242,9 +266,6 @@ def invoice_lines(
         query = query.where(invoices.c.invoice_id == invoice)
     cycle_of: dict[str, int] = dict(connection.execute(query).all())
     digits = {i: cycles[c].minor_digits for i, c in cycle_of.items()}
-    query = select(invoice_charges).where(invoice_charges.c.run_id == run_id)
-    if invoice is not None:
-        query = query.where(invoice_charges.c.invoice_id == invoice)
     current: str | None = None
 
     def flush(invoice_id: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -263,8 +284,7 @@ def invoice_lines(
                 },
             )
 
-    order = (invoice_charges.c.invoice_id, invoice_charges.c.charge)
-    for row in connection.execute(query.order_by(*order)):
+    for row in _charges(connection, run, invoice):
         if row.invoice_id != current:
             yield from flush(current)
             current = row.invoice_id
@@ -310,7 +330,7 @@ def _invoices_where(run: StoredRun, *conditions: Any) -> list[dict[str, Any]]:
         for invoice in found:
             invoice.pop("digits")
             invoice["lines"] = [
-                line for _, line in invoice_lines(connection, run.run_id, invoice["invoice_id"])
+                line for _, line in invoice_lines(connection, run, invoice["invoice_id"])
             ]
     return found
 
@@ -322,11 +342,7 @@ def bills(run: StoredRun, account: str | None = None) -> list[dict[str, Any]]:
 
 
 def accounts_known(run: StoredRun) -> set[str]:
-    with run.engine.connect() as connection:
-        query = select(subscribers.c.account).where(
-            subscribers.c.run_id == run.run_id, subscribers.c.account.is_not(None)
-        )
-        return set(connection.execute(query).scalars())
+    return {a for a in read_subscribers(run)["account"].tolist() if a is not None}
 
 
 def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
@@ -335,11 +351,12 @@ def customer(run: StoredRun, account: str) -> dict[str, Any] | None:
     the run has no such account. (Orders join here once ordering stores them.)"""
     start = _start(run.start)
     with run.engine.connect() as connection:
-        subs = connection.execute(
-            select(subscribers)
-            .where(subscribers.c.run_id == run.run_id, subscribers.c.account == account)
-            .order_by(subscribers.c.subscriber)
-        ).all()
+        held = read_subscribers(run)
+        mine = np.flatnonzero(held["account"] == account)  # by subscriber, as held
+        picked = {name: values[mine].tolist() for name, values in held.items()}
+        subs = [
+            SimpleNamespace(**{name: picked[name][k] for name in picked}) for k in range(len(mine))
+        ]
         if not subs:
             return None
         currency = connection.execute(
