@@ -61,6 +61,7 @@ from sqlalchemy import (
     select,
 )
 
+from twin.bss.customers import Customers
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
 from twin.bulk import (
@@ -1050,7 +1051,7 @@ class Store:
                     _Same(self.run_id),
                     ids[b.charge_invoice] if n else [],
                     np.arange(len(b.charge_invoice)),
-                    b.charge_subscription_id,
+                    [Customers.subscription_id(n) for n in b.charge_subscription.tolist()],
                     np.array(b.product_ids, dtype=object)[b.charge_product],
                     b.charge_days,
                     np.array(b.fees or ("",), dtype=object)[b.charge_fee],

@@ -359,7 +359,6 @@ class Billing:
             invoice_total=total,
             charge_invoice=invoice_of_account[account[order]],
             charge_subscription=subs[order],
-            charge_subscription_id=customers.subscription_ids()[subs[order]],
             charge_product=product[order],
             charge_days=days[order],
             charge_fee=fee_index[order],

@@ -102,7 +102,6 @@ class Rating:
             end_s=batch.end_s,
             cycle=cycle,
             subscription=s,
-            subscription_id=self.customers.subscription_ids()[s],
             subscriber=np.asarray(batch.subscriber, np.int64)[fresh],
             voice_minutes=minutes,
             voice_overage=voice_over,

@@ -34,8 +34,7 @@ class RatedUsage:
     start_s: float
     end_s: float
     cycle: int
-    subscription: np.ndarray  # ordinal
-    subscription_id: np.ndarray  # SUB-<n>, object array
+    subscription: np.ndarray  # ordinal: the subscription SUB-<ordinal + 1>
     subscriber: np.ndarray
     voice_minutes: np.ndarray
     voice_overage: np.ndarray
@@ -84,7 +83,6 @@ class InvoiceBatch:
     invoice_total: np.ndarray
     charge_invoice: np.ndarray
     charge_subscription: np.ndarray
-    charge_subscription_id: np.ndarray  # SUB-<n>, object array
     charge_product: np.ndarray  # index into product_ids
     charge_days: np.ndarray
     charge_fee: np.ndarray  # index into fees
