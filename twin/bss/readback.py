@@ -327,11 +327,18 @@ def _invoices_where(run: StoredRun, *conditions: Any) -> list[dict[str, Any]]:
     start = _start(run.start)
     with run.engine.connect() as connection:
         found = list(_invoice_rows(connection, run.run_id, start, *conditions))
+        wanted = {invoice["invoice_id"] for invoice in found}
+        lines: dict[str, list[dict[str, Any]]] = {}
+        # one invoice (a customer's): its lines alone; more: one pass over every line, since
+        # each reading of the charges goes through the whole file (Parquet) or table
+        one = next(iter(wanted)) if len(wanted) == 1 else None
+        if wanted:
+            for invoice_id, line in invoice_lines(connection, run, one):
+                if invoice_id in wanted:
+                    lines.setdefault(invoice_id, []).append(line)
         for invoice in found:
             invoice.pop("digits")
-            invoice["lines"] = [
-                line for _, line in invoice_lines(connection, run, invoice["invoice_id"])
-            ]
+            invoice["lines"] = lines.get(invoice["invoice_id"], [])
     return found
 
 
