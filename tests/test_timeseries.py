@@ -156,6 +156,31 @@ def test_usage_rated_and_rejected_rows_read_back_the_same_from_parquet_sqlite_an
         assert got["subscriber"].tolist() == [1, 4]
 
 
+def test_a_run_directory_of_an_older_telcotwin_is_refused_in_one_line(tmp_path, capsys):
+    from twin.cli import main
+
+    out = tmp_path / "out"
+    run_scenario(_single(), out)
+    assert main(["kpis", str(out)]) == 0
+    # before the store kept runs.run_key (the time series in twin.sqlite's tables)
+    with sqlite3.connect(out / "twin.sqlite") as connection:
+        connection.execute("ALTER TABLE runs DROP COLUMN run_key")
+    capsys.readouterr()
+    assert main(["kpis", str(out)]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "written by an older telcotwin, before timeseries/ (docs/store.md): "
+            "run its scenario again to read it"
+        )
+    )
+    # before subscribers moved to Parquet
+    (out / "timeseries" / "subscribers.parquet").unlink()
+    assert main(["sla", str(out)]) == 2
+    assert "written by an older telcotwin" in capsys.readouterr().err
+
+
 def test_parquet_row_groups_are_large_and_bounded(tmp_path):
     # three slices of 300,000 rows: one row group of 600,000 once past ROW_GROUP_ROWS
     # (524,288), the rest when closed
@@ -181,12 +206,25 @@ def test_parquet_row_groups_are_large_and_bounded(tmp_path):
 
 
 def test_a_failed_run_leaves_no_parquet_files(tmp_path, monkeypatch):
+    import time
+
+    import twin.bulk
     from sim.engine import Simulation
 
+    # a row group of one row: every PM batch is written at once, so the Parquet files exist
+    # (in the folder built aside) before the run fails
+    monkeypatch.setattr(twin.bulk, "ROW_GROUP_ROWS", 1)
+    seen: list[Path] = []
+
     def explode(self):
+        deadline = time.monotonic() + 10.0  # the store writes on its own thread
+        while not seen and time.monotonic() < deadline:
+            seen.extend(tmp_path.rglob("*.parquet"))
+            time.sleep(0.01)
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Simulation, "_close_usage", explode)
     with pytest.raises(RuntimeError):
         run_scenario(_single(), tmp_path / "out")
+    assert seen, "no Parquet file was written before the failure: the test tests nothing"
     assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sim.scenario import Problem, ScenarioError
@@ -151,6 +151,7 @@ def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
             [Problem(shown, "", "not a run directory (no run.json): give one `telcotwin run` made")]
         ) from None
     series_dir = None
+    where = "" if store_url is None else "--store"
     if store_url is None:
         # Parquet files, or (a store written by a Store of one's own) twin.sqlite's tables
         series_dir = directory / SERIES_DIR if (directory / SERIES_DIR).is_dir() else None
@@ -160,9 +161,19 @@ def open_run(directory: Path, store_url: str | None = None) -> StoredRun:
                 [Problem(shown, "", "has no twin.sqlite: the run wrote to --store; give its URL")]
             )
         store_url = f"sqlite:///{database}"
+    older = (
+        f"written by an older telcotwin, before {SERIES_DIR}/ (docs/store.md): "
+        "run its scenario again to read it"
+    )
+    if series_dir is not None and not (series_dir / "subscribers.parquet").is_file():
+        raise ScenarioError([Problem(shown, "", older)])
     try:
         engine = create_engine(store_url)  # read only: no tables created
         with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("runs")}
+            if columns and "run_key" not in columns:
+                engine.dispose()
+                raise ScenarioError([Problem(shown, where, older)])
             row = connection.execute(select(runs).where(runs.c.run_id == run_id)).first()
     except SQLAlchemyError as error:
         raise ScenarioError(
