@@ -238,6 +238,10 @@ def test_force_replaces_only_the_run_of_the_same_directory(tmp_path, store_url):
     assert runs_now[1][1:] == (str(team_b), "5")
     # the replaced run left no rows behind: PM rows belong to the two runs listed, two each
     assert dict(query(url, _PM_ROWS_PER_RUN)) == {kept: 2, runs_now[1][0]: 2}
+    # (the join above drops rows of a run no longer listed: count the keys without it)
+    keys = dict(query(url, "select run_id, run_key from runs"))
+    by_key = dict(query(url, "select run_key, count(*) from cell_pm group by run_key"))
+    assert by_key == {keys[kept]: 2, keys[runs_now[1][0]]: 2}
 
 
 def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path, store_url):
