@@ -514,7 +514,11 @@ def main() -> None:
     writer = commands.add_parser(
         "store-writer", help="the store's bulk writer, rows/s of its own time: old SQL vs new"
     )
-    writer.add_argument("--base", default="/work/main", help="a checkout of the old store")
+    writer.add_argument(
+        "--base",
+        required=True,
+        help="a checkout of the code before the Parquet store (git worktree add DIR d6f21a3)",
+    )
     writer.add_argument("--repeat", type=int, default=3)
     writer.add_argument(
         "--scenario",
