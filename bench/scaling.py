@@ -98,22 +98,15 @@ def run_child(code: Path, scale: float) -> dict[str, float]:
 
 def run_whole(code: Path, scale: float, tmp: str) -> tuple[float, float]:
     """The whole ``telcotwin run`` (store included) of ``scale`` x national on the code in
-    ``code``: wall s, peak MiB. Run from ``code``, so that ``python -m`` imports its packages
-    (the current directory comes first on the path, ahead of PYTHONPATH)."""
+    ``code``: wall s, peak MiB (:func:`bench_engine.timed_run`, which runs ``code``'s own)."""
+    from bench_engine import timed_run  # here: bench_engine imports this module
+
     _, sets = national_sets(scale)
     out = Path(tmp) / f"{code.name}-{scale}"
-    command = [sys.executable, "-m", "twin.cli", "run", str(ROOT / "scenarios" / "national.yaml")]
-    command += ["--out", str(out), "--quiet"]
+    args = ["run", str(ROOT / "scenarios" / "national.yaml"), "--out", str(out), "--quiet"]
     for item in sets:
-        command += ["--set", item]
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=code, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{code}: telcotwin run of {scale}x failed")
-    return wall, usage.ru_maxrss / 1024
+        args += ["--set", item]
+    return timed_run(args, code)
 
 
 def _deviation(values: dict[float, float], towers: dict[float, int]) -> dict[float, float]:
