@@ -284,6 +284,10 @@ def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = Non
     type), null where ``valid`` is False. Built from buffers: ``pa.array`` would import pandas
     (0.5 s) on a numpy argument."""
     data = np.ascontiguousarray(values, dtype=NUMPY_TYPES[kind])
+    if data.dtype.kind == "i" and data.dtype.itemsize < values.dtype.itemsize and len(values):
+        limits = np.iinfo(data.dtype)  # narrowed (int64 to int32): no value may wrap around
+        if values.min() < limits.min or values.max() > limits.max:
+            raise OverflowError(f"a value of a {values.dtype} column does not fit {data.dtype}")
     bitmap = None
     nulls = 0
     if valid is not None and not valid.all():
