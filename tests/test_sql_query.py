@@ -48,7 +48,8 @@ def test_the_time_series_read_by_sql_as_the_query_api_reads_them(small_run, caps
 
 
 def test_sql_joins_the_time_series_to_the_state(small_run, capsys):
-    # usage joined to subscribers in twin.sqlite: every one of the 1000 subscribers is on t1/1
+    # usage joined to subscribers (both Parquet files, the cell id joined back from twin.sqlite):
+    # every one of the 1000 subscribers is on t1/1
     status, rows, _ = _sql(
         capsys,
         small_run,
