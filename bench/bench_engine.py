@@ -45,14 +45,21 @@ from sim.scenario import parse_scenario  # noqa: E402
 from twin.feed import RecordingSink  # noqa: E402
 
 
-def ratio_scenario(towers: int, erlangs_per_cell: float, hours: int) -> dict[str, Any]:
+def ratio_scenario(
+    towers: int,
+    erlangs_per_cell: float,
+    hours: int,
+    *,
+    calls_per_subscriber: float = 1.0,
+    name: str = "bench-ratio",
+) -> dict[str, Any]:
     """A generated network at a flat load, voice only, no faults: the cells the SimPy model
-    can also simulate."""
+    can also simulate. More busy-hour calls per subscriber keep the subscriber base small."""
     cells = towers * 3
     mean_duration = 120.0
-    subscribers = round(erlangs_per_cell * cells * 3600 / mean_duration)
+    subscribers = round(erlangs_per_cell * cells * 3600 / mean_duration / calls_per_subscriber)
     return {
-        "name": "bench-ratio",
+        "name": name,
         "seed": 1,
         "start": "2027-01-01T00:00:00Z",
         "duration": f"{hours}h",
@@ -69,7 +76,10 @@ def ratio_scenario(towers: int, erlangs_per_cell: float, hours: int) -> dict[str
         "subscribers": {"count": subscribers, "placement": "uniform"},
         "traffic": {
             "daily_profile": [1.0] * 24,
-            "voice": {"busy_hour_calls": 1.0, "mean_duration": f"{mean_duration:g}s"},
+            "voice": {
+                "busy_hour_calls": calls_per_subscriber,
+                "mean_duration": f"{mean_duration:g}s",
+            },
             "data": {"busy_hour_sessions": 0, "mean_volume_mb": 1},
         },
     }

@@ -53,36 +53,13 @@ print(json.dumps({"calls": Count.offered, "seconds": time.perf_counter() - start
 
 
 def voice_only_network(towers: int, erlangs_per_cell: float, hours: int) -> dict[str, Any]:
-    """A generated network at a flat load, voice only, no faults; ten busy-hour calls per
-    subscriber so that the subscriber base (built and stored at start-up) stays small."""
-    calls_per_subscriber = 10.0
-    cells = towers * 3
-    subscribers = round(erlangs_per_cell * cells * 3600 / MEAN_CALL_S / calls_per_subscriber)
-    return {
-        "name": "bench-calls-per-second",
-        "seed": 1,
-        "start": "2027-01-01T00:00:00Z",
-        "duration": f"{hours}h",
-        "pm_interval": "15m",
-        "network": {
-            "defaults": {"cells": 3, "voice_channels": 30, "data_mbps": 150},
-            "generate": {
-                "towers": towers,
-                "aggregation": max(1, towers // 25),
-                "cores": 1,
-                "region": {"center": [50.0, 10.0], "radius_km": 40},
-            },
-        },
-        "subscribers": {"count": subscribers, "placement": "uniform"},
-        "traffic": {
-            "daily_profile": [1.0] * 24,
-            "voice": {
-                "busy_hour_calls": calls_per_subscriber,
-                "mean_duration": f"{MEAN_CALL_S:g}s",
-            },
-            "data": {"busy_hour_sessions": 0, "mean_volume_mb": 1},
-        },
-    }
+    """:func:`bench_engine.ratio_scenario` with ten busy-hour calls per subscriber, so that the
+    subscriber base (built and stored at start-up) stays small."""
+    from bench_engine import ratio_scenario  # here: bench_engine imports this module
+
+    return ratio_scenario(
+        towers, erlangs_per_cell, hours, calls_per_subscriber=10.0, name="bench-calls-per-second"
+    )
 
 
 def _cells_of(raw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
