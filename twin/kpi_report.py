@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 
 from sim.scenario import Problem, ScenarioError
-from twin.oss.performance import KPIS, Kpi
+from twin.oss.performance import KPIS, RADIO_COUNTERS, Kpi
 from twin.readback import StoredRun
 from twin.store import cells, links
 from twin.summary import busy_hours
@@ -38,19 +38,10 @@ __all__ = [
 ]
 
 DAY_S = 86400.0
-# the cell_pm columns the radio KPIs are computed from (the rest of the counters they need, such
-# as data capacity, come from the inventory: radio_counters)
-STORED_RADIO_COUNTERS = (
-    "voice_offered",
-    "voice_carried",
-    "voice_blocked",
-    "voice_failed",
-    "voice_dropped",
-    "offered_erlangs",
-    "carried_erlangs",
-    "data_served_mb",
-    "seconds_in_service",
-)
+# the cell_pm columns the radio KPIs are computed from: the KPIs' counters less those that come
+# from the inventory or the interval (radio_counters adds them)
+_FROM_INVENTORY = ("data_capacity_mb", "cell_seconds")
+STORED_RADIO_COUNTERS = tuple(c for c in RADIO_COUNTERS if c not in _FROM_INVENTORY)
 
 
 def _kpis(over: str, name: str | None, shown: str) -> list[Kpi]:
