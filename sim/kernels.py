@@ -50,11 +50,8 @@ def erlang_loss(
     duration: np.ndarray,
     sub: np.ndarray,
 ) -> np.ndarray:
-    """Offer arrivals to every cell's channels; return which were carried.
-
-    ``time``, ``duration`` and ``sub`` are cell-major and time-ordered within each cell, ``n``
-    the number of arrivals per cell. ``slot_end`` and ``slot_sub`` are updated in place.
-    """
+    """:func:`sim.compiled.erlang_loss_per_cell` (its arguments and result) for a large piece
+    or once numba is loaded, else the numpy reference :func:`erlang_loss_lockstep`."""
     if _compiled_ready(len(time)):
         from sim.compiled import erlang_loss_per_cell
 
