@@ -233,8 +233,8 @@ def test_a_failed_run_leaves_no_parquet_files(tmp_path, monkeypatch):
 def test_a_count_too_large_for_its_32_bit_column_is_refused_not_wrapped():
     import pyarrow as pa
 
-    from twin.bulk import _arrow
+    from twin.bulk import arrow_array
 
-    assert _arrow(np.array([0, 2**31 - 1]), pa.int32()).to_pylist() == [0, 2**31 - 1]
+    assert arrow_array(np.array([0, 2**31 - 1]), pa.int32()).to_pylist() == [0, 2**31 - 1]
     with pytest.raises(OverflowError, match="does not fit int32"):
-        _arrow(np.array([2**31]), pa.int32())  # would have been stored as -2**31
+        arrow_array(np.array([2**31]), pa.int32())  # would have been stored as -2**31

@@ -39,11 +39,14 @@ __all__ = [
     "PARQUET_COMPRESSION",
     "ROW_GROUP_ROWS",
     "SCHEMAS",
+    "SQL_SLICE",
     "USAGE_STATUS",
     "ParquetSeries",
     "SqlSeries",
+    "arrow_array",
     "run_key",
     "series_path",
+    "text_column",
 ]
 
 BULK_TABLES = ("cell_pm", "link_pm", "usage")
@@ -227,12 +230,12 @@ class ParquetSeries:
         for field in schema:
             values = columns[field.name]
             if field.name == "status":
-                codes = _arrow(values, pa.int8())
+                codes = arrow_array(values, pa.int8())
                 arrays.append(pa.DictionaryArray.from_arrays(codes, _STATUS_TEXT))
             elif rated is not None and field.name in RATING_COLUMNS:
-                arrays.append(_arrow(values, field.type, rated))
+                arrays.append(arrow_array(values, field.type, rated))
             else:
-                arrays.append(_arrow(values, field.type))
+                arrays.append(arrow_array(values, field.type))
         batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
         self._pending[table].append(batch)
         self._pending_rows[table] += batch.num_rows
@@ -279,7 +282,7 @@ class ParquetSeries:
             self._ledgers.pop(table).close()
 
 
-def _arrow(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
+def arrow_array(values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
     """A numpy column as an Arrow array over the same memory (a copy only to change its
     type), null where ``valid`` is False. Built from buffers: ``pa.array`` would import pandas
     (0.5 s) on a numpy argument."""
@@ -309,12 +312,12 @@ def text_column(indices: np.ndarray, texts: Any) -> pa.DictionaryArray:
     dictionary from a list (pyarrow's own conversion: no bytes object per text, as
     :func:`_strings` makes, which for 625,000 invoice ids is tens of MB at the run's peak)."""
     return pa.DictionaryArray.from_arrays(
-        _arrow(indices, pa.int32()), pa.array(list(texts), pa.string())
+        arrow_array(indices, pa.int32()), pa.array(list(texts), pa.string())
     )
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:
-    """Short texts as an Arrow string array (offsets and bytes: see :func:`_arrow`)."""
+    """Short texts as an Arrow string array (offsets and bytes: see :func:`arrow_array`)."""
     encoded = [v.encode("utf-8") for v in values]
     offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int32)
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
@@ -356,8 +359,8 @@ class SqlSeries:
         sql = str(self.tables[table].insert().compile(dialect=self.connection.dialect))
         n = len(values[0])
         none_rated = rated is not None and not rated.any()
-        for first in range(0, n, _SLICE):  # a slice at a time: never every row as tuples
-            last = min(first + _SLICE, n)
+        for first in range(0, n, SQL_SLICE):  # a slice at a time: never every row as tuples
+            last = min(first + SQL_SLICE, n)
             lists: list[Any] = []
             for name, column in zip(names, values, strict=True):
                 if rated is None or name not in RATING_COLUMNS or rated[first:last].all():
@@ -395,7 +398,7 @@ class SqlSeries:
         pass
 
 
-_SLICE = 100_000  # rows per executemany
+SQL_SLICE = 100_000  # rows per executemany
 _PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _PG_TRAILER = struct.pack(">h", -1)
 

@@ -66,11 +66,12 @@ from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
 from twin.bulk import (
     LEDGER_TABLES,
-    NUMPY_TYPES,
     RATING_COLUMNS,
     SCHEMAS,
+    SQL_SLICE,
     ParquetSeries,
     SqlSeries,
+    arrow_array,
     run_key,
     text_column,
 )
@@ -486,12 +487,6 @@ def open_engine(url: str, *, scratch: bool = False, series: bool = True) -> Engi
             for index in table.indexes:
                 index.drop(engine)
     return engine
-
-
-def _arrow_ints(values: np.ndarray, kind: pa.DataType) -> pa.Array:
-    return pa.Array.from_buffers(
-        kind, len(values), [None, pa.py_buffer(np.ascontiguousarray(values, NUMPY_TYPES[kind]))]
-    )
 
 
 def _rows(*columns: Any) -> list[tuple[Any, ...]]:
@@ -987,8 +982,8 @@ class Store:
     def _insert_columns(self, table: Table, columns: list[Any]) -> None:
         """Insert columnar rows in slices, so a million rows never sit in memory as tuples."""
         n = max((len(c) for c in columns if not isinstance(c, _Same)), default=0)
-        for first in range(0, n, _SLICE):
-            last = min(first + _SLICE, n)
+        for first in range(0, n, SQL_SLICE):
+            last = min(first + SQL_SLICE, n)
             self._insert(
                 table,
                 _rows(
@@ -1032,16 +1027,16 @@ class Store:
                 "invoice_charges",
                 {
                     "invoice_id": text_column(b.charge_invoice, ids.tolist()),
-                    "charge": _arrow_ints(np.arange(len(b.charge_invoice)), pa.int32()),
-                    "subscription_number": _arrow_ints(b.charge_subscription + 1, pa.int32()),
+                    "charge": arrow_array(np.arange(len(b.charge_invoice)), pa.int32()),
+                    "subscription_number": arrow_array(b.charge_subscription + 1, pa.int32()),
                     "product": text_column(b.charge_product, b.product_ids),
-                    "days": _arrow_ints(b.charge_days, pa.int32()),
+                    "days": arrow_array(b.charge_days, pa.int32()),
                     "monthly_fee": text_column(b.charge_fee, b.fees or ("",)),
-                    "recurring_minor": _arrow_ints(b.charge_recurring, pa.int64()),
-                    "minutes_over": _arrow_ints(b.charge_voice_overage, pa.int64()),
-                    "voice_minor": _arrow_ints(b.charge_voice_amount, pa.int64()),
-                    "mb_over": _arrow_ints(b.charge_data_overage, pa.int64()),
-                    "data_minor": _arrow_ints(b.charge_data_amount, pa.int64()),
+                    "recurring_minor": arrow_array(b.charge_recurring, pa.int64()),
+                    "minutes_over": arrow_array(b.charge_voice_overage, pa.int64()),
+                    "voice_minor": arrow_array(b.charge_voice_amount, pa.int64()),
+                    "mb_over": arrow_array(b.charge_data_overage, pa.int64()),
+                    "data_minor": arrow_array(b.charge_data_amount, pa.int64()),
                 },
             )
         else:
@@ -1153,7 +1148,6 @@ _RATING_FIELDS = {
 }
 
 _DONE = object()
-_SLICE = 100_000  # rows per executemany of the bulk BSS tables
 
 
 class _Subscribers:
@@ -1229,8 +1223,8 @@ class _Subscribers:
             return pa.Array.from_buffers(pa.float64(), len(part), [None, pa.py_buffer(part)])
 
         return {
-            "subscriber": lambda i, j: _arrow_ints(subscriber[i:j], pa.int32()),
-            "cell_index": lambda i, j: _arrow_ints(cell[i:j], pa.int32()),
+            "subscriber": lambda i, j: arrow_array(subscriber[i:j], pa.int32()),
+            "cell_index": lambda i, j: arrow_array(cell[i:j], pa.int32()),
             "product": lambda i, j: text_column(product[i:j], names),
             "since_s": since_s,
             "subscription_number": numbers,

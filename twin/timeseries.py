@@ -252,8 +252,7 @@ def read_ledger(run: StoredRun, table: str, invoice: str | None = None) -> dict[
     for field in LEDGER_SCHEMAS[table]:
         column = data.column(field.name)
         if pa.types.is_dictionary(field.type):
-            values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
-            out[field.name] = np.asarray(values, dtype=object)
+            out[field.name] = _texts(column)
         elif field.name == "subscription_number":
             out["subscription"] = np.array(
                 [f"SUB-{n}" for n in column.to_numpy().tolist()], dtype=object
