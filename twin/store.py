@@ -65,6 +65,7 @@ from twin.bss.customers import Customers
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
 from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
 from twin.bulk import (
+    BULK_TABLES,
     LEDGER_TABLES,
     RATING_COLUMNS,
     SCHEMAS,
@@ -202,7 +203,7 @@ def _series_table(name: str) -> Table:
 cell_pm = _series_table("cell_pm")
 link_pm = _series_table("link_pm")
 usage = _series_table("usage")
-SERIES_TABLES = {t.name: t for t in (cell_pm, link_pm, usage)}
+SERIES_TABLES = {name: metadata.tables[name] for name in BULK_TABLES}  # the SQL tables by name
 
 business_events = Table(
     "business_events",
