@@ -51,7 +51,7 @@ def test_activation_steps_are_idempotent_by_key_and_the_subscription_is_billed()
     f.bus.subscribe(CustomerBase, base.append)
     summary = f.end()
     (end,) = base  # at the end, what the saga added
-    assert (end.subscription_ids.tolist(), end.account_ids.tolist()) == (["SUB-2"], ["ACC-2"])
+    assert (end.subscription_ids(), end.account_ids()) == (["SUB-2"], ["ACC-2"])
     # from 10h to 48h is 38 hours: 2 days begun; 35.00 x 2/31 = 2.258 -> 2.26, usage within
     # the allowance
     assert f.lines("SUB-2") == [("INV-1-ACC-2", "recurring", 2, 226)]
@@ -79,7 +79,7 @@ def test_compensation_leaves_no_profile_and_no_billing():
     assert summary["billing"]["usage_records"] == {"rated": 1, "rejected": 1, "duplicates": 0}
     # the start inventory's were recorded at the start; at the end, the saga's: none kept
     (end,) = base
-    assert (end.subscription_ids.tolist(), end.account_ids.tolist()) == ([], [])
+    assert (end.subscription_ids(), end.account_ids()) == ([], [])
     with pytest.raises(StepRefused, match="compensated"):  # a compensated key stays spent
         f.bss.profiles.create_subscription(
             profile, account="", subscriber=1, product="mobile-s", time_s=3600.0

@@ -311,9 +311,8 @@ def text_column(indices: np.ndarray, texts: Any) -> pa.DictionaryArray:
     """A dictionary-encoded text column: ``texts[indices]`` without a string per row. The
     dictionary from a list (pyarrow's own conversion: no bytes object per text, as
     :func:`_strings` makes, which for 625,000 invoice ids is tens of MB at the run's peak)."""
-    return pa.DictionaryArray.from_arrays(
-        arrow_array(indices, pa.int32()), pa.array(list(texts), pa.string())
-    )
+    dictionary = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
+    return pa.DictionaryArray.from_arrays(arrow_array(indices, pa.int32()), dictionary)
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:

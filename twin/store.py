@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -61,9 +61,15 @@ from sqlalchemy import (
     select,
 )
 
-from twin.bss.customers import Customers
 from twin.bss.ordering import OrderItemChange, OrderStateChange, SagaStep
-from twin.bss.records import CustomerBase, InvoiceBatch, RatedUsage, SlaCredit, invoice_id
+from twin.bss.records import (
+    CustomerBase,
+    InvoiceBatch,
+    RatedUsage,
+    SlaCredit,
+    account_id,
+    subscription_id,
+)
 from twin.bulk import (
     BULK_TABLES,
     LEDGER_TABLES,
@@ -752,17 +758,16 @@ class Store:
         # The BSS publishes the start inventory's customers as it takes the inventory, before
         # the store (attached after the twin's functions) gets it: written in the same rows.
         customers, self._customers_first = self._customers_first, None
-        subscription: Any = _Same(None)
-        account: Any = _Same(None)
-        if customers is not None:
-            subscription = np.full(n, None, dtype=object)
-            account = np.full(n, None, dtype=object)
-            subscription[customers.subscriber] = customers.subscription_ids
-            account[customers.subscriber] = customers.subscription_account
+        ids = None if customers is None else _CustomerIds(n, customers)
         if isinstance(self.series, ParquetSeries):  # a run directory: Parquet at the end
-            self._subscribers = _Subscribers(inv, subscription, account)
+            self._subscribers = _Subscribers(inv, ids)
             self.series.before_close.append(self._write_subscribers)
         else:
+            subscription: Any = _Same(None)
+            account: Any = _Same(None)
+            if ids is not None:
+                subscription = _Lazy(n, ids.subscription_texts)
+                account = _Lazy(n, ids.account_texts)
             self._insert_columns(
                 subscribers,
                 [
@@ -997,14 +1002,15 @@ class Store:
 
     def _invoices(self, b: InvoiceBatch) -> None:
         n = len(b.invoice_account)
-        accounts = b.invoice_account_id
-        ids = np.array([invoice_id(b.cycle, a) for a in accounts.tolist()], dtype=object)
+        # made by Arrow from the account numbers: no Python text per invoice at the run's end
+        ids = account_texts(b.invoice_account, b.account_labels, prefix=f"INV-{b.cycle + 1}-")
+        accounts = account_texts(b.invoice_account, b.account_labels)
         self._insert_columns(
             invoices,
             [
                 _Same(self.run_id),
-                ids,
-                accounts,
+                _Lazy(n, lambda i, j: ids[i:j].to_pylist()),
+                _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
                 _Same(b.cycle),
                 b.invoice_total,
             ],
@@ -1027,7 +1033,7 @@ class Store:
             self.series.write_ledger(
                 "invoice_charges",
                 {
-                    "invoice_id": text_column(b.charge_invoice, ids.tolist()),
+                    "invoice_id": text_column(b.charge_invoice, ids),
                     "charge": arrow_array(np.arange(len(b.charge_invoice)), pa.int32()),
                     "subscription_number": arrow_array(b.charge_subscription + 1, pa.int32()),
                     "product": text_column(b.charge_product, b.product_ids),
@@ -1041,13 +1047,14 @@ class Store:
                 },
             )
         else:
+            charges = len(b.charge_invoice)
             self._insert_columns(
                 invoice_charges,
                 [
                     _Same(self.run_id),
-                    ids[b.charge_invoice] if n else [],
-                    np.arange(len(b.charge_invoice)),
-                    [Customers.subscription_id(n) for n in b.charge_subscription.tolist()],
+                    _Lazy(charges, lambda i, j: ids.take(b.charge_invoice[i:j]).to_pylist()),
+                    np.arange(charges),
+                    _Lazy(charges, lambda i, j: _subscription_texts(b.charge_subscription[i:j])),
                     np.array(b.product_ids, dtype=object)[b.charge_product],
                     b.charge_days,
                     np.array(b.fees or ("",), dtype=object)[b.charge_fee],
@@ -1078,7 +1085,7 @@ class Store:
             rows.append(
                 (
                     self.run_id,
-                    ids[x.invoice],
+                    b.invoice_id(x.invoice),
                     lines[x.invoice],
                     "" if x.subscription < 0 else f"SUB-{x.subscription + 1}",
                     x.kind,
@@ -1103,8 +1110,8 @@ class Store:
             return
         for subscriber, subscription, account in zip(
             c.subscriber.tolist(),
-            c.subscription_ids.tolist(),
-            c.subscription_account.tolist(),
+            c.subscription_ids(),
+            [c.account_id(a) for a in c.subscription_account.tolist()],
             strict=True,
         ):
             self.connection.execute(
@@ -1167,12 +1174,10 @@ class _Subscribers:
     table: the start inventory's (columns as they came), those admitted since, and the
     saga's customers (their subscription and account) published at the end."""
 
-    def __init__(self, inv: Inventory, subscription: Any, account: Any):
+    def __init__(self, inv: Inventory, ids: _CustomerIds | None):
         self.inv = inv
-        n = inv.subscribers
-        self.subscription = subscription if isinstance(subscription, np.ndarray) else None
-        self.account = account if isinstance(account, np.ndarray) else None
-        self.start = n
+        self.ids = ids
+        self.start = inv.subscribers
         self.admitted: list[tuple[int, str, str, float]] = []
         self.customers: list[CustomerBase] = []
 
@@ -1211,24 +1216,22 @@ class _Subscribers:
             cell[row] = cell_of[cell_id]
             product[row] = product_of[product_id]
             since[row] = time_s
-        subscription = np.full(total, None, dtype=object)
-        account = np.full(total, None, dtype=object)
-        if self.subscription is not None and self.account is not None:
-            subscription[:n] = self.subscription
-            account[:n] = self.account
+        ids = _CustomerIds(total)
+        if self.ids is not None:
+            ids.subscription[:n] = self.ids.subscription
+            ids.account[:n] = self.ids.account
+            ids.labels.update(self.ids.labels)
         if self.customers:
             row_of = {int(s): r for r, s in enumerate(subscriber.tolist())}
             for c in self.customers:
-                rows = [row_of[int(s)] for s in c.subscriber.tolist()]
-                subscription[rows] = c.subscription_ids
-                account[rows] = c.subscription_account
+                ids.add(np.array([row_of[int(s)] for s in c.subscriber.tolist()], int), c)
 
         def numbers(first: int, last: int) -> pa.Array:
-            texts = pa.array(subscription[first:last].tolist(), pa.string())
-            return pc.cast(pc.utf8_slice_codeunits(texts, 4), pa.int32())
+            part = ids.subscription[first:last]
+            return pa.array(part + 1, pa.int32(), mask=part < 0)
 
         def accounts(first: int, last: int) -> pa.Array:
-            return pa.array(account[first:last].tolist(), pa.string()).dictionary_encode()
+            return account_texts(ids.account[first:last], ids.labels).dictionary_encode()
 
         def since_s(first: int, last: int) -> pa.Array:
             part = since[first:last]
@@ -1242,6 +1245,63 @@ class _Subscribers:
             "subscription_number": numbers,
             "account": accounts,
         }
+
+
+class _CustomerIds:
+    """Each subscriber row's subscription and account, by number (-1: none); the texts
+    (``SUB-<n+1>``, ``ACC-<n+1>`` or the saga's name) are made only as they are written."""
+
+    def __init__(self, rows: int, customers: CustomerBase | None = None):
+        self.subscription = np.full(rows, -1, dtype=np.int64)
+        self.account = np.full(rows, -1, dtype=np.int64)
+        self.labels: dict[int, str] = {}
+        if customers is not None:  # the start inventory's: subscriber index = row
+            self.add(customers.subscriber, customers)
+
+    def add(self, rows: np.ndarray, customers: CustomerBase) -> None:
+        self.subscription[rows] = customers.subscription
+        self.account[rows] = customers.subscription_account
+        self.labels.update(customers.account_labels)
+
+    def subscription_texts(self, first: int, last: int) -> list[str | None]:
+        return _subscription_texts(self.subscription[first:last])
+
+    def account_texts(self, first: int, last: int) -> list[str | None]:
+        return [
+            None if a < 0 else account_id(a, self.labels) for a in self.account[first:last].tolist()
+        ]
+
+
+def _subscription_texts(ordinals: np.ndarray) -> list[str | None]:
+    return [None if n < 0 else subscription_id(n) for n in ordinals.tolist()]
+
+
+def account_texts(ordinals: np.ndarray, labels: Mapping[int, str], *, prefix: str = "") -> pa.Array:
+    """``prefix`` and each account's id (:func:`~twin.bss.records.account_id`) as Arrow
+    strings, null where the ordinal is -1: made by Arrow from the numbers, with no Python
+    text per row."""
+    numbers = pc.cast(pa.array(ordinals + 1, pa.int64(), mask=ordinals < 0), pa.string())
+    texts = pc.binary_join_element_wise(prefix + "ACC-", numbers, "")
+    named = np.isin(ordinals, list(labels)) if labels else None
+    if named is not None and named.any():
+        given = [prefix + labels[a] for a in ordinals[named].tolist()]
+        texts = pc.replace_with_mask(texts, pa.array(named), pa.array(given, pa.string()))
+    return texts
+
+
+@dataclass(frozen=True)
+class _Lazy:
+    """A column for :meth:`Store._insert_columns` made a slice at a time by ``make(first,
+    last)``: a million texts never sit in memory at once."""
+
+    length: int
+    make: Callable[[int, int], list[Any]]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, rows: slice) -> list[Any]:
+        return self.make(rows.start, rows.stop)
 
 
 _SUBSCRIBER_SLICE = 1 << 18  # rows of subscribers built and written at a time

@@ -246,7 +246,11 @@ class Billing:
         invoice_of_account[accounts] = np.arange(len(accounts))
         # subscriptions of the start inventory fill accounts in order: usually sorted already
         in_order = bool((account[1:] >= account[:-1]).all())
-        order = np.arange(len(account)) if in_order else np.argsort(account, kind="stable")
+        order = None if in_order else np.argsort(account, kind="stable")
+
+        def arranged(values: np.ndarray) -> np.ndarray:  # in account order: no copy when so
+            return values if order is None else values[order]
+
         net = np.zeros(customers.accounts, dtype=np.int64)
         np.add.at(net, account, recurring + voice_amount + data_amount)
         # the few other lines: SLA credits, credit brought and carried forward, tax
@@ -353,20 +357,19 @@ class Billing:
             cycle_days=int(self.cycles.days[cycle]),
             currency=book.currency,
             digits=digits,
-            account_labels={n: name for name, n in customers.account_names.items()},
+            account_labels=customers.account_labels(),
             invoice_account=accounts,
-            invoice_account_id=customers.account_ids()[accounts],
             invoice_total=total,
-            charge_invoice=invoice_of_account[account[order]],
-            charge_subscription=subs[order],
-            charge_product=product[order],
-            charge_days=days[order],
-            charge_fee=fee_index[order],
-            charge_recurring=recurring[order],
-            charge_voice_overage=voice_over[order],
-            charge_voice_amount=voice_amount[order],
-            charge_data_overage=data_over[order],
-            charge_data_amount=data_amount[order],
+            charge_invoice=invoice_of_account[arranged(account)],
+            charge_subscription=arranged(subs),
+            charge_product=arranged(product),
+            charge_days=arranged(days),
+            charge_fee=arranged(fee_index),
+            charge_recurring=arranged(recurring),
+            charge_voice_overage=arranged(voice_over),
+            charge_voice_amount=arranged(voice_amount),
+            charge_data_overage=arranged(data_over),
+            charge_data_amount=arranged(data_amount),
             product_ids=tuple(t.product for t in tariffs),
             product_names=tuple(t.name for t in tariffs),
             fees=tuple(str(fee) for fee in self._fees),

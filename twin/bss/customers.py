@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.scenario import Customers as CustomersConfig
 from twin.bss.contracts import StepKey, StepRefused
-from twin.bss.records import CustomerBase
+from twin.bss.records import CustomerBase, account_id, subscription_id
 
 __all__ = ["Customers", "account_sizes"]
 
@@ -58,14 +58,13 @@ class Customers:
         self.removed = np.zeros(0, dtype=bool)
         self.accounts = 0
         self.account_names: dict[str, int] = {}  # named by the saga, beyond ACC-<n>
+        self._labels: dict[int, str] = {}  # the same, by ordinal
         self._of_subscriber = np.full(0, -1, dtype=np.int64)
         self._created: dict[StepKey, int] = {}
         self._compensated: set[StepKey] = set()
         self.cell_ids: tuple[str, ...] = ()
         self.cell_tower: tuple[str, ...] = ()
         self.admitted_cell: dict[int, int] = {}  # subscriber -> cell, from the network
-        self._subscription_ids = np.zeros(0, dtype=object)
-        self._account_ids = np.zeros(0, dtype=object)
 
     # --- building --------------------------------------------------------------------------
 
@@ -107,11 +106,15 @@ class Customers:
 
     @staticmethod
     def subscription_id(ordinal: int) -> str:
-        return f"SUB-{ordinal + 1}"
+        return subscription_id(ordinal)
 
     def account_id(self, ordinal: int) -> str:
         """An account's id: ``ACC-<n>``, or the name the saga opened it with."""
-        return str(self.account_ids()[ordinal])
+        return account_id(ordinal, self._labels)
+
+    def account_labels(self) -> dict[int, str]:
+        """The accounts the saga named, by ordinal (a copy)."""
+        return dict(self._labels)
 
     def ordinal(self, subscription: str) -> int:
         """The ordinal of subscription id ``SUB-<n>``, or -1 when there is none."""
@@ -183,26 +186,8 @@ class Customers:
         self.accounts += 1
         if account:
             self.account_names[account] = ordinal
+            self._labels[ordinal] = account
         return ordinal
-
-    def subscription_ids(self) -> np.ndarray:
-        """Every subscription's id (``SUB-<n>``) as an object array, made once."""
-        have = len(self._subscription_ids)
-        if have < len(self):
-            made = [f"SUB-{n + 1}" for n in range(have, len(self))]
-            self._subscription_ids = np.concatenate(
-                [self._subscription_ids, np.array(made, dtype=object)]
-            )
-        return self._subscription_ids
-
-    def account_ids(self) -> np.ndarray:
-        """Every account's id (``ACC-<n>``, or the name the saga gave it), made once."""
-        have = len(self._account_ids)
-        if have < self.accounts:
-            named = {n: name for name, n in self.account_names.items()}
-            made = [named.get(a) or f"ACC-{a + 1}" for a in range(have, self.accounts)]
-            self._account_ids = np.concatenate([self._account_ids, np.array(made, dtype=object)])
-        return self._account_ids
 
     def record(self, time_s: float, since: tuple[int, int] = (0, 0)) -> CustomerBase:
         """The customer base as it stands, removed subscriptions left out; with ``since``
@@ -213,14 +198,14 @@ class Customers:
         used = np.zeros(self.accounts, dtype=bool)
         used[self.account[keep]] = True
         used[:first_account] = False
-        accounts = self.account_ids()
         products = np.array(self.products, dtype=object)
         cells = np.array([*self.cell_ids, ""], dtype=object)
         return CustomerBase(
             time_s=time_s,
-            account_ids=accounts[used],
-            subscription_ids=self.subscription_ids()[keep],
-            subscription_account=accounts[self.account[keep]],
+            account=np.flatnonzero(used),
+            account_labels=self.account_labels(),
+            subscription=keep,
+            subscription_account=self.account[keep],
             subscriber=self.subscriber[keep],
             product=products[self.product[keep]],
             cell=cells[self.cell[keep]],  # -1 picks the last: ''

@@ -78,8 +78,7 @@ class InvoiceBatch:
     currency: str
     digits: int
     account_labels: Mapping[int, str]  # accounts the saga named; the others are ACC-<n+1>
-    invoice_account: np.ndarray
-    invoice_account_id: np.ndarray  # object array
+    invoice_account: np.ndarray  # account ordinals (ids: account_id)
     invoice_total: np.ndarray
     charge_invoice: np.ndarray
     charge_subscription: np.ndarray
@@ -99,7 +98,7 @@ class InvoiceBatch:
     adjustments: tuple[InvoiceLine, ...]
 
     def account_id(self, ordinal: int) -> str:
-        return self.account_labels.get(ordinal) or f"ACC-{ordinal + 1}"
+        return account_id(ordinal, self.account_labels)
 
     def invoice_id(self, index: int) -> str:
         return invoice_id(self.cycle, self.account_id(int(self.invoice_account[index])))
@@ -201,15 +200,39 @@ class SlaCredit:
 
 @dataclass(frozen=True, eq=False)
 class CustomerBase:
-    """Accounts and subscriptions, columnar (ids are object arrays of strings): those of the
-    start inventory at the start, those the saga added and kept (removed ones left out) at the
-    end of the run."""
+    """Accounts and subscriptions, columnar and by number: those of the start inventory at the
+    start, those the saga added and kept (removed ones left out) at the end of the run.
+
+    Subscription ``n`` is ``SUB-<n+1>`` and account ``n`` is ``ACC-<n+1>`` unless the saga
+    named it (``account_labels``): the texts are made only where they are written, since a
+    million of them held for the run cost about 100 MB (docs/national-month.md).
+    """
 
     time_s: float
-    account_ids: np.ndarray
-    subscription_ids: np.ndarray
-    subscription_account: np.ndarray  # account id of each subscription
+    account: np.ndarray  # account ordinals, of the accounts that hold a subscription here
+    account_labels: Mapping[int, str]  # accounts the saga named; the others are ACC-<n+1>
+    subscription: np.ndarray  # subscription ordinals
+    subscription_account: np.ndarray  # account ordinal of each subscription
     subscriber: np.ndarray
     product: np.ndarray  # product id of each subscription
     cell: np.ndarray  # home cell id ('' when the network never said)
     start_s: np.ndarray
+
+    def account_id(self, ordinal: int) -> str:
+        return account_id(ordinal, self.account_labels)
+
+    def subscription_ids(self) -> list[str]:
+        return [subscription_id(n) for n in self.subscription.tolist()]
+
+    def account_ids(self) -> list[str]:
+        return [self.account_id(n) for n in self.account.tolist()]
+
+
+def subscription_id(ordinal: int) -> str:
+    """A subscription's id: ``SUB-<n+1>`` for ordinal ``n``."""
+    return f"SUB-{ordinal + 1}"
+
+
+def account_id(ordinal: int, labels: Mapping[int, str]) -> str:
+    """An account's id: the name the saga opened it with, else ``ACC-<n+1>``."""
+    return labels.get(ordinal) or f"ACC-{ordinal + 1}"
