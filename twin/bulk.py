@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "BULK_TABLES",
+    "LEDGER_GROUP_ROWS",
     "LEDGER_SCHEMAS",
     "LEDGER_TABLES",
     "NUMPY_TYPES",
@@ -218,8 +219,7 @@ class ParquetSeries:
                 use_dictionary=[f.name for f in schema if f.type == _TEXT],
                 write_statistics=False,
             )
-        # invoice_charges: one group a cycle, as its invoice-id dictionary (the cycle's 625,000
-        # ids on the national day) is written again with every group: 36 MB in four
+        # invoice_charges come in groups already, each with its own invoices' dictionary
         rows = LEDGER_GROUP_ROWS if table == "subscribers" else max(batch.num_rows, 1)
         writer.write_table(batch, rows)
 

@@ -72,6 +72,7 @@ from twin.bss.records import (
 )
 from twin.bulk import (
     BULK_TABLES,
+    LEDGER_GROUP_ROWS,
     LEDGER_TABLES,
     RATING_COLUMNS,
     SCHEMAS,
@@ -1030,22 +1031,7 @@ class Store:
             ],
         )
         if isinstance(self.series, ParquetSeries):  # a run directory: Parquet (docs/store.md)
-            self.series.write_ledger(
-                "invoice_charges",
-                {
-                    "invoice_id": text_column(b.charge_invoice, ids),
-                    "charge": arrow_array(np.arange(len(b.charge_invoice)), pa.int32()),
-                    "subscription_number": arrow_array(b.charge_subscription + 1, pa.int32()),
-                    "product": text_column(b.charge_product, b.product_ids),
-                    "days": arrow_array(b.charge_days, pa.int32()),
-                    "monthly_fee": text_column(b.charge_fee, b.fees or ("",)),
-                    "recurring_minor": arrow_array(b.charge_recurring, pa.int64()),
-                    "minutes_over": arrow_array(b.charge_voice_overage, pa.int64()),
-                    "voice_minor": arrow_array(b.charge_voice_amount, pa.int64()),
-                    "mb_over": arrow_array(b.charge_data_overage, pa.int64()),
-                    "data_minor": arrow_array(b.charge_data_amount, pa.int64()),
-                },
-            )
+            self._invoice_charges(self.series, b, ids)
         else:
             charges = len(b.charge_invoice)
             self._insert_columns(
@@ -1096,6 +1082,37 @@ class Store:
                 )
             )
         self._insert(invoice_adjustments, rows)
+
+    @staticmethod
+    def _invoice_charges(series: ParquetSeries, b: InvoiceBatch, ids: pa.Array) -> None:
+        """A run directory's invoice charges, in row groups of :data:`LEDGER_GROUP_ROWS`: the
+        charges come in invoice order, so each group's invoice-id dictionary is its own
+        invoices' ids (a cycle in one group held a million charges at once; docs/store.md)."""
+        charges = len(b.charge_invoice)
+        for first in range(0, max(charges, 1), LEDGER_GROUP_ROWS):
+            last = min(first + LEDGER_GROUP_ROWS, charges)
+            invoice = b.charge_invoice[first:last]
+            lo, hi = 0, len(ids)
+            if len(invoice) and bool((invoice[1:] >= invoice[:-1]).all()):
+                lo, hi = int(invoice[0]), int(invoice[-1]) + 1
+            series.write_ledger(
+                "invoice_charges",
+                {
+                    "invoice_id": text_column(invoice - lo, ids.slice(lo, hi - lo)),
+                    "charge": arrow_array(np.arange(first, last), pa.int32()),
+                    "subscription_number": arrow_array(
+                        b.charge_subscription[first:last] + 1, pa.int32()
+                    ),
+                    "product": text_column(b.charge_product[first:last], b.product_ids),
+                    "days": arrow_array(b.charge_days[first:last], pa.int32()),
+                    "monthly_fee": text_column(b.charge_fee[first:last], b.fees or ("",)),
+                    "recurring_minor": arrow_array(b.charge_recurring[first:last], pa.int64()),
+                    "minutes_over": arrow_array(b.charge_voice_overage[first:last], pa.int64()),
+                    "voice_minor": arrow_array(b.charge_voice_amount[first:last], pa.int64()),
+                    "mb_over": arrow_array(b.charge_data_overage[first:last], pa.int64()),
+                    "data_minor": arrow_array(b.charge_data_amount[first:last], pa.int64()),
+                },
+            )
 
     def _credit(self, c: SlaCredit) -> None:
         self._credit_records.append(c)  # written with the others by finish
