@@ -651,10 +651,8 @@ class Store:
     def finish(self) -> None:
         """Write the alarms' latest states and the SLA breaches not yet written (the run's end
         does it too)."""
-        breaches, self._sla_records = self._sla_records, []
-        self._insert(sla_breaches, _record_rows(self.run_id, breaches, _SLA_FIELDS))
-        credited, self._credit_records = self._credit_records, []
-        self._insert(credits, _record_rows(self.run_id, credited, _CREDIT_FIELDS))
+        self._write_breaches()
+        self._write_credits()
         for table in (notifications, alarm_history):
             rows, self._pending[table.name] = self._pending[table.name], []
             self._insert(table, rows)
@@ -975,8 +973,19 @@ class Store:
         self._latest_alarms[_plain(a.alarm_id)] = a
 
     def _sla_breach(self, b: SlaBreach) -> None:
-        # a cycle's breaches come together: kept and written in one executemany by finish
+        # a cycle's breaches come together: kept and written an executemany of SQL_SLICE at a
+        # time (a national month's end has 300,000), the rest by finish
         self._sla_records.append(b)
+        if len(self._sla_records) >= SQL_SLICE:
+            self._write_breaches()
+
+    def _write_breaches(self) -> None:
+        breaches, self._sla_records = self._sla_records, []
+        self._insert(sla_breaches, _record_rows(self.run_id, breaches, _SLA_FIELDS))
+
+    def _write_credits(self) -> None:
+        credited, self._credit_records = self._credit_records, []
+        self._insert(credits, _record_rows(self.run_id, credited, _CREDIT_FIELDS))
 
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
@@ -1065,8 +1074,11 @@ class Store:
             ],
         )
         lines: dict[int, int] = {}
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for x in b.adjustments:
+            if len(rows) == SQL_SLICE:  # an SLA credit each: 300,000 at a national month's end
+                self._insert(invoice_adjustments, rows)
+                rows = []
             lines[x.invoice] = lines.get(x.invoice, 0) + 1
             rows.append(
                 (
@@ -1115,7 +1127,9 @@ class Store:
             )
 
     def _credit(self, c: SlaCredit) -> None:
-        self._credit_records.append(c)  # written with the others by finish
+        self._credit_records.append(c)  # written as the breaches are
+        if len(self._credit_records) >= SQL_SLICE:
+            self._write_credits()
 
     def _customers(self, c: CustomerBase) -> None:
         if not self._inventory_written:  # the start inventory's: written with it

@@ -68,7 +68,7 @@ class BillingTotals:
     by_product: dict[str, int] = field(default_factory=dict)  # recurring + usage - SLA credits
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     account: int
     subscription: int  # -1 for an invoice-level line
@@ -257,6 +257,7 @@ class Billing:
         extra: list[_Line] = []
         credited: dict[str, int] = {}
         new_credits: list[SlaCredit] = []
+        percent = {t.product: str(t.credit_percent) for t in book.tariffs}  # one text each
         for breach, sub, breached in self._breaches:
             at = int(np.searchsorted(subs, sub))  # subs ascending
             if breached == cycle and at < len(subs) and subs[at] == sub:
@@ -270,6 +271,7 @@ class Billing:
                 )
             )
             acc = int(customers.account[sub])
+            account_text = customers.account_id(acc)
             late = "" if breached == cycle else f" (cycle {breached + 1}, late)"
             description = (
                 f"SLA credit: availability {breach.availability:.4%} below "
@@ -295,19 +297,19 @@ class Billing:
                 SlaCredit(
                     time_s=breach.time_s,
                     subscription=customers.subscription_id(sub),
-                    account=customers.account_id(acc),
+                    account=account_text,
                     product=tariff.product,
                     cycle=breached,
                     cycle_start_s=breach.cycle_start_s,
                     cycle_end_s=breach.cycle_end_s,
                     availability=breach.availability,
                     target=breach.target,
-                    credit_percent=str(tariff.credit_percent),
+                    credit_percent=percent[tariff.product],
                     amount=credit,
                     digits=digits,
                     invoice_id=""
                     if invoice_of_account[acc] < 0
-                    else invoice_id(cycle, customers.account_id(acc)),
+                    else invoice_id(cycle, account_text),
                 )
             )
         self._breaches = []

@@ -46,7 +46,7 @@ class RatedUsage:
     duplicates: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # hundreds of thousands in a national month
 class InvoiceLine:
     """One of an invoice's few lines beside its subscriptions' charges: an SLA credit, credit
     brought or carried forward, tax. ``subscription`` is an ordinal, -1 for the invoice's own."""
@@ -179,7 +179,7 @@ def format_minor(minor: int, digits: int) -> str:
     return f"{sign}{whole}.{part:0{digits}d}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # hundreds of thousands in a national month
 class SlaCredit:
     """An SLA breach credited: on which invoice, for how much (minor units, positive)."""
 

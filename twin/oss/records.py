@@ -128,7 +128,7 @@ class KpiBatch:
     network: Mapping[str, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # hundreds of thousands in a national month
 class SlaBreach:
     """A subscription's availability in one billing cycle below its product's SLA, as the twin
     measured it (service assurance publishes it; billing credits it).
