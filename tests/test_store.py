@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from sim.scenario import parse_scenario
 from tests.conftest import EXAMPLE as EXAMPLE_PATH
 from tests.conftest import query, single_cell
+from twin.bss.records import account_id, invoice_id
 from twin.run import run_scenario
+from twin.store import account_texts
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +254,17 @@ def test_run_json_holds_the_run_id_of_the_runs_rows_in_the_store(tmp_path, store
     run_id = json.loads((out / "run.json").read_text())["run_id"]
     assert query(url, "select run_id from runs") == [(run_id,)]
     assert len(run_id) == 32 and int(run_id, 16) >= 0  # a uuid4 in hex
+
+
+def test_account_texts_made_by_arrow_equal_the_ids_made_one_by_one():
+    # The store writes account and invoice ids made by Arrow from the account numbers; they
+    # must be the texts twin.bss.records gives for each (ACC-<n+1>, or the saga's name), and
+    # null where there is no account (-1).
+    ordinals = np.array([0, 4, -1, 7, 4, 123456])
+    labels = {4: "Acme Ltd", 9: "unused"}
+    expected = [None if a < 0 else account_id(a, labels) for a in ordinals.tolist()]
+    assert expected[:2] == ["ACC-1", "Acme Ltd"]
+    assert account_texts(ordinals, labels).to_pylist() == expected
+    invoices = account_texts(ordinals, labels, prefix="INV-3-").to_pylist()
+    assert invoices == [None if a < 0 else invoice_id(2, account_id(a, labels)) for a in ordinals]
+    assert account_texts(np.zeros(0, dtype=np.int64), {}).to_pylist() == []

@@ -47,6 +47,7 @@ __all__ = [
     "arrow_array",
     "run_key",
     "series_path",
+    "text_array",
     "text_column",
 ]
 
@@ -309,13 +310,14 @@ NUMPY_TYPES = {
 
 def text_column(indices: np.ndarray, texts: Any) -> pa.DictionaryArray:
     """A dictionary-encoded text column: ``texts[indices]`` without a string per row. The
-    dictionary from a list (pyarrow's own conversion: no bytes object per text, as
-    :func:`_strings` makes, which for 625,000 invoice ids is tens of MB at the run's peak)."""
-    dictionary = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
+    dictionary is ``texts`` when it is an Arrow array already (a cycle's invoice ids, made by
+    Arrow from numbers), else built from buffers (a few product names or fees): pyarrow's own
+    conversion of Python objects imports pandas, half a second of every run."""
+    dictionary = texts if isinstance(texts, pa.Array) else text_array(tuple(texts))
     return pa.DictionaryArray.from_arrays(arrow_array(indices, pa.int32()), dictionary)
 
 
-def _strings(values: tuple[str, ...]) -> pa.Array:
+def text_array(values: tuple[str, ...]) -> pa.Array:
     """Short texts as an Arrow string array (offsets and bytes: see :func:`arrow_array`)."""
     encoded = [v.encode("utf-8") for v in values]
     offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int32)
@@ -323,7 +325,7 @@ def _strings(values: tuple[str, ...]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(values), buffers)
 
 
-_STATUS_TEXT = _strings(USAGE_STATUS)
+_STATUS_TEXT = text_array(USAGE_STATUS)
 
 
 class SqlSeries:

@@ -81,6 +81,7 @@ from twin.bulk import (
     SqlSeries,
     arrow_array,
     run_key,
+    text_array,
     text_column,
 )
 from twin.bus import Bus
@@ -1259,7 +1260,7 @@ class _Subscribers:
 
         def numbers(first: int, last: int) -> pa.Array:
             part = ids.subscription[first:last]
-            return pa.array(part + 1, pa.int32(), mask=part < 0)
+            return arrow_array(part + 1, pa.int32(), part >= 0)
 
         def accounts(first: int, last: int) -> pa.Array:
             return account_texts(ids.account[first:last], ids.labels).dictionary_encode()
@@ -1311,12 +1312,15 @@ def account_texts(ordinals: np.ndarray, labels: Mapping[int, str], *, prefix: st
     """``prefix`` and each account's id (:func:`~twin.bss.records.account_id`) as Arrow
     strings, null where the ordinal is -1: made by Arrow from the numbers, with no Python
     text per row."""
-    numbers = pc.cast(pa.array(ordinals + 1, pa.int64(), mask=ordinals < 0), pa.string())
-    texts = pc.binary_join_element_wise(prefix + "ACC-", numbers, "")
-    named = np.isin(ordinals, list(labels)) if labels else None
-    if named is not None and named.any():
-        given = [prefix + labels[a] for a in ordinals[named].tolist()]
-        texts = pc.replace_with_mask(texts, pa.array(named), pa.array(given, pa.string()))
+    numbers = pc.cast(arrow_array(ordinals + 1, pa.int64(), ordinals >= 0), pa.string())
+    start, nothing = text_array((prefix + "ACC-", ""))  # Arrow scalars: no pandas (bulk.py)
+    texts = pc.binary_join_element_wise(start, numbers, nothing)
+    named = np.flatnonzero(np.isin(ordinals, list(labels))) if labels else np.zeros(0, int)
+    if len(named):  # the saga's names, appended and taken in their rows' places
+        given = text_array(tuple(prefix + labels[a] for a in ordinals[named].tolist()))
+        rows = np.arange(len(ordinals))
+        rows[named] = len(ordinals) + np.arange(len(named))
+        texts = pa.concat_arrays([texts, given]).take(arrow_array(rows, pa.int64()))
     return texts
 
 
