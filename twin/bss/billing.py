@@ -103,6 +103,7 @@ class Billing:
         self._stopped: set[StepKey] = set()
         self._breaches: list[tuple[SlaBreach, int, int]] = []  # breach, subscription, cycle
         self._credited: set[tuple[int, int]] = set()  # (subscription, cycle)
+        self._cycle_of: dict[float, int] = {}  # a breach's cycle, by the cycle's start
         self.balance: dict[int, int] = {}  # account -> credit carried, minor units
         self.totals = BillingTotals()
         self._fees: list[Decimal] = []  # every monthly fee billed, in order first seen
@@ -172,15 +173,19 @@ class Billing:
         np.add.at(self._data_nano, s, rated.data_nano[charged])
 
     def on_breach(self, breach: SlaBreach) -> None:
-        (n,) = self.customers.subscriptions_of(np.array([breach.subscriber], dtype=np.int64))
-        self._grow()
+        # one call per breach (300,000 at a national month's end): scalars only
+        n = self.customers.subscription_of(breach.subscriber)
+        if n >= len(self.charged_from):
+            self._grow()
         if n < 0 or math.isnan(self.charged_from[n]):
             return  # not a subscription billing charges: nothing to credit
-        cycle = self.cycles.of(breach.cycle_start_s)
-        if (int(n), cycle) in self._credited:
+        cycle = self._cycle_of.get(breach.cycle_start_s)
+        if cycle is None:
+            cycle = self._cycle_of[breach.cycle_start_s] = self.cycles.of(breach.cycle_start_s)
+        if (n, cycle) in self._credited:
             return
-        self._credited.add((int(n), cycle))
-        self._breaches.append((breach, int(n), cycle))
+        self._credited.add((n, cycle))
+        self._breaches.append((breach, n, cycle))
 
     def close_all(self) -> None:
         """Issue every cycle's invoices still open (the run has ended)."""
@@ -258,10 +263,19 @@ class Billing:
         credited: dict[str, int] = {}
         new_credits: list[SlaCredit] = []
         percent = {t.product: str(t.credit_percent) for t in book.tariffs}  # one text each
-        for breach, sub, breached in self._breaches:
-            at = int(np.searchsorted(subs, sub))  # subs ascending
-            if breached == cycle and at < len(subs) and subs[at] == sub:
-                base = int(recurring[at])
+        # each breached subscription's place among those charged this cycle (subs ascending)
+        breached_subs = np.array([sub for _, sub, _ in self._breaches], dtype=np.int64)
+        found: list[bool] = [False] * len(breached_subs)
+        charged_here: list[int] = [0] * len(breached_subs)
+        if len(subs) and len(breached_subs):
+            where = np.minimum(np.searchsorted(subs, breached_subs), len(subs) - 1)
+            found = (subs[where] == breached_subs).tolist()
+            charged_here = recurring[where].tolist()
+        for (breach, sub, breached), is_charged, here in zip(
+            self._breaches, found, charged_here, strict=True
+        ):
+            if breached == cycle and is_charged:
+                base = here
             else:
                 base = int(self.recurring_minor(breached, np.array([sub]))[0][0])
             tariff = book.tariffs[int(customers.product[sub])]
