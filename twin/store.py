@@ -1248,15 +1248,28 @@ class _Subscribers:
             cell[row] = cell_of[cell_id]
             product[row] = product_of[product_id]
             since[row] = time_s
-        ids = _CustomerIds(total)
-        if self.ids is not None:
-            ids.subscription[:n] = self.ids.subscription
-            ids.account[:n] = self.ids.account
-            ids.labels.update(self.ids.labels)
-        if self.customers:
-            row_of = {int(s): r for r, s in enumerate(subscriber.tolist())}
-            for c in self.customers:
-                ids.add(np.array([row_of[int(s)] for s in c.subscriber.tolist()], int), c)
+        customers = [c for c in self.customers if len(c.subscriber)]
+        if self.ids is not None and total == n and not customers:
+            ids = self.ids  # the start inventory's, as they came: no copy
+        else:
+            ids = _CustomerIds(total)
+            if self.ids is not None:
+                ids.subscription[:n] = self.ids.subscription
+                ids.account[:n] = self.ids.account
+                ids.labels.update(self.ids.labels)
+        if customers:
+            # a subscriber's row: its last admission's, else its index in the start inventory
+            admitted = {sub: row for row, (sub, *_) in enumerate(self.admitted, start=n)}
+
+            def row_of(s: int) -> int:
+                if s in admitted:
+                    return admitted[s]
+                if 0 <= s < n:
+                    return s
+                raise KeyError(f"subscriber {s} is not in the inventory nor admitted")
+
+            for c in customers:
+                ids.add(np.array([row_of(s) for s in c.subscriber.tolist()], int), c)
 
         def numbers(first: int, last: int) -> pa.Array:
             part = ids.subscription[first:last]
