@@ -8,6 +8,7 @@
     python bench/bench_engine.py rating     # usage records rated per second
     python bench/bench_engine.py stages     # one run in-process: each stage's share
     python bench/bench_engine.py memory     # peak memory of 1 day against N days
+    python bench/bench_engine.py memory-peak   # who holds the memory at a run's peak (memray)
     python bench/bench_engine.py scaling    # 0.1x to 3x national: time and memory per tower
 
 Both time the command as a user runs it, in a subprocess: interpreter start, imports,
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from calls_per_second import bench_calls_per_second  # noqa: E402
+from memory_peak import bench_memory_peak  # noqa: E402
 from scaling import bench_scaling  # noqa: E402
 from simpy_baseline import erlang_b, run_plain_simpy  # noqa: E402
 from stages import print_stages  # noqa: E402
@@ -548,7 +550,18 @@ def main() -> None:
     scaling.add_argument("--base", type=Path, help="also run the code in this directory")
     scaling.add_argument("--whole", action="store_true", help="also the whole telcotwin run")
     scaling.add_argument("--repeat", type=int, default=1, help="runs per scale; the least CPU")
+    peak = commands.add_parser(
+        "memory-peak", help="who holds the memory at a run's peak RSS (memray, dev extra)"
+    )
+    peak.add_argument("--scenario", default="scenarios/national-month.yaml")
+    peak.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="default: the day"
+    )
+    peak.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
+    if args.command == "memory-peak":
+        bench_memory_peak(args.scenario, args.set or ["duration=1d", "events=[]"], args.top)
+        return
     if args.command == "targets":
         bench_targets(args.runs)
         return
