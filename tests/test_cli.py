@@ -336,3 +336,22 @@ def test_a_terminated_run_leaves_nothing(tmp_path):
     assert process.returncode == 130
     assert err == "interrupted: nothing written\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_ends_without_teardown_and_loses_no_output(tmp_path):
+    # `telcotwin` (twin.cli.entry) leaves by os._exit once the command has returned: what it
+    # printed must still arrive whole, with the command's status, and the run be in place.
+    import subprocess
+    import sys
+
+    metro = Path(__file__).resolve().parents[1] / "scenarios" / "metro.yaml"
+    command = [sys.executable, "-m", "twin.cli", "run", str(metro), "--out", str(tmp_path / "r")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"wrote {tmp_path / 'r'}/ (summary.json")
+    assert (tmp_path / "r" / "summary.json").is_file()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert (again.returncode, again.stdout) == (2, "")
+    assert again.stderr.endswith(
+        "already exists; choose another --out or add --force to replace it\n"
+    )
