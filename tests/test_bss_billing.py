@@ -15,7 +15,7 @@ from tests.bss_feed import DAY, Fixture, usage
 from twin.bss.contracts import Charging, Profiles, StepRefused
 from twin.bss.records import CustomerBase
 from twin.feed import BusinessEvent
-from twin.oss.records import SlaBreach
+from twin.oss.records import SlaBreaches
 
 FORTY_DAYS = 40 * DAY  # March (31 days), then 9 of April's 30
 
@@ -130,8 +130,19 @@ def test_a_price_change_reaches_existing_subscriptions_at_their_next_cycle():
 # --- SLA credits, carry-over and tax ----------------------------------------------------------
 
 
-def _breach(subscriber: int, product: str, start: float, end: float, time_s: float) -> SlaBreach:
-    return SlaBreach(time_s, subscriber, product, start, end, availability=0.98, target=0.999)
+def _breach(subscriber: int, product: str, start: float, end: float, time_s: float) -> SlaBreaches:
+    """One subscription's breach, as service assurance publishes a cycle's."""
+    one = np.array([subscriber], dtype=np.int64)
+    return SlaBreaches(
+        time_s,
+        start,
+        end,
+        one,
+        np.zeros(1, np.int64),
+        (product,),
+        np.array([0.98]),
+        np.array([0.999]),
+    )
 
 
 def test_an_sla_breach_is_credited_as_a_negative_line():

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.bss_feed import DAY, Fixture, usage
 from twin.feed import BusinessEvent
-from twin.oss.records import SlaBreach
+from twin.oss.records import SlaBreaches
 
 PRODUCTS = ("mobile-s", "mobile-l")
 
@@ -73,7 +73,16 @@ def _bill(feed: dict[str, Any], doubled: bool) -> tuple[Fixture, dict[str, Any],
             cycle = f.bss.billing.cycles.of(day * DAY)
             start, end = f.bss.billing.cycles.span(cycle)
             s = int(rng.integers(0, len(products)))
-            breach = SlaBreach(end + late, s, products[s], start, end, 0.9, 0.995)
+            breach = SlaBreaches(
+                end + late,
+                start,
+                end,
+                np.array([s]),
+                np.zeros(1, np.int64),
+                (products[s],),
+                np.array([0.9]),
+                np.array([0.995]),
+            )
             events.append((min(end + late, feed["days"] * DAY - 1), 2, breach))
     if feed["price_hour"] is not None:
         change = BusinessEvent(

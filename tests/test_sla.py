@@ -4,6 +4,7 @@ breaches on the bus and in the store, its scoring against the truth, and `telcot
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,12 +24,39 @@ from twin.feed import (
     RunStarted,
     SubscriptionAdmitted,
 )
-from twin.oss.records import AlarmChange, AnomalyFlags, SlaBreach
+from twin.oss.records import AlarmChange, AnomalyFlags, SlaBreaches
 from twin.oss.sla import ServiceAssurance, billing_cycles
 from twin.run import _wire, run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class _Breach:
+    """One breach of a published :class:`SlaBreaches`, for reading one at a time."""
+
+    time_s: float
+    subscriber: int
+    product: str
+    cycle_start_s: float
+    cycle_end_s: float
+    availability: float
+    target: float
+
+
+def _each(batches: list[SlaBreaches]) -> list[_Breach]:
+    return [
+        _Breach(b.time_s, s, b.product_names[p], b.cycle_start_s, b.cycle_end_s, a, t)
+        for b in batches
+        for s, p, a, t in zip(
+            b.subscriber.tolist(),
+            b.product.tolist(),
+            b.availability.tolist(),
+            b.target.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def test_billing_cycles_are_calendar_months_from_the_start_and_the_last_is_partial():
@@ -118,8 +146,8 @@ def test_availability_and_breaches_by_hand():
     """
     bus = Bus()
     sla = ServiceAssurance(bus, {"s": 0.995, "l": 0.999})
-    published: list[SlaBreach] = []
-    bus.subscribe(SlaBreach, published.append)
+    batches: list[SlaBreaches] = []
+    bus.subscribe(SlaBreaches, batches.append)
     bus.publish(RunStarted("t", 1, datetime(2027, 1, 31, tzinfo=UTC), 35 * DAY, DAY, DAY, "EUR"))
     bus.publish(_inventory())
     for k in range(35):
@@ -147,6 +175,7 @@ def test_availability_and_breaches_by_hand():
         if k == 33:
             bus.publish(SubscriptionAdmitted(33.5 * DAY, 4, "c1", "s"))
     bus.publish(RunEnded(35 * DAY))
+    published = _each(batches)
     got = [(b.subscriber, b.cycle_start_s, round(b.availability, 6), b.time_s) for b in published]
     assert got == [
         (0, 0.0, 0.982143, 28 * DAY),
@@ -175,8 +204,8 @@ def test_reference_run_breaches_only_for_subscribers_on_failed_towers(tmp_path):
     0.995 and 0.999), and nobody else does."""
     scenario = load_scenario(SCENARIOS / "metro.yaml")
     wiring = _wire(scenario, ".", None, "metro.yaml", None)
-    breaches: list[SlaBreach] = []
-    wiring.bus.subscribe(SlaBreach, breaches.append)
+    batches: list[SlaBreaches] = []
+    wiring.bus.subscribe(SlaBreaches, batches.append)
     admitted: list[SubscriptionAdmitted] = []
     wiring.bus.subscribe(SubscriptionAdmitted, admitted.append)
     inventory: list[Inventory] = []
@@ -193,7 +222,7 @@ def test_reference_run_breaches_only_for_subscribers_on_failed_towers(tmp_path):
     tower_of = [inv.cell_tower[c] for c in inv.subscriber_cell.tolist()]
     tower_of += [a.cell.split("/")[0] for a in admitted]
     on_failed = {s for s, tower in enumerate(tower_of) if tower in failed}
-    assert {b.subscriber for b in breaches} == on_failed
+    assert {b.subscriber for b in _each(batches)} == on_failed
     assert summary["sla"]["breaches"] == len(on_failed)
     assert summary["sla"]["missed_breaches"] == 0 and summary["sla"]["false_breaches"] == 0
     assert {t["tower"] for t in summary["sla"]["worst_towers"]} == failed
@@ -264,14 +293,14 @@ def test_planned_maintenance_is_not_a_breach_end_to_end():
     raw["events"].append({"at": "4h", "action": "maintenance", "target": "t-s4", "duration": "2h"})
     scenario = parse_scenario(raw, "metro.yaml")
     wiring = _wire(scenario, ".", None, "metro.yaml", None)
-    breaches: list[SlaBreach] = []
-    wiring.bus.subscribe(SlaBreach, breaches.append)
+    batches: list[SlaBreaches] = []
+    wiring.bus.subscribe(SlaBreaches, batches.append)
     wiring.simulation.run()
     sla = wiring.summary()["sla"]
     assert wiring.assurance is not None and wiring.assurance.sla is not None
     towers = {
         wiring.assurance.sla.cell_tower[wiring.assurance.sla.sub_cell[b.subscriber]]
-        for b in breaches
+        for b in _each(batches)
     }
     assert "t-s4" not in towers
     assert towers == {"t-n2", "t-n3", "t-s3"}

@@ -79,7 +79,7 @@ def score_sla(
     target = np.array([sla.targets.get(p, np.nan) for p in sla.product_names])[sla.sub_product[:n]]
     published: dict[float, set[int]] = {}
     for b in sla.breaches:
-        published.setdefault(b.cycle_start_s, set()).add(b.subscriber)
+        published.setdefault(b.cycle_start_s, set()).update(b.subscriber.tolist())
     missed = false = true_total = 0
     for start, end in sla.cycles:
         per_cell = np.zeros(len(sla.cell_ids))

@@ -99,7 +99,7 @@ from twin.feed import (
     SubscriptionReleased,
     UsageBatch,
 )
-from twin.oss.records import AlarmChange, SlaBreach
+from twin.oss.records import AlarmChange, SlaBreaches
 
 __all__ = ["BackgroundStore", "Store", "StoreError", "check_store", "metadata", "open_engine"]
 
@@ -114,7 +114,7 @@ RECORD_TYPES = (
     BusinessEvent,
     AlarmNotification,
     AlarmChange,
-    SlaBreach,
+    SlaBreaches,
     RatedUsage,
     InvoiceBatch,
     SlaCredit,
@@ -365,7 +365,7 @@ product_order_steps = Table(
     Column("attempt", Integer, nullable=False),
     Column("detail", String, nullable=False),
 )
-# Service assurance: one row per SlaBreach, as published (twin.oss.sla).
+# Service assurance: one row per SLA breach, as published (twin.oss.sla: SlaBreaches).
 sla_breaches = Table(
     "sla_breaches",
     metadata,
@@ -525,16 +525,7 @@ def _record_rows(run_id: str, records: list[Any], fields: tuple[str, ...]) -> li
     return list(zip(*columns, strict=True))
 
 
-# the record fields of an sla_breaches and a credits row, after the run id
-_SLA_FIELDS = (
-    "time_s",
-    "subscriber",
-    "product",
-    "cycle_start_s",
-    "cycle_end_s",
-    "availability",
-    "target",
-)
+# the record fields of a credits row, after the run id
 _CREDIT_FIELDS = (
     "time_s",
     "subscription",
@@ -607,7 +598,6 @@ class Store:
         self._alarms_written: set[int] = set()
         # records written a row at a time in volume (SLA breaches, credits, alarm changes and
         # notifications): kept and written in one executemany per table by finish
-        self._sla_records: list[SlaBreach] = []
         self._credit_records: list[SlaCredit] = []
         self._pending: dict[str, list[tuple[Any, ...]]] = {
             notifications.name: [],
@@ -634,7 +624,7 @@ class Store:
             SubscriptionAdmitted: self._admitted,
             AlarmNotification: self._notification,
             AlarmChange: self._alarm_change,
-            SlaBreach: self._sla_breach,
+            SlaBreaches: self._sla_breaches,
             RunEnded: self._run_ended,
             SubscriptionReleased: self._released,
             OrderStateChange: self._order_change,
@@ -652,7 +642,6 @@ class Store:
     def finish(self) -> None:
         """Write the alarms' latest states and the SLA breaches not yet written (the run's end
         does it too)."""
-        self._write_breaches()
         self._write_credits()
         for table in (notifications, alarm_history):
             rows, self._pending[table.name] = self._pending[table.name], []
@@ -973,16 +962,20 @@ class Store:
         )
         self._latest_alarms[_plain(a.alarm_id)] = a
 
-    def _sla_breach(self, b: SlaBreach) -> None:
-        # a cycle's breaches come together: kept and written an executemany of SQL_SLICE at a
-        # time (a national month's end has 300,000), the rest by finish
-        self._sla_records.append(b)
-        if len(self._sla_records) >= SQL_SLICE:
-            self._write_breaches()
-
-    def _write_breaches(self) -> None:
-        breaches, self._sla_records = self._sla_records, []
-        self._insert(sla_breaches, _record_rows(self.run_id, breaches, _SLA_FIELDS))
+    def _sla_breaches(self, b: SlaBreaches) -> None:
+        self._insert_columns(
+            sla_breaches,
+            [
+                _Same(self.run_id),
+                _Same(b.time_s),
+                b.subscriber,
+                np.array(b.product_names, dtype=object)[b.product],
+                _Same(b.cycle_start_s),
+                _Same(b.cycle_end_s),
+                b.availability,
+                b.target,
+            ],
+        )
 
     def _write_credits(self) -> None:
         credited, self._credit_records = self._credit_records, []

@@ -9,7 +9,7 @@ The rules (docs/bss.md):
   :mod:`twin.bss.catalog`), times days billed over the cycle's days (a day begun is a day
   billed). ``voice_overage`` and ``data_overage`` lines sum what rating priced beyond the
   allowances (quantity in minutes or MB at the per-minute or per-MB rate).
-- An SLA breach (:class:`~twin.oss.records.SlaBreach`, from service assurance) gives an
+- An SLA breach (:class:`~twin.oss.records.SlaBreaches`, from service assurance) gives an
   ``sla_credit`` line: minus ``credit_percent`` of the subscription's recurring charge for the
   breached cycle. A breach that arrives after its cycle's invoice was issued is credited on the
   account's next invoice (never lost, never twice: one credit per subscription and cycle).
@@ -39,7 +39,7 @@ from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor_array
 from twin.bss.contracts import StepKey, StepRefused
 from twin.bss.customers import Customers
 from twin.bss.records import InvoiceBatch, InvoiceLine, RatedUsage, SlaCredit, invoice_id
-from twin.oss.records import SlaBreach
+from twin.oss.records import SlaBreaches
 
 __all__ = ["LINE_KINDS", "Billing", "BillingTotals"]
 
@@ -101,9 +101,10 @@ class Billing:
         self._data_nano = np.zeros(0, dtype=np.int64)
         self._started: dict[StepKey, int] = {}
         self._stopped: set[StepKey] = set()
-        self._breaches: list[tuple[SlaBreach, int, int]] = []  # breach, subscription, cycle
+        # SLA breaches to credit: (the cycle's breaches, the rows credited, their
+        # subscriptions, the cycle)
+        self._breaches: list[tuple[SlaBreaches, np.ndarray, np.ndarray, int]] = []
         self._credited: set[tuple[int, int]] = set()  # (subscription, cycle)
-        self._cycle_of: dict[float, int] = {}  # a breach's cycle, by the cycle's start
         self.balance: dict[int, int] = {}  # account -> credit carried, minor units
         self.totals = BillingTotals()
         self._fees: list[Decimal] = []  # every monthly fee billed, in order first seen
@@ -172,20 +173,22 @@ class Billing:
         np.add.at(self._data_over, s, rated.data_overage[charged])
         np.add.at(self._data_nano, s, rated.data_nano[charged])
 
-    def on_breach(self, breach: SlaBreach) -> None:
-        # one call per breach (300,000 at a national month's end): scalars only
-        n = self.customers.subscription_of(breach.subscriber)
-        if n >= len(self.charged_from):
-            self._grow()
-        if n < 0 or math.isnan(self.charged_from[n]):
-            return  # not a subscription billing charges: nothing to credit
-        cycle = self._cycle_of.get(breach.cycle_start_s)
-        if cycle is None:
-            cycle = self._cycle_of[breach.cycle_start_s] = self.cycles.of(breach.cycle_start_s)
-        if (n, cycle) in self._credited:
-            return
-        self._credited.add((n, cycle))
-        self._breaches.append((breach, n, cycle))
+    def on_breaches(self, breaches: SlaBreaches) -> None:
+        """Take a cycle's SLA breaches: each subscription billing charges is credited once per
+        cycle, on the next invoice issued (:meth:`_issue`)."""
+        subs = self.customers.subscriptions_of(breaches.subscriber)
+        self._grow()
+        charged = subs >= 0
+        charged[charged] = ~np.isnan(self.charged_from[subs[charged]])
+        cycle = self.cycles.of(breaches.cycle_start_s)
+        rows: list[int] = []
+        for row, sub in zip(np.flatnonzero(charged).tolist(), subs[charged].tolist(), strict=True):
+            if (sub, cycle) not in self._credited:
+                self._credited.add((sub, cycle))
+                rows.append(row)
+        if rows:
+            taken = np.array(rows, dtype=np.int64)
+            self._breaches.append((breaches, taken, subs[taken], cycle))
 
     def close_all(self) -> None:
         """Issue every cycle's invoices still open (the run has ended)."""
@@ -263,16 +266,29 @@ class Billing:
         credited: dict[str, int] = {}
         new_credits: list[SlaCredit] = []
         percent = {t.product: str(t.credit_percent) for t in book.tariffs}  # one text each
+        unit_price = {t.product: f"-{t.credit_percent}%" for t in book.tariffs}
         # each breached subscription's place among those charged this cycle (subs ascending)
-        breached_subs = np.array([sub for _, sub, _ in self._breaches], dtype=np.int64)
+        breached_subs = np.concatenate(
+            [np.zeros(0, np.int64), *(s for _, _, s, _ in self._breaches)]
+        )
         found: list[bool] = [False] * len(breached_subs)
         charged_here: list[int] = [0] * len(breached_subs)
         if len(subs) and len(breached_subs):
             where = np.minimum(np.searchsorted(subs, breached_subs), len(subs) - 1)
             found = (subs[where] == breached_subs).tolist()
             charged_here = recurring[where].tolist()
-        for (breach, sub, breached), is_charged, here in zip(
-            self._breaches, found, charged_here, strict=True
+        breached_rows = (
+            (breaches, sub, breached, availability, target)
+            for breaches, rows, batch_subs, breached in self._breaches
+            for sub, availability, target in zip(
+                batch_subs.tolist(),
+                breaches.availability[rows].tolist(),
+                breaches.target[rows].tolist(),
+                strict=True,
+            )
+        )
+        for (breaches, sub, breached, availability, target), is_charged, here in zip(
+            breached_rows, found, charged_here, strict=True
         ):
             if breached == cycle and is_charged:
                 base = here
@@ -287,10 +303,7 @@ class Billing:
             acc = int(customers.account[sub])
             account_text = customers.account_id(acc)
             late = "" if breached == cycle else f" (cycle {breached + 1}, late)"
-            description = (
-                f"SLA credit: availability {breach.availability:.4%} below "
-                f"{breach.target:.2%}{late}"
-            )
+            description = f"SLA credit: availability {availability:.4%} below {target:.2%}{late}"
             credited[tariff.product] = credited.get(tariff.product, 0) + credit
             if invoice_of_account[acc] < 0:  # no invoice this cycle: the credit waits
                 self.balance[acc] = self.balance.get(acc, 0) + credit
@@ -302,22 +315,22 @@ class Billing:
                         "sla_credit",
                         description,
                         1,
-                        f"-{tariff.credit_percent}%",
+                        unit_price[tariff.product],
                         -credit,
                     )
                 )
                 net[acc] -= credit
             new_credits.append(
                 SlaCredit(
-                    time_s=breach.time_s,
+                    time_s=breaches.time_s,
                     subscription=customers.subscription_id(sub),
                     account=account_text,
                     product=tariff.product,
                     cycle=breached,
-                    cycle_start_s=breach.cycle_start_s,
-                    cycle_end_s=breach.cycle_end_s,
-                    availability=breach.availability,
-                    target=breach.target,
+                    cycle_start_s=breaches.cycle_start_s,
+                    cycle_end_s=breaches.cycle_end_s,
+                    availability=availability,
+                    target=target,
                     credit_percent=percent[tariff.product],
                     amount=credit,
                     digits=digits,

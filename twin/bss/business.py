@@ -1,7 +1,7 @@
 """The BSS on the bus: catalog, customers, rating, billing and revenue wired together.
 
 :class:`BusinessSupport` subscribes to the feed (the run's start, the inventory, usage, business
-events, cell PM, the run's end) and to service assurance's :class:`~twin.oss.records.SlaBreach`
+events, cell PM, the run's end) and to service assurance's :class:`~twin.oss.records.SlaBreaches`
 records, and publishes its own (rated usage, invoices, SLA credits, the customer base) for the
 store. It must be subscribed after service assurance, so that a cycle's breaches reach billing
 before the cycle's invoices are issued. The ordering saga reaches customers and billing through
@@ -33,7 +33,7 @@ from twin.feed import (
     SubscriptionAdmitted,
     UsageBatch,
 )
-from twin.oss.records import SlaBreach
+from twin.oss.records import SlaBreaches
 
 __all__ = ["BusinessSupport"]
 
@@ -63,7 +63,7 @@ class BusinessSupport:
         bus.subscribe(InvoiceBatch, self._on_invoices)
         bus.subscribe(BusinessEvent, self._on_business)
         bus.subscribe(SubscriptionAdmitted, self._on_admitted)
-        bus.subscribe(SlaBreach, self.billing.on_breach)
+        bus.subscribe(SlaBreaches, self.billing.on_breaches)
         bus.subscribe(CellPmBatch, self.revenue.on_pm)
         bus.subscribe(RunEnded, self._on_end)
 

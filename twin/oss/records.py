@@ -17,7 +17,7 @@ __all__ = [
     "AnomalyFlags",
     "CrossedThreshold",
     "KpiBatch",
-    "SlaBreach",
+    "SlaBreaches",
     "ThresholdEvent",
 ]
 
@@ -128,24 +128,30 @@ class KpiBatch:
     network: Mapping[str, float]
 
 
-@dataclass(frozen=True, slots=True)  # hundreds of thousands in a national month
-class SlaBreach:
-    """A subscription's availability in one billing cycle below its product's SLA, as the twin
-    measured it (service assurance publishes it; billing credits it).
+@dataclass(frozen=True, eq=False)
+class SlaBreaches:
+    """The subscriptions whose availability in one billing cycle fell below their product's
+    SLA, as the twin measured it: one record per cycle closed (service assurance publishes it;
+    billing credits each breach). Columnar: a national month's cycle has 300,000.
 
     Cycles are monthly from the run's start; the last is partial, over the time simulated.
-    ``subscriber`` is the network's subscriber index (the feed's), ``availability`` the share of
-    the cycle the subscription had service by the twin's measure, ``target`` the product's
-    ``sla.availability``. ``time_s`` is when the twin knew it: the cycle's end or the run's.
+    ``subscriber`` is the network's subscriber index (the feed's), ascending; ``availability``
+    the share of the cycle the subscription had service by the twin's measure, ``target`` its
+    product's ``sla.availability``. ``time_s`` is when the twin knew it: the cycle's end or the
+    run's.
     """
 
     time_s: float
-    subscriber: int
-    product: str
     cycle_start_s: float
     cycle_end_s: float
-    availability: float
-    target: float
+    subscriber: np.ndarray  # int64
+    product: np.ndarray  # index into product_names
+    product_names: tuple[str, ...]
+    availability: np.ndarray
+    target: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subscriber)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,9 +15,9 @@ as an operator can:
 Cycles are calendar months from the run's start (the 31st's next cycle starts on the last day
 of a shorter month); the last is partial, over the time simulated. A subscription admitted
 during a cycle is measured from its admission. Availability = 1 - lost / time in the cycle; a
-breach when it is below its product's ``sla.availability``, published as a
-:class:`~twin.oss.records.SlaBreach` when the cycle is known complete: at its end (with the PM
-interval holding it settled, one interval later) or at the run's end.
+breach when it is below its product's ``sla.availability``. A cycle's breaches are published
+together (:class:`~twin.oss.records.SlaBreaches`, columnar) when the cycle is known complete:
+at its end (with the PM interval holding it settled, one interval later) or at the run's end.
 
 The work per interval is array arithmetic over cells (cumulative lost seconds per cell); a
 cycle's availabilities are one gather of those over the subscribers (a million in the national
@@ -45,7 +45,7 @@ from twin.feed import (
     SubscriptionAdmitted,
 )
 from twin.oss.inventory import InventoryMirror, impact
-from twin.oss.records import AlarmChange, AnomalyFlags, SlaBreach
+from twin.oss.records import AlarmChange, AnomalyFlags, SlaBreaches
 
 __all__ = ["ServiceAssurance", "billing_cycles"]
 
@@ -83,7 +83,7 @@ class _Window:
 
 class ServiceAssurance:
     """Measures availability per subscription and cycle from the feed and the twin's own
-    records (anomaly flags, alarms), and publishes :class:`SlaBreach` records.
+    records (anomaly flags, alarms), and publishes :class:`SlaBreaches` records.
 
     ``targets`` maps a product name to its ``sla.availability``; products without one are
     never in breach.
@@ -114,7 +114,7 @@ class ServiceAssurance:
         self._asleep_by_start: dict[float, np.ndarray] = {}
         self._windows: dict[tuple[int, float], _Window] = {}
         self._impact_cache: dict[str, np.ndarray] = {}
-        self.breaches: list[SlaBreach] = []
+        self.breaches: list[SlaBreaches] = []  # one per cycle with a breach
         self.ended = False
         bus.subscribe(RunStarted, self._on_start)
         bus.subscribe(Inventory, self._on_inventory)
@@ -245,18 +245,19 @@ class ServiceAssurance:
         target = self._product_target[self.sub_product[:n]]
         with np.errstate(invalid="ignore"):
             breached = np.flatnonzero(availability < target)
-        for subscriber in breached.tolist():
-            breach = SlaBreach(
+        if len(breached):
+            breaches = SlaBreaches(
                 time_s=known_s,
-                subscriber=subscriber,
-                product=self.product_names[self.sub_product[subscriber]],
                 cycle_start_s=start,
                 cycle_end_s=end,
-                availability=float(availability[subscriber]),
-                target=float(target[subscriber]),
+                subscriber=breached.astype(np.int64),
+                product=self.sub_product[breached],
+                product_names=tuple(self.product_names),
+                availability=availability[breached],
+                target=target[breached],
             )
-            self.breaches.append(breach)
-            self.bus.publish(breach)
+            self.breaches.append(breaches)
+            self.bus.publish(breaches)
         self._sub_base[:n] = lost_at_end[cell]
         self._cycle += 1
 
@@ -280,15 +281,21 @@ class ServiceAssurance:
         by_tower: dict[str, list[float]] = {}
         by_product: dict[str, int] = {}
         for b in self.breaches:
-            tower = self.cell_tower[self.sub_cell[b.subscriber]]
-            by_tower.setdefault(tower, []).append(b.availability)
-            by_product[b.product] = by_product.get(b.product, 0) + 1
+            cells = self.sub_cell[b.subscriber].tolist()
+            for cell, availability in zip(cells, b.availability.tolist(), strict=True):
+                by_tower.setdefault(self.cell_tower[cell], []).append(availability)
+            counts = np.bincount(b.product, minlength=len(b.product_names)).tolist()
+            for product, count in zip(b.product_names, counts, strict=True):
+                if count:
+                    by_product[product] = by_product.get(product, 0) + count
         worst = sorted(by_tower.items(), key=lambda item: (-len(item[1]), min(item[1]), item[0]))
         return {
             "cycles": [{"start_s": s, "end_s": e} for s, e in self.cycles],
             "targets": {p: self.targets[p] for p in sorted(self.targets)},
-            "breaches": len(self.breaches),
-            "breached_subscriptions": len({b.subscriber for b in self.breaches}),
+            "breaches": sum(len(b) for b in self.breaches),
+            "breached_subscriptions": len(
+                set().union(*(b.subscriber.tolist() for b in self.breaches))
+            ),
             "breaches_by_product": dict(sorted(by_product.items())),
             "worst_towers": [
                 {
