@@ -166,7 +166,7 @@ def test_an_sla_breach_is_credited_as_a_negative_line():
         "usage_records": None,
     }
     assert summary["revenue"]["at_risk"]["sla_credits"] == "0.57"
-    assert f.bss.billing.credits[0].invoice_id == "INV-1-ACC-1"
+    assert f.bss.billing.credits[0].invoice_ids() == ["INV-1-ACC-1"]
 
 
 def test_a_late_breach_goes_on_the_next_invoice_and_excess_credit_carries():

@@ -36,7 +36,6 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +65,7 @@ from twin.bss.records import (
     CustomerBase,
     InvoiceBatch,
     RatedUsage,
-    SlaCredit,
+    SlaCredits,
     account_id,
     subscription_id,
 )
@@ -117,7 +116,7 @@ RECORD_TYPES = (
     SlaBreaches,
     RatedUsage,
     InvoiceBatch,
-    SlaCredit,
+    SlaCredits,
     CustomerBase,
     RunEnded,
     SubscriptionReleased,
@@ -509,39 +508,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _record_rows(run_id: str, records: list[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """The rows ``(run_id, *fields)`` of records, built a column at a time: a numeric column
-    goes through one numpy array (its ``tolist`` gives Python values, as drivers want) instead
-    of a check per value."""
-    if not records:
-        return []
-    columns: list[Any] = [[run_id] * len(records)]
-    for values in zip(*map(attrgetter(*fields), records), strict=True):
-        if isinstance(values[0], str):
-            columns.append(values)
-            continue
-        array = np.asarray(values)
-        columns.append(array.tolist() if array.dtype.kind in "biuf" else values)
-    return list(zip(*columns, strict=True))
-
-
-# the record fields of a credits row, after the run id
-_CREDIT_FIELDS = (
-    "time_s",
-    "subscription",
-    "account",
-    "product",
-    "cycle",
-    "cycle_start_s",
-    "cycle_end_s",
-    "availability",
-    "target",
-    "credit_percent",
-    "amount",
-    "invoice_id",
-)
-
-
 def _alarm_values(a: AlarmChange) -> tuple[Any, ...]:
     """The values of :func:`_alarm_columns` for one alarm change."""
     return (
@@ -598,7 +564,6 @@ class Store:
         self._alarms_written: set[int] = set()
         # records written a row at a time in volume (SLA breaches, credits, alarm changes and
         # notifications): kept and written in one executemany per table by finish
-        self._credit_records: list[SlaCredit] = []
         self._pending: dict[str, list[tuple[Any, ...]]] = {
             notifications.name: [],
             alarm_history.name: [],
@@ -632,7 +597,7 @@ class Store:
             SagaStep: self._saga_step,
             RatedUsage: self._rated,
             InvoiceBatch: self._invoices,
-            SlaCredit: self._credit,
+            SlaCredits: self._credits,
             CustomerBase: self._customers,
         }
         handler = handlers.get(type(record))
@@ -640,9 +605,8 @@ class Store:
             handler(record)
 
     def finish(self) -> None:
-        """Write the alarms' latest states and the SLA breaches not yet written (the run's end
+        """Write the alarms' latest states and the alarm rows not yet written (the run's end
         does it too)."""
-        self._write_credits()
         for table in (notifications, alarm_history):
             rows, self._pending[table.name] = self._pending[table.name], []
             self._insert(table, rows)
@@ -977,10 +941,6 @@ class Store:
             ],
         )
 
-    def _write_credits(self) -> None:
-        credited, self._credit_records = self._credit_records, []
-        self._insert(credits, _record_rows(self.run_id, credited, _CREDIT_FIELDS))
-
     def _run_ended(self, _r: RunEnded) -> None:
         self.finish()
 
@@ -1120,10 +1080,27 @@ class Store:
                 },
             )
 
-    def _credit(self, c: SlaCredit) -> None:
-        self._credit_records.append(c)  # written as the breaches are
-        if len(self._credit_records) >= SQL_SLICE:
-            self._write_credits()
+    def _credits(self, c: SlaCredits) -> None:
+        n = len(c)
+        accounts = account_texts(c.account, c.account_labels)
+        self._insert_columns(
+            credits,
+            [
+                _Same(self.run_id),
+                c.time_s,
+                _Lazy(n, lambda i, j: _subscription_texts(c.subscription[i:j])),
+                _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
+                np.array(c.product_ids, dtype=object)[c.product],
+                c.breached_cycle,
+                c.cycle_start_s,
+                c.cycle_end_s,
+                c.availability,
+                c.target,
+                np.array(c.credit_percent, dtype=object)[c.product],
+                c.amount,
+                _Lazy(n, c.invoice_ids),
+            ],
+        )
 
     def _customers(self, c: CustomerBase) -> None:
         if not self._inventory_written:  # the start inventory's: written with it

@@ -32,13 +32,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 
 from twin.bss.catalog import Cycles, PriceBook, prorate_minor, to_minor_array
 from twin.bss.contracts import StepKey, StepRefused
 from twin.bss.customers import Customers
-from twin.bss.records import InvoiceBatch, InvoiceLine, RatedUsage, SlaCredit, invoice_id
+from twin.bss.records import InvoiceBatch, InvoiceLine, RatedUsage, SlaCredits
 from twin.oss.records import SlaBreaches
 
 __all__ = ["LINE_KINDS", "Billing", "BillingTotals"]
@@ -109,7 +110,7 @@ class Billing:
         self.totals = BillingTotals()
         self._fees: list[Decimal] = []  # every monthly fee billed, in order first seen
         self._fee_index: dict[Decimal, int] = {}
-        self.credits: list[SlaCredit] = []
+        self.credits: list[SlaCredits] = []  # one per cycle issued with any
         # told each group of recurring charges as it is billed: (cycle, from, days, per day)
         self.on_accrual: Callable[[int, float, int, Decimal], None] | None = None
 
@@ -264,8 +265,9 @@ class Billing:
         # the few other lines: SLA credits, credit brought and carried forward, tax
         extra: list[_Line] = []
         credited: dict[str, int] = {}
-        new_credits: list[SlaCredit] = []
-        percent = {t.product: str(t.credit_percent) for t in book.tariffs}  # one text each
+        # the credits' columns: time_s, subscription, account, product, breached cycle, cycle
+        # start and end, availability, target, amount, on an invoice
+        columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
         unit_price = {t.product: f"-{t.credit_percent}%" for t in book.tariffs}
         # each breached subscription's place among those charged this cycle (subs ascending)
         breached_subs = np.concatenate(
@@ -301,7 +303,6 @@ class Billing:
                 )
             )
             acc = int(customers.account[sub])
-            account_text = customers.account_id(acc)
             late = "" if breached == cycle else f" (cycle {breached + 1}, late)"
             description = f"SLA credit: availability {availability:.4%} below {target:.2%}{late}"
             credited[tariff.product] = credited.get(tariff.product, 0) + credit
@@ -320,25 +321,21 @@ class Billing:
                     )
                 )
                 net[acc] -= credit
-            new_credits.append(
-                SlaCredit(
-                    time_s=breaches.time_s,
-                    subscription=customers.subscription_id(sub),
-                    account=account_text,
-                    product=tariff.product,
-                    cycle=breached,
-                    cycle_start_s=breaches.cycle_start_s,
-                    cycle_end_s=breaches.cycle_end_s,
-                    availability=availability,
-                    target=target,
-                    credit_percent=percent[tariff.product],
-                    amount=credit,
-                    digits=digits,
-                    invoice_id=""
-                    if invoice_of_account[acc] < 0
-                    else invoice_id(cycle, account_text),
-                )
+            values = (
+                breaches.time_s,
+                sub,
+                acc,
+                int(customers.product[sub]),
+                breached,
+                breaches.cycle_start_s,
+                breaches.cycle_end_s,
+                availability,
+                target,
+                credit,
+                bool(invoice_of_account[acc] >= 0),
             )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
         self._breaches = []
         for acc, carried in sorted(self.balance.items()):
             if invoice_of_account[acc] >= 0 and carried:
@@ -417,7 +414,30 @@ class Billing:
                 for x in extra
             ),
         )
-        self.credits.extend(new_credits)
+        new_credits = None
+        if columns[0]:
+            time_s, sub_, acc_, product_, breached_, start_, end_, avail_, target_ = (
+                np.array(c) for c in columns[:9]
+            )
+            new_credits = SlaCredits(
+                cycle=cycle,
+                digits=digits,
+                account_labels=customers.account_labels(),
+                product_ids=tuple(t.product for t in tariffs),
+                credit_percent=tuple(str(t.credit_percent) for t in tariffs),
+                time_s=time_s.astype(float),
+                subscription=sub_.astype(np.int64),
+                account=acc_.astype(np.int64),
+                product=product_.astype(np.int64),
+                breached_cycle=breached_.astype(np.int64),
+                cycle_start_s=start_.astype(float),
+                cycle_end_s=end_.astype(float),
+                availability=avail_.astype(float),
+                target=target_.astype(float),
+                amount=np.array(columns[9], dtype=np.int64),
+                on_invoice=np.array(columns[10], dtype=bool),
+            )
+            self.credits.append(new_credits)
         # the totals; by product: recurring and usage less SLA credits
         t = self.totals
         t.invoices += len(accounts)
@@ -436,5 +456,5 @@ class Billing:
         self._data_over[:] = 0
         self._data_nano[:] = 0
         self.publish(batch)
-        for record in new_credits:
-            self.publish(record)
+        if new_credits is not None:
+            self.publish(new_credits)

@@ -136,7 +136,7 @@ class BusinessSupport:
         def money(minor: int) -> str:
             return str(decimal_from_minor(minor, digits))
 
-        sla = sum(c.amount for c in self.billing.credits)
+        sla = sum(int(c.amount.sum()) for c in self.billing.credits)
         billing = {
             "currency": self.book.currency,
             "invoices": t.invoices,

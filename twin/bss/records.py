@@ -16,7 +16,7 @@ __all__ = [
     "InvoiceBatch",
     "InvoiceLine",
     "RatedUsage",
-    "SlaCredit",
+    "SlaCredits",
     "describe_overage",
     "describe_recurring",
     "format_minor",
@@ -179,23 +179,46 @@ def format_minor(minor: int, digits: int) -> str:
     return f"{sign}{whole}.{part:0{digits}d}"
 
 
-@dataclass(frozen=True, slots=True)  # hundreds of thousands in a national month
-class SlaCredit:
-    """An SLA breach credited: on which invoice, for how much (minor units, positive)."""
+@dataclass(frozen=True, eq=False)
+class SlaCredits:
+    """The SLA breaches credited when one cycle's invoices were issued: on which invoice, for
+    how much (minor units, positive). Columnar, ids by ordinal (a national month's end has
+    300,000): subscription ``n`` is ``SUB-<n+1>``, accounts as :func:`account_id` names them.
 
-    time_s: float
-    subscription: str
-    account: str
-    product: str
+    ``breached_cycle`` is the cycle the breach was in: ``cycle``, or an earlier one for a breach
+    known late. ``on_invoice`` is False where the account had no invoice this cycle: the credit
+    waits in its balance, and its invoice id is empty.
+    """
+
     cycle: int
-    cycle_start_s: float
-    cycle_end_s: float
-    availability: float
-    target: float
-    credit_percent: str
-    amount: int  # minor units
     digits: int  # of the currency's minor unit
-    invoice_id: str
+    account_labels: Mapping[int, str]
+    product_ids: tuple[str, ...]
+    credit_percent: tuple[str, ...]  # per product, a decimal string
+    time_s: np.ndarray
+    subscription: np.ndarray
+    account: np.ndarray
+    product: np.ndarray  # index into product_ids
+    breached_cycle: np.ndarray
+    cycle_start_s: np.ndarray
+    cycle_end_s: np.ndarray
+    availability: np.ndarray
+    target: np.ndarray
+    amount: np.ndarray  # minor units
+    on_invoice: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.subscription)
+
+    def invoice_ids(self, first: int = 0, last: int | None = None) -> list[str]:
+        """Each credit's invoice id (``""`` for one waiting), of the rows ``first:last``."""
+        rows = slice(first, last)
+        return [
+            invoice_id(self.cycle, account_id(a, self.account_labels)) if on else ""
+            for a, on in zip(
+                self.account[rows].tolist(), self.on_invoice[rows].tolist(), strict=True
+            )
+        ]
 
 
 @dataclass(frozen=True, eq=False)
