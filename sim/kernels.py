@@ -27,10 +27,17 @@ loaded; numpy below that. The choice changes the time taken, never a result.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "erlang_loss", "erlang_loss_lockstep", "sort_cell_major"]
+__all__ = [
+    "COMPILED_FROM",
+    "compiled_voice_catch_up",
+    "erlang_loss",
+    "erlang_loss_lockstep",
+    "sort_cell_major",
+]
 
 # Calls (or keys) in one piece from which the compiled code is loaded: a national segment has
 # about 140,000 calls, a metro one (scenarios/metro.yaml) at most 2,700.
@@ -57,6 +64,16 @@ def erlang_loss(
 
         return erlang_loss_per_cell(slot_end, slot_sub, n, time, duration, sub)
     return erlang_loss_lockstep(slot_end, slot_sub, n, time, duration, sub)
+
+
+def compiled_voice_catch_up(arrivals: int) -> Callable[..., int] | None:
+    """:func:`sim.compiled.voice_catch_up` for a piece of ``arrivals`` voice arrivals large
+    enough, or once numba is loaded; None below that (the caller's numpy reference runs)."""
+    if _compiled_ready(arrivals):
+        from sim.compiled import voice_catch_up
+
+        return voice_catch_up
+    return None
 
 
 def sort_cell_major(key: np.ndarray, counts: np.ndarray) -> np.ndarray:

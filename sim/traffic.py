@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernels import erlang_loss, sort_cell_major
+from sim.kernels import compiled_voice_catch_up, erlang_loss, sort_cell_major
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -241,6 +241,7 @@ class TrafficKernel:
         self.usage_voice_s = np.zeros(subscribers.count)
         self.usage_data_mb = np.zeros(subscribers.count)
         self._scratch = np.zeros(subscribers.count)  # all zero between uses (_add_by_subscriber)
+        self._pending = np.zeros(subscribers.count, dtype=bool)  # all False between uses
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
@@ -315,10 +316,11 @@ class TrafficKernel:
 
     def add_subscriber(self, cell: int, product: int) -> int:
         index = self.subscribers.add(cell, product)
-        for name in ("usage_voice_s", "usage_data_mb", "_scratch"):
+        for name in ("usage_voice_s", "usage_data_mb", "_scratch", "_pending"):
             arr = getattr(self, name)
             if len(arr) < self.subscribers.count:
-                setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
+                grow = np.zeros(max(16, len(arr) // 2), dtype=arr.dtype)
+                setattr(self, name, np.concatenate([arr, grow]))
         return index
 
     def release_subscriber(self, index: int) -> bool:
@@ -427,12 +429,18 @@ class TrafficKernel:
         arrivals = self._voice
         if arrivals is None or (cells is not None and len(cells) == 0):
             return
+        if self._voice_first is None:
+            self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
         if cells is None:
             index = np.arange(len(arrivals.cell))
+            if self._voice_compiled(np.arange(self.n_cells), len(index)):
+                self._voice_done[:] = self.now
+                return
         else:
-            if self._voice_first is None:
-                self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
             first, last = self._voice_first[cells], self._voice_first[cells + 1]
+            if self._voice_compiled(cells, int((last - first).sum())):
+                self._voice_done[cells] = self.now
+                return
             index = _ranges(first, last)
         time = arrivals.time[index]
         index = index[(time >= self._voice_done[arrivals.cell[index]]) & (time < self.now)]
@@ -444,8 +452,51 @@ class TrafficKernel:
         if pick is not None:
             self._voice_piece(pick)
 
+    def _voice_compiled(self, cells: np.ndarray, arrivals: int) -> bool:
+        """Catch up ``cells`` (up to ``now``) in one compiled pass, if a piece of ``arrivals``
+        is worth the compiled code (:mod:`sim.kernels`); whether it did.
+
+        The same decisions, counters and usage, to the bit, as :meth:`_voice_piece` on the
+        arrivals :meth:`_catch_up_voice` picks (``tests/test_kernels.py``).
+        """
+        fused = compiled_voice_catch_up(arrivals)
+        if fused is None:
+            return False
+        voice = self._voice
+        assert voice is not None and self._voice_first is not None
+        c = self.counters
+        fused(
+            cells,
+            voice.time,
+            voice.size,
+            voice.sub,
+            self._voice_first[cells],
+            self._voice_first[cells + 1],
+            self._voice_done,
+            self.now,
+            np.array(self._cuts, dtype=float),
+            self.asleep,
+            self.subscribers.released,
+            self.in_service,
+            self.slot_end,
+            self.slot_sub,
+            c.voice_offered,
+            c.voice_failed,
+            c.voice_carried,
+            c.voice_blocked,
+            c.offered_es,
+            c.carried_es,
+            self.usage_voice_s,
+            self._scratch,
+            self._pending,
+        )
+        return True
+
     def _voice_piece(self, pick: np.ndarray) -> None:
-        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order)."""
+        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order).
+
+        The numpy reference for pieces too small for the compiled pass
+        (:meth:`_voice_compiled`), which gives the same bits."""
         arrivals = self._voice
         assert arrivals is not None
         cell, time, duration, sub = (
