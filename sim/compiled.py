@@ -187,9 +187,9 @@ def voice_catch_up(
     return calls
 
 
-# Blocks up to this long are sorted by insertion (a handful of arrivals per cell and segment is
-# the common case at national scale); longer ones by numpy's sort, compiled.
-_INSERTION_MAX = 48
+# Blocks up to this long are sorted by insertion alone (a handful of arrivals per cell and
+# segment is the common case at national scale); longer ones are first spread into buckets.
+_INSERTION_MAX = 16
 
 
 @compiled
@@ -199,19 +199,46 @@ def sort_within_cells(key: np.ndarray, counts: np.ndarray) -> np.ndarray:  # pra
     For the arrivals' keys, cell + fraction with the cells in increasing order, every block
     lies within [cell, cell + 1] and above the blocks before it, so sorting each block gives
     exactly ``numpy.sort(key)``: the same values in the same order, so the same draws.
+
+    A block of *m* keys longer than :data:`_INSERTION_MAX` is first spread into *m* equal
+    buckets between its least and greatest key (a counting sort on the bucket), which leaves
+    the uniform fractions nearly in order; an insertion sort then finishes every block, so
+    the result is sorted whatever the buckets did. About 10 ns per key for blocks of 150 keys,
+    against 35 for numba's quicksort (docs/kernels.md).
     """
     start = 0
+    spread = np.empty(0)
+    bucket_end = np.empty(0, dtype=np.int64)
     for block in range(len(counts)):
-        end = start + counts[block]
-        if end - start > _INSERTION_MAX:
-            key[start:end].sort()
-        else:
+        m = counts[block]
+        end = start + m
+        if m > _INSERTION_MAX:
+            if len(spread) < m:
+                spread = np.empty(2 * m)
+                bucket_end = np.empty(2 * m + 1, dtype=np.int64)
+            lo = key[start]
+            hi = key[start]
             for i in range(start + 1, end):
-                value = key[i]
-                j = i - 1
-                while j >= start and key[j] > value:
-                    key[j + 1] = key[j]
-                    j -= 1
-                key[j + 1] = value
+                lo = min(lo, key[i])
+                hi = max(hi, key[i])
+            scale = m / (hi - lo) if hi > lo else np.inf
+            if scale < np.inf:  # else all equal, or too close to spread (a subnormal width)
+                bucket_end[: m + 1] = 0
+                for i in range(start, end):
+                    bucket_end[min(int((key[i] - lo) * scale), m - 1) + 1] += 1
+                for b in range(m):
+                    bucket_end[b + 1] += bucket_end[b]
+                for i in range(start, end):
+                    b = min(int((key[i] - lo) * scale), m - 1)
+                    spread[bucket_end[b]] = key[i]
+                    bucket_end[b] += 1
+                key[start:end] = spread[:m]
+        for i in range(start + 1, end):
+            value = key[i]
+            j = i - 1
+            while j >= start and key[j] > value:
+                key[j + 1] = key[j]
+                j -= 1
+            key[j + 1] = value
         start = end
     return key

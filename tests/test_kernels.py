@@ -207,6 +207,28 @@ def test_sorting_each_cell_alone_keeps_a_fraction_rounded_up_to_the_next_cell():
     assert sort_within_cells(key.copy(), counts).tolist() == expected == np.sort(key).tolist()
 
 
+@pytest.mark.parametrize(
+    "block",
+    [
+        [7.0] * 40,  # all equal: nothing to spread
+        [7.25] * 39 + [7.5],  # all in the first bucket but one in the last
+        [7.0 + k / 64 for k in range(64)][::-1],  # every bucket one key, in reverse
+        [1e-323, 0.0, 5e-324] * 10,  # a subnormal width: 30 / 1e-323 overflows to inf
+        [7 + np.nextafter(1.0, 0.0)] * 3 + [7.5] * 30,  # a fraction rounded up to 8.0
+    ],
+)
+def test_spreading_a_long_block_into_buckets_still_sorts_it(block):
+    # Blocks over 16 keys are spread into buckets between their least and greatest key before
+    # the insertion sort: hand-made blocks where the buckets cannot help, checked against
+    # numpy's sort with a short block on either side.
+    key = np.array([6.5, 6.25, *block, 9.5, 9.0])
+    counts = np.array([2, len(block), 2])
+    assert (
+        sort_within_cells(key.copy(), counts).tobytes()
+        == np.concatenate([np.sort(key[:2]), np.sort(key[2:-2]), np.sort(key[-2:])]).tobytes()
+    )
+
+
 def test_either_size_of_piece_gets_the_reference_decisions():
     # Below COMPILED_FROM calls erlang_loss may run numpy, above it numba: the same decisions
     # and channels as the reference either way, and the sort the same as numpy's.
