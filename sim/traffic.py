@@ -432,46 +432,43 @@ class TrafficKernel:
         if self._voice_first is None:
             self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
         if cells is None:
-            index = np.arange(len(arrivals.cell))
-            if self._voice_compiled(np.arange(self.n_cells), len(index)):
-                self._voice_done[:] = self.now
-                return
-        else:
-            first, last = self._voice_first[cells], self._voice_first[cells + 1]
-            if self._voice_compiled(cells, int((last - first).sum())):
-                self._voice_done[cells] = self.now
-                return
-            index = _ranges(first, last)
+            cells = np.arange(self.n_cells)
+        first, last = self._voice_first[cells], self._voice_first[cells + 1]
+        if not self._voice_compiled(cells, first, last):
+            self._voice_reference(first, last)
+        self._voice_done[cells] = self.now
+
+    def _voice_reference(self, first: np.ndarray, last: np.ndarray) -> None:
+        """Offer the arrivals ``first[r]:last[r]`` (one cell's each) that fall between where
+        their cell was left and ``now``: numpy, :meth:`_voice_piece`."""
+        arrivals = self._voice
+        assert arrivals is not None
+        index = _ranges(first, last)
         time = arrivals.time[index]
         index = index[(time >= self._voice_done[arrivals.cell[index]]) & (time < self.now)]
-        if cells is None:
-            self._voice_done[:] = self.now
-        else:
-            self._voice_done[cells] = self.now
         pick = self._heard(arrivals, index if len(index) else None)
         if pick is not None:
             self._voice_piece(pick)
 
-    def _voice_compiled(self, cells: np.ndarray, arrivals: int) -> bool:
-        """Catch up ``cells`` (up to ``now``) in one compiled pass, if a piece of ``arrivals``
-        is worth the compiled code (:mod:`sim.kernels`); whether it did.
+    def _voice_compiled(self, cells: np.ndarray, first: np.ndarray, last: np.ndarray) -> bool:
+        """:meth:`_voice_reference` in one compiled pass (:func:`sim.compiled.voice_catch_up`),
+        if that many arrivals are worth the compiled code (:mod:`sim.kernels`); whether it ran.
 
-        The same decisions, counters and usage, to the bit, as :meth:`_voice_piece` on the
-        arrivals :meth:`_catch_up_voice` picks (``tests/test_kernels.py``).
+        The same decisions, counters and usage, to the bit (``tests/test_kernels.py``).
         """
-        fused = compiled_voice_catch_up(arrivals)
+        fused = compiled_voice_catch_up(int((last - first).sum()))
         if fused is None:
             return False
         voice = self._voice
-        assert voice is not None and self._voice_first is not None
+        assert voice is not None
         c = self.counters
         fused(
             cells,
             voice.time,
             voice.size,
             voice.sub,
-            self._voice_first[cells],
-            self._voice_first[cells + 1],
+            first,
+            last,
             self._voice_done,
             self.now,
             np.array(self._cuts, dtype=float),
@@ -495,7 +492,7 @@ class TrafficKernel:
     def _voice_piece(self, pick: np.ndarray) -> None:
         """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order).
 
-        The numpy reference for pieces too small for the compiled pass
+        The numpy reference, for pieces too small for the compiled pass
         (:meth:`_voice_compiled`), which gives the same bits."""
         arrivals = self._voice
         assert arrivals is not None
