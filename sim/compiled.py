@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["compiled", "erlang_loss_per_cell", "sort_within_cells", "voice_catch_up"]
+__all__ = [
+    "compiled",
+    "erlang_loss_per_cell",
+    "pick_subscribers",
+    "sort_within_cells",
+    "voice_catch_up",
+]
 
 
 def compiled(function: Callable[..., Any]) -> Any:
@@ -242,3 +248,20 @@ def sort_within_cells(key: np.ndarray, counts: np.ndarray) -> np.ndarray:  # pra
             key[j + 1] = value
         start = end
     return key
+
+
+@compiled
+def pick_subscribers(
+    by_cell: np.ndarray,
+    cell_first: np.ndarray,
+    cell_count: np.ndarray,
+    cell: np.ndarray,
+    uniform: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled; tested against SubscriberBase.pick's numpy
+    """For each arrival, the subscriber ``uniform`` picks among those homed on its cell:
+    ``SubscriberBase.pick``'s numpy, one arrival at a time."""
+    sub = np.empty(len(cell), dtype=np.int64)
+    for i in range(len(cell)):
+        c = cell[i]
+        sub[i] = by_cell[cell_first[c] + np.int64(uniform[i] * cell_count[c])]
+    return sub

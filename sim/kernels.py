@@ -17,23 +17,32 @@ breaks them. Two implementations make the same decisions and leave the same chan
 *Arrivals' sort.* ``_Arrivals.draw`` sorts cell + fraction keys to get the arrivals
 cell-major and in time order; :func:`sim.compiled.sort_within_cells` sorts each cell's block
 alone, which gives the same array as ``numpy.sort``, so the same draws.
+:func:`sim.compiled.pick_subscribers` then picks the callers as ``SubscriberBase.pick`` does
+with numpy.
+
+*Voice catch-up.* :func:`sim.compiled.voice_catch_up` makes the loss decisions and, in the
+same pass, the per-cell counts, the erlang-seconds per cell and piece and the usage per
+subscriber, adding the floats in the order of ``TrafficKernel._voice_reference`` (numpy,
+which calls :func:`erlang_loss`), so the same bits.
 
 *Which one runs.* Loading numba costs 0.6 to 0.9 s of a run (docs/kernels.md), more than the
-compiled code saves on a small network. :func:`erlang_loss` and :func:`sort_cell_major` use the
-compiled code for a piece of work of at least :data:`COMPILED_FROM` items, or once it is
-loaded; numpy below that. The choice changes the time taken, never a result.
+compiled code saves on a small network. :func:`erlang_loss`, :func:`sort_cell_major` and
+:func:`compiled_kernel` give the compiled code for a piece of work of at least
+:data:`COMPILED_FROM` items, or once it is loaded; numpy below that. The choice changes the
+time taken, never a result.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "COMPILED_FROM",
-    "compiled_voice_catch_up",
+    "compiled_kernel",
     "erlang_loss",
     "erlang_loss_lockstep",
     "sort_cell_major",
@@ -66,13 +75,14 @@ def erlang_loss(
     return erlang_loss_lockstep(slot_end, slot_sub, n, time, duration, sub)
 
 
-def compiled_voice_catch_up(arrivals: int) -> Callable[..., int] | None:
-    """:func:`sim.compiled.voice_catch_up` for a piece of ``arrivals`` voice arrivals large
-    enough, or once numba is loaded; None below that (the caller's numpy reference runs)."""
-    if _compiled_ready(arrivals):
-        from sim.compiled import voice_catch_up
+def compiled_kernel(name: str, items: int) -> Callable[..., Any] | None:
+    """The function ``name`` of :mod:`sim.compiled` for a piece of work of ``items`` (calls,
+    arrivals) large enough, or once numba is loaded; None below that: the caller's numpy
+    reference runs (``TrafficKernel._voice_reference``, ``SubscriberBase.pick``)."""
+    if _compiled_ready(items):
+        import sim.compiled
 
-        return voice_catch_up
+        return getattr(sim.compiled, name)
     return None
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernels import compiled_voice_catch_up, erlang_loss, sort_cell_major
+from sim.kernels import compiled_kernel, erlang_loss, sort_cell_major
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -159,6 +159,10 @@ class SubscriberBase:
         """Return one subscriber per entry of ``cells``, chosen by ``uniform`` in [0, 1)."""
         if self._dirty:
             self._index()
+        fused = compiled_kernel("pick_subscribers", len(cells))
+        if fused is not None:  # the same picks in one pass (sim.compiled)
+            picked = fused(self._by_cell, self._cell_first, self.cell_count, cells, uniform)
+            return np.asarray(picked)
         offset = (uniform * self.cell_count[cells]).astype(np.int64)
         return np.asarray(self._by_cell[self._cell_first[cells] + offset])
 
@@ -456,7 +460,7 @@ class TrafficKernel:
 
         The same decisions, counters and usage, to the bit (``tests/test_kernels.py``).
         """
-        fused = compiled_voice_catch_up(int((last - first).sum()))
+        fused = compiled_kernel("voice_catch_up", int((last - first).sum()))
         if fused is None:
             return False
         voice = self._voice
