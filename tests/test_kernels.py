@@ -72,6 +72,19 @@ def test_equal_end_times_go_to_the_lowest_channel(kernel):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
+def test_minus_zero_and_zero_end_times_tie(kernel):
+    # -0.0 == 0.0 for floats: the compiled kernel compares end times as integers with the sign
+    # bit cleared, so the two tie there too and the lower channel wins, as numpy's argmin
+    # picks it. (The simulator never makes -0.0; the case pins the comparison.)
+    slot_end = np.array([[2.0, 0.0, -0.0, 1.0], [3.0, -0.0, 0.0, np.inf]])
+    slot_sub = np.full((2, 4), -1, dtype=np.int64)
+    carried = _offer(kernel, slot_end, slot_sub, [1, 1], [0.0, 0.5], [4.0, 4.0], [7, 8])
+    assert carried.tolist() == [True, True]
+    assert slot_end.tolist() == [[2.0, 4.0, 0.0, 1.0], [3.0, 4.5, 0.0, np.inf]]
+    assert slot_sub.tolist() == [[-1, 7, -1, -1], [-1, 8, -1, -1]]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_channels_a_cell_lacks_are_never_used(kernel):
     # Cell 0 has 1 channel of the 3 columns (the others end at infinity, as TrafficKernel
     # builds them), cell 1 has none at all, cell 2 has no arrivals: cell 0 carries one call at
