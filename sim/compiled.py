@@ -97,6 +97,7 @@ def voice_catch_up(
     cuts: np.ndarray,
     asleep: np.ndarray,
     released: np.ndarray,
+    any_released: bool,
     in_service: np.ndarray,
     slot_end: np.ndarray,
     slot_sub: np.ndarray,
@@ -112,9 +113,10 @@ def voice_catch_up(
 ) -> int:  # pragma: no cover - compiled; tested against TrafficKernel's numpy reference
     """Offer a segment's voice arrivals ``first[r]:last[r]`` (those of cell ``cells[r]``, in
     time order) that fall in ``[done[cell], now)``, leaving out sleeping cells and released
-    subscribers; count them and credit the carried calls' seconds. Returns the calls offered.
+    subscribers (looked up only if ``any_released``); count them and credit the carried calls'
+    seconds. Returns the calls offered.
 
-    One pass instead of the numpy reference's (``TrafficKernel._voice_piece_reference``), with
+    One pass instead of the numpy reference's (``TrafficKernel._voice_reference``), with
     every float added in the reference's order: per cell, each piece's seconds (between the
     ``cuts``) summed from 0.0 and added to the cell's total piece after piece; per subscriber,
     piece after piece, the piece's carried seconds summed from 0.0 in arrival order, added to
@@ -139,7 +141,7 @@ def voice_catch_up(
         c = cells[r]
         for i in range(first[r], last[r]):
             t = time[i]
-            if t < done[c] or t >= now or asleep[c] or released[sub[i]]:
+            if t < done[c] or t >= now or asleep[c] or (any_released and released[sub[i]]):
                 continue
             while piece < len(cuts) and cuts[piece] <= t:  # searchsorted(cuts, t, "right")
                 piece += 1

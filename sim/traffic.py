@@ -478,6 +478,7 @@ class TrafficKernel:
             np.array(self._cuts, dtype=float),
             self.asleep,
             self.subscribers.released,
+            self.subscribers.any_released,
             self.in_service,
             self.slot_end,
             self.slot_sub,
