@@ -455,6 +455,7 @@ def main() -> None:
         help="whole run on a large voice-only network against plain SimPy on a smaller copy",
     )
     per_second.add_argument("--base", help="git revision to measure too, interleaved")
+    per_second.add_argument("--base-dir", type=Path, help="or the code in this directory")
     per_second.add_argument("--towers", type=int, default=300)
     per_second.add_argument("--hours", type=int, default=240)
     per_second.add_argument("--baseline-towers", type=int, default=40)
@@ -595,6 +596,7 @@ def main() -> None:
     elif args.command == "calls-per-second":
         bench_calls_per_second(
             args.base,
+            args.base_dir,
             args.towers,
             args.hours,
             args.baseline_towers,

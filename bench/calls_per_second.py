@@ -12,8 +12,10 @@ a smaller copy: the same generator, towers, channels and calls per cell per hour
 and hours. Both report blocking next to Erlang B over their cells, weighted by each cell's
 offered load. With ``--base REV`` the same runs are made on that revision too, interleaved with
 the working tree's and the baseline's (A B baseline, A B baseline), so all see the same machine
-load; the ratios are of the medians. The simulation alone (in-process, no twin, a sink that
-only counts) is timed for each code as well, since the whole run also carries the store.
+load; the ratios are of the medians. ``--base-dir DIR`` does the same with the code in DIR (a
+checkout made beforehand, e.g. ``git archive REV | tar -x -C DIR``). The simulation alone
+(in-process, no twin, a sink that only counts) is timed for each code as well, since the whole
+run also carries the store.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def _simulate_only(code: Path, scenario: Path) -> tuple[int, float]:
 
 def bench_calls_per_second(
     base: str | None,
+    base_dir: Path | None,
     towers: int,
     hours: int,
     baseline_towers: int,
@@ -124,7 +127,9 @@ def bench_calls_per_second(
         path = Path(tmp) / "large.yaml"
         path.write_text(yaml.safe_dump(large))
         codes = [("working tree", ROOT)]
-        if base is not None:
+        if base_dir is not None:  # a checkout already made: no worktree added to the repo
+            codes.insert(0, (str(base_dir), base_dir))
+        elif base is not None:
             checkout = Path(tmp) / "base"
             subprocess.run(
                 ["git", "worktree", "add", "--detach", "-q", str(checkout), base],
@@ -167,7 +172,7 @@ def bench_calls_per_second(
                     )
                 )
         finally:
-            if base is not None:
+            if base is not None and base_dir is None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=ROOT)
 
     per_cell, channels = _cells_of(large)

@@ -17,20 +17,36 @@ breaks them. Two implementations make the same decisions and leave the same chan
 *Arrivals' sort.* ``_Arrivals.draw`` sorts cell + fraction keys to get the arrivals
 cell-major and in time order; :func:`sim.compiled.sort_within_cells` sorts each cell's block
 alone, which gives the same array as ``numpy.sort``, so the same draws.
+:func:`sim.compiled.pick_subscribers` then picks the callers as ``SubscriberBase.pick`` does
+with numpy.
+
+*Voice catch-up.* :func:`sim.compiled.voice_catch_up` makes the loss decisions and, in the
+same pass, the per-cell counts, the erlang-seconds per cell and piece and the usage per
+subscriber, adding the floats in the order of ``TrafficKernel._voice_reference`` (numpy,
+which calls :func:`erlang_loss`), so the same bits.
 
 *Which one runs.* Loading numba costs 0.6 to 0.9 s of a run (docs/kernels.md), more than the
-compiled code saves on a small network. :func:`erlang_loss` and :func:`sort_cell_major` use the
-compiled code for a piece of work of at least :data:`COMPILED_FROM` items, or once it is
-loaded; numpy below that. The choice changes the time taken, never a result.
+compiled code saves on a small network. :func:`erlang_loss`, :func:`sort_cell_major` and
+:func:`compiled_kernel` give the compiled code for a piece of work of at least
+:data:`COMPILED_FROM` items, or once it is loaded; numpy below that. The choice changes the
+time taken, never a result.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "erlang_loss", "erlang_loss_lockstep", "sort_cell_major"]
+__all__ = [
+    "COMPILED_FROM",
+    "compiled_kernel",
+    "erlang_loss",
+    "erlang_loss_lockstep",
+    "sort_cell_major",
+]
 
 # Calls (or keys) in one piece from which the compiled code is loaded: a national segment has
 # about 140,000 calls, a metro one (scenarios/metro.yaml) at most 2,700.
@@ -57,6 +73,17 @@ def erlang_loss(
 
         return erlang_loss_per_cell(slot_end, slot_sub, n, time, duration, sub)
     return erlang_loss_lockstep(slot_end, slot_sub, n, time, duration, sub)
+
+
+def compiled_kernel(name: str, items: int) -> Callable[..., Any] | None:
+    """The function ``name`` of :mod:`sim.compiled` for a piece of work of ``items`` (calls,
+    arrivals) large enough, or once numba is loaded; None below that: the caller's numpy
+    reference runs (``TrafficKernel._voice_reference``, ``SubscriberBase.pick``)."""
+    if _compiled_ready(items):
+        import sim.compiled
+
+        return getattr(sim.compiled, name)
+    return None
 
 
 def sort_cell_major(key: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernels import erlang_loss, sort_cell_major
+from sim.kernels import compiled_kernel, erlang_loss, sort_cell_major
 from twin.feed import CELL_EVENT_COUNTERS
 
 __all__ = [
@@ -159,6 +159,10 @@ class SubscriberBase:
         """Return one subscriber per entry of ``cells``, chosen by ``uniform`` in [0, 1)."""
         if self._dirty:
             self._index()
+        fused = compiled_kernel("pick_subscribers", len(cells))
+        if fused is not None:  # the same picks in one pass (sim.compiled)
+            picked = fused(self._by_cell, self._cell_first, self.cell_count, cells, uniform)
+            return np.asarray(picked)
         offset = (uniform * self.cell_count[cells]).astype(np.int64)
         return np.asarray(self._by_cell[self._cell_first[cells] + offset])
 
@@ -241,6 +245,7 @@ class TrafficKernel:
         self.usage_voice_s = np.zeros(subscribers.count)
         self.usage_data_mb = np.zeros(subscribers.count)
         self._scratch = np.zeros(subscribers.count)  # all zero between uses (_add_by_subscriber)
+        self._pending = np.zeros(subscribers.count, dtype=bool)  # all False between uses
         self._segment_end = 0.0
         self._voice: _Arrivals | None = None
         self._data: _Arrivals | None = None
@@ -315,10 +320,11 @@ class TrafficKernel:
 
     def add_subscriber(self, cell: int, product: int) -> int:
         index = self.subscribers.add(cell, product)
-        for name in ("usage_voice_s", "usage_data_mb", "_scratch"):
+        for name in ("usage_voice_s", "usage_data_mb", "_scratch", "_pending"):
             arr = getattr(self, name)
             if len(arr) < self.subscribers.count:
-                setattr(self, name, np.concatenate([arr, np.zeros(max(16, len(arr) // 2))]))
+                grow = np.zeros(max(16, len(arr) // 2), dtype=arr.dtype)
+                setattr(self, name, np.concatenate([arr, grow]))
         return index
 
     def release_subscriber(self, index: int) -> bool:
@@ -427,25 +433,72 @@ class TrafficKernel:
         arrivals = self._voice
         if arrivals is None or (cells is not None and len(cells) == 0):
             return
+        if self._voice_first is None:
+            self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
         if cells is None:
-            index = np.arange(len(arrivals.cell))
-        else:
-            if self._voice_first is None:
-                self._voice_first = np.searchsorted(arrivals.cell, np.arange(self.n_cells + 1))
-            first, last = self._voice_first[cells], self._voice_first[cells + 1]
-            index = _ranges(first, last)
+            cells = np.arange(self.n_cells)
+        first, last = self._voice_first[cells], self._voice_first[cells + 1]
+        if not self._voice_compiled(cells, first, last):
+            self._voice_reference(first, last)
+        self._voice_done[cells] = self.now
+
+    def _voice_reference(self, first: np.ndarray, last: np.ndarray) -> None:
+        """Offer the arrivals ``first[r]:last[r]`` (one cell's each) that fall between where
+        their cell was left and ``now``: numpy, :meth:`_voice_piece`."""
+        arrivals = self._voice
+        assert arrivals is not None
+        index = _ranges(first, last)
         time = arrivals.time[index]
         index = index[(time >= self._voice_done[arrivals.cell[index]]) & (time < self.now)]
-        if cells is None:
-            self._voice_done[:] = self.now
-        else:
-            self._voice_done[cells] = self.now
         pick = self._heard(arrivals, index if len(index) else None)
         if pick is not None:
             self._voice_piece(pick)
 
+    def _voice_compiled(self, cells: np.ndarray, first: np.ndarray, last: np.ndarray) -> bool:
+        """:meth:`_voice_reference` in one compiled pass (:func:`sim.compiled.voice_catch_up`),
+        if that many arrivals are worth the compiled code (:mod:`sim.kernels`); whether it ran.
+
+        The same decisions, counters and usage, to the bit (``tests/test_kernels.py``).
+        """
+        fused = compiled_kernel("voice_catch_up", int((last - first).sum()))
+        if fused is None:
+            return False
+        voice = self._voice
+        assert voice is not None
+        c = self.counters
+        fused(
+            cells,
+            voice.time,
+            voice.size,
+            voice.sub,
+            first,
+            last,
+            self._voice_done,
+            self.now,
+            np.array(self._cuts, dtype=float),
+            self.asleep,
+            self.subscribers.released,
+            self.subscribers.any_released,
+            self.in_service,
+            self.slot_end,
+            self.slot_sub,
+            c.voice_offered,
+            c.voice_failed,
+            c.voice_carried,
+            c.voice_blocked,
+            c.offered_es,
+            c.carried_es,
+            self.usage_voice_s,
+            self._scratch,
+            self._pending,
+        )
+        return True
+
     def _voice_piece(self, pick: np.ndarray) -> None:
-        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order)."""
+        """Offer the voice arrivals ``pick`` (cell-major, each cell's in time order).
+
+        The numpy reference, for pieces too small for the compiled pass
+        (:meth:`_voice_compiled`), which gives the same bits."""
         arrivals = self._voice
         assert arrivals is not None
         cell, time, duration, sub = (
