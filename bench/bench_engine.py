@@ -457,7 +457,7 @@ def main() -> None:
     per_second.add_argument("--base", help="git revision to measure too, interleaved")
     per_second.add_argument("--base-dir", type=Path, help="or the code in this directory")
     per_second.add_argument("--towers", type=int, default=300)
-    per_second.add_argument("--hours", type=int, default=240)
+    per_second.add_argument("--hours", type=int, default=480)  # start-up under a tenth
     per_second.add_argument("--baseline-towers", type=int, default=40)
     per_second.add_argument("--baseline-hours", type=int, default=6)
     per_second.add_argument("--erlangs", type=float, default=20.0, help="offered per cell")

@@ -1,7 +1,7 @@
 """Calls per second of the whole ``telcotwin run`` on a large voice-only network, against plain
 SimPy on a smaller copy with the same load per cell.
 
-    python bench/bench_engine.py calls-per-second [--base REV] [--towers 300] [--hours 240]
+    python bench/bench_engine.py calls-per-second [--base REV] [--towers 300] [--hours 480]
 
 The large network is big enough that start-up (interpreter, imports, validation, network and
 subscriber build, the store's set-up, numba loading its compiled kernel, summary.json) is under
