@@ -268,3 +268,38 @@ def test_account_texts_made_by_arrow_equal_the_ids_made_one_by_one():
     invoices = account_texts(ordinals, labels, prefix="INV-3-").to_pylist()
     assert invoices == [None if a < 0 else invoice_id(2, account_id(a, labels)) for a in ordinals]
     assert account_texts(np.zeros(0, dtype=np.int64), {}).to_pylist() == []
+
+
+def test_sqlite_invoice_rows_made_from_numbers_equal_the_general_ones(tmp_path):
+    # On SQLite the store binds each invoice's account number and total and lets SQLite make
+    # the ids' texts (Store._sqlite_invoices); the accounts the saga named go the general way,
+    # in their place. The rows, in order, must be those the general insert writes.
+    from types import SimpleNamespace
+
+    from sqlalchemy import text
+
+    from twin.bss.records import InvoiceBatch
+    from twin.store import Store, open_engine
+
+    labels = {3: "Acme Ltd", 5: "ACC-77"}
+    account = np.array([0, 1, 3, 4, 5, 9, 12345])
+    total = np.array([515, 0, 2231, 7, 99, 1, 10**12])
+    batch = SimpleNamespace(
+        cycle=1, invoice_account=account, invoice_total=total, account_labels=labels
+    )
+    batch.account_id = lambda ordinal: InvoiceBatch.account_id(batch, ordinal)
+    batch.invoice_id = lambda index: InvoiceBatch.invoice_id(batch, index)
+    expected = [
+        ("run-1", f"INV-2-{a}", a, 1, int(t))
+        for a, t in zip([account_id(int(x), labels) for x in account], total, strict=True)
+    ]
+    assert expected[2][1:3] == ("INV-2-Acme Ltd", "Acme Ltd")
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with engine.connect() as connection:
+        store = Store(connection, "run-1", directory=str(tmp_path), label="x")
+        store._sqlite_invoices(batch)  # type: ignore[arg-type]
+        rows = connection.execute(
+            text("SELECT run_id, invoice_id, account_id, cycle, total_minor FROM invoices")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == expected

@@ -356,29 +356,32 @@ def _write_run_directory(
         try:
             wiring.simulation.run()
             summary = wiring.summary()
+            # The files that do not need the store, written while its thread finishes the
+            # run's last rows (on the national day, the invoices: over a second).
+            (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+            # What really happened, for scoring: beside the run, never on the bus the twin reads.
+            (building / "truth.json").write_text(
+                json.dumps(wiring.truth.to_json(), indent=2, allow_nan=False) + "\n",
+                encoding="utf-8",
+            )
+            # The scenario as run, after --set overrides, with every default spelled out.
+            effective = scenario.model_copy(update={"seed": wiring.simulation.seed}).model_dump(
+                mode="json"
+            )
+            (building / "scenario.json").write_text(
+                json.dumps(effective, indent=2) + "\n", encoding="utf-8"
+            )
+            # The key to this run's rows in a shared store, kept apart from summary.json so that
+            # same scenario and seed still give a byte-identical summary.
+            (building / "run.json").write_text(
+                json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
+            )
         except BaseException:
             store.close(commit=False)
             raise
         store.close(commit=True)
         if exports:
             export_run(url, run_id, scenario.start, building, exports)
-        (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-        # What really happened, for scoring: beside the run, never on the bus the twin reads.
-        (building / "truth.json").write_text(
-            json.dumps(wiring.truth.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-        )
-        # The scenario as run, after --set overrides, with every default spelled out.
-        effective = scenario.model_copy(update={"seed": wiring.simulation.seed}).model_dump(
-            mode="json"
-        )
-        (building / "scenario.json").write_text(
-            json.dumps(effective, indent=2) + "\n", encoding="utf-8"
-        )
-        # The key to this run's rows in a shared store, kept apart from summary.json so that
-        # same scenario and seed still give a byte-identical summary.
-        (building / "run.json").write_text(
-            json.dumps({"run_id": run_id}, indent=2) + "\n", encoding="utf-8"
-        )
         swap_in(building, out_dir, _retired(out_dir) if out_dir.exists() else None)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

@@ -968,17 +968,20 @@ class Store:
         n = len(b.invoice_account)
         # made by Arrow from the account numbers: no Python text per invoice at the run's end
         ids = account_texts(b.invoice_account, b.account_labels, prefix=f"INV-{b.cycle + 1}-")
-        accounts = account_texts(b.invoice_account, b.account_labels)
-        self._insert_columns(
-            invoices,
-            [
-                _Same(self.run_id),
-                _Lazy(n, lambda i, j: ids[i:j].to_pylist()),
-                _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
-                _Same(b.cycle),
-                b.invoice_total,
-            ],
-        )
+        if self.connection.dialect.name == "sqlite":
+            self._sqlite_invoices(b)
+        else:
+            accounts = account_texts(b.invoice_account, b.account_labels)
+            self._insert_columns(
+                invoices,
+                [
+                    _Same(self.run_id),
+                    _Lazy(n, lambda i, j: ids[i:j].to_pylist()),
+                    _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
+                    _Same(b.cycle),
+                    b.invoice_total,
+                ],
+            )
         self._insert(
             billing_cycles,
             [
@@ -1048,6 +1051,31 @@ class Store:
                 )
             )
         self._insert(invoice_adjustments, rows)
+
+    def _sqlite_invoices(self, b: InvoiceBatch) -> None:
+        """The invoices' rows on SQLite, whose ``||`` makes the ids' texts from the account
+        numbers: two integers bound per row instead of five values (a national day's 625,000
+        invoices took 0.9 s, on the run's critical path). The accounts the saga named go the
+        general way, each in its place, so the rows keep the batch's order."""
+        account, total = b.invoice_account, b.invoice_total
+        # the run id (hex) and the cycle (an int) written into the statement: nothing to quote
+        by_number = (
+            "INSERT INTO invoices (run_id, invoice_id, account_id, cycle, total_minor) VALUES "
+            f"('{self.run_id}', 'INV-{b.cycle + 1}-ACC-' || ?1, 'ACC-' || ?1, {b.cycle}, ?2)"
+        )
+        named = np.flatnonzero(np.isin(account, list(b.account_labels))).tolist()
+        first = 0
+        for last in [*named, len(account)]:
+            for lo in range(first, last, SQL_SLICE):
+                hi = min(lo + SQL_SLICE, last)
+                rows = list(zip((account[lo:hi] + 1).tolist(), total[lo:hi].tolist(), strict=True))
+                result = self.connection.exec_driver_sql(by_number, rows)
+                if result.rowcount not in (-1, len(rows)):
+                    raise StoreError(f"invoices: {result.rowcount} rows written of {len(rows)}")
+            if last < len(account):  # a named account's invoice
+                row = (self.run_id, b.invoice_id(last), b.account_id(int(account[last])))
+                self._insert(invoices, [(*row, b.cycle, int(total[last]))])
+            first = last + 1
 
     @staticmethod
     def _invoice_charges(series: ParquetSeries, b: InvoiceBatch, ids: pa.Array) -> None:
