@@ -257,6 +257,14 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
+def _write_json(path: Path, value: Any) -> None:
+    """``value`` as :func:`summary_json` gives it, streamed to ``path``: the national day's
+    summary is 7 MB of text, otherwise built as one string at the run's peak."""
+    with path.open("w", encoding="utf-8") as file:
+        json.dump(value, file, indent=2, sort_keys=False, allow_nan=False)
+        file.write("\n")
+
+
 def run_scenario(
     scenario: Scenario,
     out_dir: Path,
@@ -358,12 +366,9 @@ def _write_run_directory(
             summary = wiring.summary()
             # The files that do not need the store, written while its thread finishes the
             # run's last rows (on the national day, the invoices: over a second).
-            (building / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+            _write_json(building / "summary.json", summary)
             # What really happened, for scoring: beside the run, never on the bus the twin reads.
-            (building / "truth.json").write_text(
-                json.dumps(wiring.truth.to_json(), indent=2, allow_nan=False) + "\n",
-                encoding="utf-8",
-            )
+            _write_json(building / "truth.json", wiring.truth.to_json())
             # The scenario as run, after --set overrides, with every default spelled out.
             effective = scenario.model_copy(update={"seed": wiring.simulation.seed}).model_dump(
                 mode="json"
