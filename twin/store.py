@@ -1244,17 +1244,33 @@ class _Subscribers:
                 product_of[name] = len(names)
                 names.append(name)
         total = n + len(self.admitted)
-        subscriber = np.arange(total, dtype=np.int64)
-        cell = np.empty(total, dtype=np.int64)
-        product = np.empty(total, dtype=np.int64)
-        since = np.zeros(total, dtype=np.float64)
-        cell[:n] = inv.subscriber_cell
-        product[:n] = inv.subscriber_product
-        for row, (sub, cell_id, product_id, time_s) in enumerate(self.admitted, start=n):
-            subscriber[row] = sub
-            cell[row] = cell_of[cell_id]
-            product[row] = product_of[product_id]
-            since[row] = time_s
+        # the start inventory's rows read from its arrays a slice at a time (no copies of a
+        # million rows at the run's end); the admitted ones from arrays of their own
+        added = self.admitted
+        added_subscriber = np.array([a[0] for a in added], dtype=np.int64)
+        added_cell = np.array([cell_of[a[1]] for a in added], dtype=np.int64)
+        added_product = np.array([product_of[a[2]] for a in added], dtype=np.int64)
+        added_since = np.array([a[3] for a in added], dtype=np.float64)
+
+        def rows(start: np.ndarray | None, later: np.ndarray, first: int, last: int) -> np.ndarray:
+            head = np.arange(first, min(last, n)) if start is None else start[first:last]
+            if last <= n:
+                return np.asarray(head)
+            return np.concatenate([head, later[max(first - n, 0) : last - n]])
+
+        def subscriber(i: int, j: int) -> np.ndarray:
+            return rows(None, added_subscriber, i, j)
+
+        def cell(i: int, j: int) -> np.ndarray:
+            return rows(inv.subscriber_cell, added_cell, i, j)
+
+        def product(i: int, j: int) -> np.ndarray:
+            return rows(inv.subscriber_product, added_product, i, j)
+
+        def since(i: int, j: int) -> np.ndarray:  # the start inventory's: from the start
+            head = np.zeros(max(min(j, n) - i, 0))
+            return head if j <= n else np.concatenate([head, added_since[max(i - n, 0) : j - n]])
+
         customers = [c for c in self.customers if len(c.subscriber)]
         if self.ids is not None and total == n and not customers:
             ids = self.ids  # the start inventory's, as they came: no copy
@@ -1286,13 +1302,13 @@ class _Subscribers:
             return account_texts(ids.account[first:last], ids.labels).dictionary_encode()
 
         def since_s(first: int, last: int) -> pa.Array:
-            part = since[first:last]
+            part = np.ascontiguousarray(since(first, last), dtype=np.float64)
             return pa.Array.from_buffers(pa.float64(), len(part), [None, pa.py_buffer(part)])
 
         return {
-            "subscriber": lambda i, j: arrow_array(subscriber[i:j], pa.int32()),
-            "cell_index": lambda i, j: arrow_array(cell[i:j], pa.int32()),
-            "product": lambda i, j: text_column(product[i:j], names),
+            "subscriber": lambda i, j: arrow_array(subscriber(i, j), pa.int32()),
+            "cell_index": lambda i, j: arrow_array(cell(i, j), pa.int32()),
+            "product": lambda i, j: text_column(product(i, j), names),
             "since_s": since_s,
             "subscription_number": numbers,
             "account": accounts,
