@@ -68,11 +68,8 @@ def erlang_loss(
 ) -> np.ndarray:
     """:func:`sim.compiled.erlang_loss_per_cell` (its arguments and result) for a large piece
     or once numba is loaded, else the numpy reference :func:`erlang_loss_lockstep`."""
-    if _compiled_ready(len(time)):
-        from sim.compiled import erlang_loss_per_cell
-
-        return erlang_loss_per_cell(slot_end, slot_sub, n, time, duration, sub)
-    return erlang_loss_lockstep(slot_end, slot_sub, n, time, duration, sub)
+    loss = compiled_kernel("erlang_loss_per_cell", len(time)) or erlang_loss_lockstep
+    return np.asarray(loss(slot_end, slot_sub, n, time, duration, sub))
 
 
 def compiled_kernel(name: str, items: int) -> Callable[..., Any] | None:
@@ -89,11 +86,8 @@ def compiled_kernel(name: str, items: int) -> Callable[..., Any] | None:
 def sort_cell_major(key: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``numpy.sort(key)`` for keys cell + fraction, ``counts[i]`` of them for the i-th cell
     in increasing order of cells (may sort ``key`` in place)."""
-    if _compiled_ready(len(key)):
-        from sim.compiled import sort_within_cells
-
-        return sort_within_cells(key, counts)
-    return np.sort(key)
+    sort = compiled_kernel("sort_within_cells", len(key))
+    return np.sort(key) if sort is None else np.asarray(sort(key, counts))
 
 
 def erlang_loss_lockstep(

@@ -101,12 +101,6 @@ class Customers:
         out[known] = self._of_subscriber[subscribers[known]]
         return out
 
-    def subscription_of(self, subscriber: int) -> int:
-        """:meth:`subscriptions_of` for one subscriber (an SLA breach's), without arrays."""
-        if 0 <= subscriber < len(self._of_subscriber):
-            return int(self._of_subscriber[subscriber])
-        return -1
-
     def __len__(self) -> int:
         return len(self.subscriber)
 
