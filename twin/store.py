@@ -66,7 +66,6 @@ from twin.bss.records import (
     InvoiceBatch,
     RatedUsage,
     SlaCredits,
-    account_id,
     subscription_id,
 )
 from twin.bulk import (
@@ -562,8 +561,8 @@ class Store:
         self._step_seq = 0
         self._latest_alarms: dict[int, AlarmChange] = {}  # not yet in the alarms table
         self._alarms_written: set[int] = set()
-        # records written a row at a time in volume (SLA breaches, credits, alarm changes and
-        # notifications): kept and written in one executemany per table by finish
+        # records written a row at a time in volume (alarm changes and notifications): kept
+        # and written in one executemany per table by finish
         self._pending: dict[str, list[tuple[Any, ...]]] = {
             notifications.name: [],
             alarm_history.name: [],
@@ -719,8 +718,8 @@ class Store:
             subscription: Any = _Same(None)
             account: Any = _Same(None)
             if ids is not None:
-                subscription = _Lazy(n, ids.subscription_texts)
-                account = _Lazy(n, ids.account_texts)
+                subscription = _Lazy.subscriptions(ids.subscription)
+                account = _Lazy.texts(account_texts(ids.account, ids.labels))
             self._insert_columns(
                 subscribers,
                 [
@@ -965,19 +964,17 @@ class Store:
             )
 
     def _invoices(self, b: InvoiceBatch) -> None:
-        n = len(b.invoice_account)
         # made by Arrow from the account numbers: no Python text per invoice at the run's end
         ids = account_texts(b.invoice_account, b.account_labels, prefix=f"INV-{b.cycle + 1}-")
         if self.connection.dialect.name == "sqlite":
             self._sqlite_invoices(b)
         else:
-            accounts = account_texts(b.invoice_account, b.account_labels)
             self._insert_columns(
                 invoices,
                 [
                     _Same(self.run_id),
-                    _Lazy(n, lambda i, j: ids[i:j].to_pylist()),
-                    _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
+                    _Lazy.texts(ids),
+                    _Lazy.texts(account_texts(b.invoice_account, b.account_labels)),
                     _Same(b.cycle),
                     b.invoice_total,
                 ],
@@ -1006,7 +1003,7 @@ class Store:
                     _Same(self.run_id),
                     _Lazy(charges, lambda i, j: ids.take(b.charge_invoice[i:j]).to_pylist()),
                     np.arange(charges),
-                    _Lazy(charges, lambda i, j: _subscription_texts(b.charge_subscription[i:j])),
+                    _Lazy.subscriptions(b.charge_subscription),
                     np.array(b.product_ids, dtype=object)[b.charge_product],
                     b.charge_days,
                     np.array(b.fees or ("",), dtype=object)[b.charge_fee],
@@ -1117,15 +1114,13 @@ class Store:
             )
 
     def _credits(self, c: SlaCredits) -> None:
-        n = len(c)
-        accounts = account_texts(c.account, c.account_labels)
         self._insert_columns(
             credits,
             [
                 _Same(self.run_id),
                 c.time_s,
-                _Lazy(n, lambda i, j: _subscription_texts(c.subscription[i:j])),
-                _Lazy(n, lambda i, j: accounts[i:j].to_pylist()),
+                _Lazy.subscriptions(c.subscription),
+                _Lazy.texts(account_texts(c.account, c.account_labels)),
                 np.array(c.product_ids, dtype=object)[c.product],
                 c.breached_cycle,
                 c.cycle_start_s,
@@ -1134,7 +1129,7 @@ class Store:
                 c.target,
                 np.array(c.credit_percent, dtype=object)[c.product],
                 c.amount,
-                _Lazy(n, c.invoice_ids),
+                _Lazy(len(c), c.invoice_ids),
             ],
         )
 
@@ -1331,18 +1326,6 @@ class _CustomerIds:
         self.account[rows] = customers.subscription_account
         self.labels.update(customers.account_labels)
 
-    def subscription_texts(self, first: int, last: int) -> list[str | None]:
-        return _subscription_texts(self.subscription[first:last])
-
-    def account_texts(self, first: int, last: int) -> list[str | None]:
-        return [
-            None if a < 0 else account_id(a, self.labels) for a in self.account[first:last].tolist()
-        ]
-
-
-def _subscription_texts(ordinals: np.ndarray) -> list[str | None]:
-    return [None if n < 0 else subscription_id(n) for n in ordinals.tolist()]
-
 
 def account_texts(ordinals: np.ndarray, labels: Mapping[int, str], *, prefix: str = "") -> pa.Array:
     """``prefix`` and each account's id (:func:`~twin.bss.records.account_id`) as Arrow
@@ -1373,6 +1356,21 @@ class _Lazy:
 
     def __getitem__(self, rows: slice) -> list[Any]:
         return self.make(rows.start, rows.stop)
+
+    @classmethod
+    def texts(cls, array: pa.Array) -> _Lazy:
+        """An Arrow array's values as Python ones, a slice at a time."""
+        return cls(len(array), lambda first, last: array[first:last].to_pylist())
+
+    @classmethod
+    def subscriptions(cls, ordinals: np.ndarray) -> _Lazy:
+        """Subscription ids (``SUB-<n+1>``) of ``ordinals``, None for -1."""
+
+        def make(first: int, last: int) -> list[str | None]:
+            part = ordinals[first:last].tolist()
+            return [None if n < 0 else subscription_id(n) for n in part]
+
+        return cls(len(ordinals), make)
 
 
 _SUBSCRIBER_SLICE = 1 << 18  # rows of subscribers built and written at a time
