@@ -69,6 +69,22 @@ class BillingTotals:
     by_product: dict[str, int] = field(default_factory=dict)  # recurring + usage - SLA credits
 
 
+# SlaCredits' columns as _issue gathers them, a value per credit, and their types
+_CREDIT_COLUMNS = (
+    ("time_s", float),
+    ("subscription", np.int64),
+    ("account", np.int64),
+    ("product", np.int64),
+    ("breached_cycle", np.int64),
+    ("cycle_start_s", float),
+    ("cycle_end_s", float),
+    ("availability", float),
+    ("target", float),
+    ("amount", np.int64),
+    ("on_invoice", bool),
+)
+
+
 @dataclass(slots=True)
 class _Line:
     account: int
@@ -265,9 +281,8 @@ class Billing:
         # the few other lines: SLA credits, credit brought and carried forward, tax
         extra: list[_Line] = []
         credited: dict[str, int] = {}
-        # the credits' columns: time_s, subscription, account, product, breached cycle, cycle
-        # start and end, availability, target, amount, on an invoice
-        columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
+        # the credits' columns, in the order of _CREDIT_COLUMNS
+        columns: tuple[list[Any], ...] = tuple([] for _ in _CREDIT_COLUMNS)
         unit_price = {t.product: f"-{t.credit_percent}%" for t in book.tariffs}
         # each breached subscription's place among those charged this cycle (subs ascending)
         breached_subs = np.concatenate(
@@ -416,26 +431,16 @@ class Billing:
         )
         new_credits = None
         if columns[0]:
-            time_s, sub_, acc_, product_, breached_, start_, end_, avail_, target_ = (
-                np.array(c) for c in columns[:9]
-            )
             new_credits = SlaCredits(
                 cycle=cycle,
                 digits=digits,
                 account_labels=customers.account_labels(),
                 product_ids=tuple(t.product for t in tariffs),
                 credit_percent=tuple(str(t.credit_percent) for t in tariffs),
-                time_s=time_s.astype(float),
-                subscription=sub_.astype(np.int64),
-                account=acc_.astype(np.int64),
-                product=product_.astype(np.int64),
-                breached_cycle=breached_.astype(np.int64),
-                cycle_start_s=start_.astype(float),
-                cycle_end_s=end_.astype(float),
-                availability=avail_.astype(float),
-                target=target_.astype(float),
-                amount=np.array(columns[9], dtype=np.int64),
-                on_invoice=np.array(columns[10], dtype=bool),
+                **{
+                    name: np.array(values, dtype=kind)
+                    for (name, kind), values in zip(_CREDIT_COLUMNS, columns, strict=True)
+                },
             )
             self.credits.append(new_credits)
         # the totals; by product: recurring and usage less SLA credits
