@@ -253,15 +253,18 @@ def is_run_directory(path: Path) -> bool:
     return "summary.json" in names and names <= RUN_FILES
 
 
+_JSON_FORMAT: dict[str, Any] = {"indent": 2, "sort_keys": False, "allow_nan": False}
+
+
 def summary_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return json.dumps(summary, **_JSON_FORMAT) + "\n"
 
 
 def _write_json(path: Path, value: Any) -> None:
     """``value`` as :func:`summary_json` gives it, streamed to ``path``: the national day's
     summary is 7 MB of text, otherwise built as one string at the run's peak."""
     with path.open("w", encoding="utf-8") as file:
-        json.dump(value, file, indent=2, sort_keys=False, allow_nan=False)
+        json.dump(value, file, **_JSON_FORMAT)
         file.write("\n")
 
 
